@@ -1,0 +1,64 @@
+//! The `nativeguard` binary: arguments in, output out. Every capability lives in a library
+//! crate; each subcommand has one file in `commands/` that validates its arguments, calls the
+//! library and prints. Exit codes are defined once, in `exit_code.rs`.
+
+mod commands;
+mod exit_code;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Defense against native API abuse (MITRE ATT&CK T1106): detect, filter, test, validate.
+#[derive(Parser)]
+#[command(name = "nativeguard", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate the controls for a technique: run its tests under every control and report.
+    Validate(commands::validate::Args),
+    /// Run Sigma rules over Windows event logs (EVTX, JSON, JSONL).
+    Hunt(commands::hunt::Args),
+    /// Load and check Sigma rules.
+    #[command(subcommand)]
+    Rules(commands::rules::Command),
+    /// Watch the whole host with the eBPF sensor and run Sigma rules on live events (root).
+    Monitor(commands::monitor::Args),
+    /// Trace one command's system calls without root, emitting sensor-shaped events.
+    Trace(commands::trace::Args),
+    /// Compile, disassemble, simulate and measure seccomp policies.
+    #[command(subcommand)]
+    Policy(commands::policy::Command),
+    /// Run a command under a seccomp + Landlock policy, reporting every denial.
+    Sandbox(commands::sandbox::Args),
+    /// List and run Atomic Red Team tests.
+    #[command(subcommand)]
+    Atomic(commands::atomic::Command),
+    /// Run one of the safe Linux T1106 emulations.
+    Emulate(commands::emulate::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(args) => commands::validate::run(args),
+        Command::Hunt(args) => commands::hunt::run(args),
+        Command::Rules(cmd) => commands::rules::run(cmd),
+        Command::Monitor(args) => commands::monitor::run(args),
+        Command::Trace(args) => commands::trace::run(args),
+        Command::Policy(cmd) => commands::policy::run(cmd),
+        Command::Sandbox(args) => commands::sandbox::run(args),
+        Command::Atomic(cmd) => commands::atomic::run(cmd),
+        Command::Emulate(args) => commands::emulate::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("nativeguard: error: {err:#}");
+            exit_code::FAILURE.into()
+        }
+    }
+}
