@@ -168,7 +168,13 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "2020", "2020-13-01T00:00:00Z", "2020-01-01T00:00:00.Z", "2020-01-01T00:00:00Q"] {
+        for bad in [
+            "",
+            "2020",
+            "2020-13-01T00:00:00Z",
+            "2020-01-01T00:00:00.Z",
+            "2020-01-01T00:00:00Q",
+        ] {
             assert!(Timestamp::parse_rfc3339(bad).is_none(), "{bad}");
         }
     }
