@@ -108,9 +108,9 @@ def parse_curated(path):
     return protos
 
 
-def parse_numbers(path):
+def parse_numbers(path, prefix="__NR_"):
     numbers = {}
-    for m in re.finditer(r"pub const __NR_(\w+): u32 = (\d+);", open(path).read()):
+    for m in re.finditer(r"pub const " + prefix + r"(\w+): u32 = (\d+);", open(path).read()):
         numbers[m.group(1)] = int(m.group(2))
     return numbers
 
@@ -160,6 +160,22 @@ def main():
             out.append(f"    Syscall {{ name: \"{name}\", nr: {nr}, args: {arg_text} }},")
         out.append("];")
         out.append("")
+    own = set()
+    for _, d in ARCHES:
+        own.update(parse_numbers(os.path.join(a.raw_sys, "src", d, "general.rs")))
+    others = set()
+    for path in glob.glob(os.path.join(a.raw_sys, "src", "*", "general.rs")):
+        others.update(parse_numbers(path))
+        # arm's private calls (__ARM_NR_breakpoint, __ARM_NR_set_tls, ...).
+        others.update(n for n in parse_numbers(path, "__ARM_NR_") if n != "BASE")
+    others -= own
+    out.append("/// Names of syscalls that exist only on ABIs without a table here (arm, mips, s390x,")
+    out.append("/// riscv, ...), from every src/<arch>/general.rs of linux-raw-sys: a policy may name them.")
+    out.append("pub(crate) static OTHER_ABI_NAMES: &[&str] = &[")
+    for name in sorted(others):
+        out.append(f"    \"{name}\",")
+    out.append("];")
+    out.append("")
     if missing:
         sys.exit(f"no prototype (add them to gen/curated.tsv): {' '.join(missing)}")
     open(OUT, "w").write("\n".join(out))

@@ -240,6 +240,14 @@ pub fn lookup(arch: Arch, name: &str) -> Option<u32> {
     syscall(arch, name).map(|s| s.nr)
 }
 
+/// Whether `name` is a Linux syscall on any ABI (including ABIs without a table here, such as
+/// arm's `set_tls` or s390x's `s390_runtime_instr`): a policy naming it is not mistaken, it just
+/// does not apply to the ABIs that lack it.
+pub fn is_known_anywhere(name: &str) -> bool {
+    Arch::ALL.iter().any(|&arch| syscall(arch, name).is_some())
+        || generated::OTHER_ABI_NAMES.binary_search(&name).is_ok()
+}
+
 /// The name of syscall `nr` on `arch`.
 pub fn name(arch: Arch, nr: u32) -> Option<&'static str> {
     by_nr(arch, nr).map(|s| s.name)
@@ -306,6 +314,15 @@ mod tests {
         assert_eq!(types(Arch::X86_64, "mmap").map(<[_]>::len), Some(6));
         assert_eq!(types(Arch::I386, "mmap"), Some(&[Pointer][..]));
         assert_eq!(types(Arch::X86_64, "getppid"), Some(&[][..]));
+    }
+
+    #[test]
+    fn names_of_other_abis_are_known_but_typos_are_not() {
+        assert!(is_known_anywhere("set_tls"));
+        assert!(is_known_anywhere("s390_runtime_instr"));
+        assert!(is_known_anywhere("socketcall"));
+        assert!(!is_known_anywhere("sockett"));
+        assert!(!is_known_anywhere(""));
     }
 
     #[test]
