@@ -1,6 +1,73 @@
 //! # nativeguard-sensor
 //!
-//! The Linux eBPF sensor: committed CO-RE programs, their loader, and Events from the kernel.
+//! The Linux eBPF sensor behind `nativeguard monitor`: host-wide System Call Analysis
+//! (D3FEND D3-SCA) for MITRE ATT&CK T1106.
 //!
-//! (Design note to be written by this crate's owner: purpose, main types, data flow.)
+//! ```text
+//!  kernel                                         user space (this crate)
+//!  tp_btf/sys_enter ── filter: sensitive set ─┐
+//!  tp_btf/sched_process_exec/fork/exit ───────┼─> ring buffer ─> wire::decode ─> Enricher ─> Event
+//!  bpf_find_vma(ip): where the syscall was ───┘   (lost count    (checked,       (process table,
+//!                                                   per CPU)      TryFrom)        nativeguard_event::linux)
+//! ```
+//!
+//! - `bpf/nativeguard.bpf.c` and `bpf/events.h` are the kernel side, compiled with CO-RE into
+//!   `bpf/nativeguard.bpf.o`, which is committed and embedded ([`object`]): building this crate
+//!   needs no clang. `bpf/build.sh` rebuilds it and records the sources' SHA-256 in
+//!   `bpf/nativeguard.bpf.o.sha256`; a test fails when the sources changed without a rebuild.
+//! - [`wire`] mirrors `events.h` (`#[repr(C)]`, sizes asserted on both sides) and decodes records
+//!   with bounds checks: a bad record is a [`wire::DecodeError`], counted and skipped.
+//! - [`process::ProcessTable`] is seeded from `/proc` and kept from fork/exec/exit records;
+//!   [`enrich::Enricher`] turns records into `process_creation`, `syscall`, `process_fork` and
+//!   `process_exit` events with Image, CommandLine, parent, user, directory and syscall origin.
+//! - [`Sensor`] (in the `sys` module, the only one with `unsafe`) checks support, loads and
+//!   attaches, polls the ring buffer and reads the kernel's lost-record counter.
+//!
+//! Decoding needs no kernel:
+//!
+//! ```
+//! use nativeguard_sensor::wire::{decode, DecodeError};
+//! assert!(matches!(decode(&[0u8; 4]), Err(DecodeError::Truncated { .. })));
+//! ```
+//!
+//! Running it needs root and kernel BTF; without them [`Sensor::start`] returns
+//! [`Error::Unsupported`] naming what is missing.
 #![deny(missing_docs)]
+
+pub mod enrich;
+pub mod process;
+mod sys;
+pub mod wire;
+
+pub use sys::{check_support, object, Sensor, Stats, KERNEL_BTF, PROGRAMS};
+
+/// Everything that can go wrong running the sensor.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The host lacks something the sensor needs (root, BTF, an eBPF feature).
+    #[error("the eBPF sensor cannot run here: missing {missing}")]
+    Unsupported {
+        /// What is missing, precisely.
+        missing: String,
+    },
+    /// The kernel refused to load or attach a program.
+    #[error("loading eBPF program {program}: {message}")]
+    Load {
+        /// The program (function name in bpf/nativeguard.bpf.c).
+        program: String,
+        /// The loader's error.
+        message: String,
+    },
+    /// A map of the object is missing or of the wrong type.
+    #[error("eBPF map {name}: {message}")]
+    Map {
+        /// The map name.
+        name: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Waiting on the ring buffer failed.
+    #[error("polling the ring buffer: {0}")]
+    Poll(#[source] std::io::Error),
+}
