@@ -1,6 +1,61 @@
 //! # nativeguard-seccomp
 //!
-//! Seccomp policy model, OCI JSON, classic-BPF compiler, disassembler and simulator.
+//! Seccomp policies for nativeguard, built in layers after gVisor's `pkg/seccomp`:
 //!
-//! (Design note to be written by this crate's owner: purpose, main types, data flow.)
+//! ```text
+//! OCI JSON ──oci::parse──▶ Policy ──compile──▶ builder (labels, range tree, argument blocks)
+//!   (Docker includes/excludes resolved      ──▶ optimizer passes ──▶ verifier ──▶ Program
+//!    for arches, caps, kernel version)                                   │
+//! Policy::evaluate (direct interpreter) ◀── differential tests ──▶ simulate (cBPF interpreter)
+//!                                                                   and the kernel (sys)
+//! ```
+//!
+//! * [`Policy`], [`Rule`], [`Action`], [`ArgCondition`]: the model. [`Policy::from_oci_json`]
+//!   reads the OCI runtime-spec `linux.seccomp` object and Docker's profile format (`archMap`,
+//!   `includes`/`excludes`); [`Policy::to_oci_json`] writes it back.
+//! * [`compile`]: one program for every requested ABI; the architecture is checked first, x32
+//!   numbers (bit 0x40000000) are told from x86_64 numbers in the same `AUDIT_ARCH_X86_64`
+//!   section; numbers are dispatched by binary search over ranges of equal outcome; `int`
+//!   arguments are compared on their low 32 bits only (the kernel truncates them), 64-bit ones
+//!   across both halves; numbers above the highest known syscall get ENOSYS; more than 4,096
+//!   instructions is an error.
+//! * [`bpf`]: [`SockFilter`], [`verify`], [`simulate`], [`disassemble`], [`stats`].
+//! * [`sys`]: loads a program into a forked child (for tests and the sandbox).
+//!
+//! ```
+//! use nativeguard_seccomp::{compile, simulate, Action, CompileOptions, Policy, Rule, CmpOp, SeccompData};
+//! use nativeguard_syscalls::Arch;
+//!
+//! let policy = Policy {
+//!     default_action: Action::Allow,
+//!     rules: vec![Rule::new(&["socket"], Action::Errno(1)).with(0, CmpOp::Eq, 16, 0)],
+//!     ..Policy::default()
+//! };
+//! let arches = [Arch::X86_64, Arch::I386, Arch::X32];
+//! let program = compile(&policy, &arches, &CompileOptions::default()).unwrap();
+//! // socket(0x1_0000_0010, ...) is socket(AF_NETLINK, ...) to the kernel: denied.
+//! let call = SeccompData::new(Arch::X86_64, 41, [0x1_0000_0010, 3, 0, 0, 0, 0]);
+//! assert_eq!(Action::from_ret(simulate(&program, &call)), Some(Action::Errno(1)));
+//! // The same verdict from the policy model itself.
+//! assert_eq!(policy.evaluate(&arches, &CompileOptions::default(), &call), simulate(&program, &call));
+//! ```
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod bpf;
+mod compile;
+mod error;
+mod oci;
+pub mod optimize;
+mod policy;
+pub mod sys;
+
+pub use bpf::{
+    disassemble, simulate, stats, verify, Program, SeccompData, SockFilter, Stats, MAX_INSTRUCTIONS,
+};
+pub use compile::{compile, CompileOptions, ENOSYS};
+pub use error::Error;
+pub use oci::{
+    ResolveOptions, DOCKER_DEFAULT_CAPS, MAX_CONDITIONS, MAX_NAMES, MAX_POLICY_BYTES, MAX_RULES,
+};
+pub use policy::{Action, ArgCondition, CmpOp, Policy, Rule};
