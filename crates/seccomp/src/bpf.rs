@@ -673,7 +673,7 @@ mod tests {
                 "division",
             ),
             (
-                vec![SockFilter::stmt(0x0c, 0), SockFilter::stmt(RET | K, 0)],
+                vec![SockFilter::stmt(0x17, 0), SockFilter::stmt(RET | K, 0)],
                 0,
                 "not allowed",
             ),

@@ -330,7 +330,9 @@ impl Builder {
             };
             let mut next = start;
             for syscall in arch.syscalls() {
-                if syscall.nr > next {
+                // A hole below the first syscall gets the default action; later holes extend
+                // the range before them (see `Policy` on holes).
+                if syscall.nr > next && next == start {
                     push(&mut ranges, next, Leaf::Return(default));
                 }
                 let leaf = match outcome(policy, arch, syscall) {
@@ -400,18 +402,30 @@ impl Builder {
         }
     }
 
+    /// Rules in order; each failing condition goes to the next rule, the last rule's to the
+    /// fallback; every outcome jumps to a shared return.
     fn arg_block(&mut self, block: &ArgBlock) {
-        for (conditions, action) in &block.rules {
-            let fail = self.label();
-            for &(condition, bits) in conditions {
-                let ok = self.label();
+        let fallback = self.ret_label(block.fallback);
+        for (rule_index, (conditions, action)) in block.rules.iter().enumerate() {
+            let last_rule = rule_index + 1 == block.rules.len();
+            let fail = if last_rule { fallback } else { self.label() };
+            let matched = self.ret_label(*action);
+            for (index, &(condition, bits)) in conditions.iter().enumerate() {
+                let last_condition = index + 1 == conditions.len();
+                let ok = if last_condition {
+                    matched
+                } else {
+                    self.label()
+                };
                 self.condition(condition, bits, ok, fail);
-                self.define(ok);
+                if !last_condition {
+                    self.define(ok);
+                }
             }
-            self.ret(*action);
-            self.define(fail);
+            if !last_rule {
+                self.define(fail);
+            }
         }
-        self.ret(block.fallback);
     }
 
     /// Code that reaches `ok` when the condition holds and `fail` otherwise. 64-bit comparisons

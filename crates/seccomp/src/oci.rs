@@ -20,8 +20,6 @@ pub const MAX_RULES: usize = 10_000;
 pub const MAX_NAMES: usize = 2_000;
 /// Most `args` in one entry.
 pub const MAX_CONDITIONS: usize = 64;
-/// The kernel's `MAX_ERRNO`.
-const MAX_ERRNO: u64 = 4095;
 
 /// Docker's default capability set (what `--caps` means when not given).
 pub const DOCKER_DEFAULT_CAPS: &[&str] = &[
@@ -136,10 +134,10 @@ fn errno_value(value: Option<&Value>, place: &str) -> Result<Option<u16>, Error>
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(v) => match v.as_u64() {
-            Some(n) if n <= MAX_ERRNO => Ok(Some(n as u16)),
+            Some(n) if n <= u64::from(u16::MAX) => Ok(Some(n as u16)),
             _ => Err(invalid(
                 place,
-                format!("errno must be 0..={MAX_ERRNO}, got {v}"),
+                format!("errno must be 0..=65535 (the kernel caps it at 4095), got {v}"),
             )),
         },
     }
@@ -366,7 +364,7 @@ impl Policy {
                 if let Some(a) = entry.get("architecture") {
                     arches.extend(Arch::from_name(string(a, &entry_place)?));
                 }
-                if let Some(subs) = entry.get("subArchitectures") {
+                if let Some(subs) = entry.get("subArchitectures").filter(|v| !v.is_null()) {
                     for name in strings(subs, &format!("{entry_place}.subArchitectures"))? {
                         arches.extend(Arch::from_name(&name));
                     }

@@ -173,10 +173,16 @@ mod tests {
                 vec![ret(RET_ALLOW), ret(1), ret(RET_ALLOW)],
             ),
             (
-                "conditional through ja",
+                "conditional through ja (the ja itself becomes its ret first)",
                 thread_jumps,
                 vec![jeq(5, 0, 1), ret(1), ja(1), ret(2), ret(3)],
-                vec![jeq(5, 0, 3), ret(1), ja(1), ret(2), ret(3)],
+                vec![jeq(5, 0, 1), ret(1), ret(3), ret(2), ret(3)],
+            ),
+            (
+                "conditional through a ja chain",
+                thread_jumps,
+                vec![jeq(5, 0, 1), ret(1), ja(0), ja(0), jeq(6, 0, 0), ret(3)],
+                vec![jeq(5, 0, 3), ret(1), ja(1), ja(0), jeq(6, 0, 0), ret(3)],
             ),
             (
                 "equal targets",
@@ -187,8 +193,8 @@ mod tests {
             (
                 "dead code and ja 0",
                 remove_dead,
-                vec![jeq(5, 1, 2), ret(1), ja(0), ret(RET_ERRNO), ret(9)],
-                vec![jeq(5, 1, 0), ret(RET_ERRNO), ret(9)],
+                vec![jeq(5, 1, 3), ret(1), ja(0), ret(RET_ERRNO), ret(9)],
+                vec![jeq(5, 0, 1), ret(RET_ERRNO), ret(9)],
             ),
         ];
         for (name, pass, input, want) in cases {

@@ -3,7 +3,7 @@
 
 use crate::bpf::{self, SeccompData};
 use crate::CompileOptions;
-use nativeguard_syscalls::{self as syscalls, Arch, X32_SYSCALL_BIT};
+use nativeguard_syscalls::{Arch, X32_SYSCALL_BIT};
 
 /// What the kernel does with a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -178,6 +178,10 @@ impl Rule {
 /// * a call from an ABI outside the compiled set gets [`CompileOptions::bad_arch_action`];
 /// * a number above the ABI's highest known syscall gets [`CompileOptions::too_new_action`]
 ///   (ENOSYS by default) when set;
+/// * a hole (a number below the highest that the ABI's table lacks: x32's x86_64-only numbers,
+///   x86_64's reserved 336..=423) has no kernel code behind it — the kernel answers ENOSYS
+///   whatever the filter allows — and takes the verdict of the syscall numbered just below it,
+///   so that ranges merge across it; below the first syscall it gets the default action;
 /// * otherwise the matching rules' most restrictive action (ties: the earlier rule), or
 ///   [`Policy::default_action`] when none matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,12 +233,17 @@ impl Policy {
         let Some(arch) = abi_of(data, arches) else {
             return options.bad_arch_action.to_ret();
         };
-        let Some(syscall) = syscalls::by_nr(arch, data.nr) else {
-            let too_new = data.nr > arch.highest_nr();
-            return match options.too_new_action {
-                Some(action) if too_new => action.to_ret(),
-                _ => self.default_action.to_ret(),
-            };
+        if data.nr > arch.highest_nr() {
+            return options
+                .too_new_action
+                .unwrap_or(self.default_action)
+                .to_ret();
+        }
+        // A hole takes the verdict of the syscall numbered just below it.
+        let table = arch.syscalls();
+        let below = table.partition_point(|s| s.nr <= data.nr);
+        let Some(syscall) = below.checked_sub(1).and_then(|i| table.get(i)) else {
+            return self.default_action.to_ret();
         };
         let mut verdict: Option<Action> = None;
         for rule in &self.rules {
@@ -275,11 +284,11 @@ mod tests {
         let m = ArgCondition {
             index: 0,
             op: CmpOp::MaskedEq,
-            value: 0xffff_ffff_0000_0000,
-            value_two: 0x1_0000_0000,
+            value: u64::MAX,
+            value_two: 0x10,
         };
-        assert!(m.matches(0x1_2345_6789, 64));
-        assert!(!m.matches(0x1_2345_6789, 32));
+        assert!(m.matches(0x1_0000_0010, 32));
+        assert!(!m.matches(0x1_0000_0010, 64));
     }
 
     #[test]

@@ -171,7 +171,7 @@ fn strict_reader_errors() {
             "defaultAction: unknown action",
         ),
         (
-            r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 5000}"#,
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 70000}"#,
             "defaultErrnoRet: errno must be",
         ),
         (
