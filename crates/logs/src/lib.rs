@@ -1,6 +1,81 @@
 //! # nativeguard-logs
 //!
-//! EVTX, JSON and JSONL readers that turn Windows logs into nativeguard Events.
+//! Readers that stream Windows event logs as [`nativeguard_event::Event`]s for the Sigma
+//! engine: `.evtx` files (through the [`evtx`] crate), JSON documents (one object or an array),
+//! JSON Lines / NDJSON (flattened Sysmon, winlogbeat), whole directories, and JSONL on stdin.
 //!
-//! (Design note to be written by this crate's owner: purpose, main types, data flow.)
+//! ## Data flow
+//! ```text
+//! paths --discover()--> [Input] --Reader::open()--> Reader::events() --> Result<Event, Error>...
+//!   .evtx : evtx record --render JSON bytes--> decode (serde visitor) --> Event
+//!   .json : framer (one value at a time) -----> decode ----------------> Event
+//!   .jsonl: one line at a time ----------------> decode ----------------> Event
+//! ```
+//! - **Streaming, flat memory**: one event (or one EVTX chunk) is in memory at a time; nothing
+//!   collects a file's events.
+//! - **Every item is a `Result`**: a corrupt file, chunk or record is an [`Error`] naming the
+//!   file and the record (EventRecordID, or line), and reading goes on. [`Error::scope`] says
+//!   how much input it cost, so callers can count `(ok, err)` exactly.
+//! - **Bounded**: an event larger than [`MAX_EVENT_BYTES`] or nested deeper than
+//!   [`MAX_NESTING_DEPTH`] is skipped with an error; directories deeper than
+//!   [`MAX_DIRECTORY_DEPTH`] are not walked; symbolic-link loops are walked once.
+//! - **No `serde_json::Value` detour**: JSON is decoded by a serde visitor straight into the
+//!   event's fields.
+//!
+//! ## Field names (what Windows Sigma rules see)
+//! An EVTX record (and a JSON object in the EVTX rendering, `{"Event": {"System": ...}}`, as
+//! `evtx_dump` writes it) becomes flat fields: `Channel`, `EventID` (an integer),
+//! `Provider_Name`, `Provider_Guid`, `Computer`, `EventRecordID`, `TimeCreated`, `Level`,
+//! `Task`, `Opcode`, `Keywords`, `Version`, `Execution_ProcessID`, `Execution_ThreadID`,
+//! `Security_UserID`, `Correlation_ActivityID` (any `System` attribute is `<Element>_<Name>`),
+//! then every `EventData`/`UserData` field by its name (`Image`, `CommandLine`, ...). Unnamed
+//! `Data` elements are kept under `Data` (a string or a list), where keyword searches see them.
+//!
+//! A winlogbeat object keeps its nesting (`winlog.event_data.Image` resolves) and also gets the
+//! bare names: every `event_data`/`user_data` field, and `Channel`, `EventID`, `Provider_Name`,
+//! `Computer`, `EventRecordID`, `Task`, `Opcode`, `Keywords` from `winlog.*`. Any other object
+//! is taken as it is.
+//!
+//! An event's timestamp is the EVTX record header's time, or for JSON the first of
+//! `@timestamp`, `TimeCreated`, `timestamp`, `UtcTime`, `EventTime` that parses. Its
+//! `origin.record_id` is the EVTX EventRecordID, or the line a JSON object starts on.
+//!
+//! ```
+//! use nativeguard_event::Value;
+//! use nativeguard_logs::{JsonLayout, JsonReader};
+//!
+//! let line = r##"{"Event":{"System":{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational",
+//!   "TimeCreated":{"#attributes":{"SystemTime":"2019-03-19T23:30:12.345678Z"}}},
+//!   "EventData":{"Image":"C:\\Windows\\System32\\cmd.exe"}}}"##.replace('\n', "");
+//! let mut events = JsonReader::new(line.as_bytes(), "sysmon.jsonl", JsonLayout::Lines);
+//! let event = events.next().unwrap()?;
+//! assert_eq!(event.get("EventID"), Some(&Value::Int(1)));
+//! assert_eq!(event.get_str("Image"), Some("C:\\Windows\\System32\\cmd.exe"));
+//! assert_eq!(event.timestamp.unwrap().to_string(), "2019-03-19T23:30:12.345678Z");
+//! assert!(events.next().is_none());
+//! # Ok::<(), nativeguard_logs::Error>(())
+//! ```
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod decode;
+mod error;
+mod evtx;
+mod input;
+mod json;
+
+pub use error::{ChunkNumber, Error, RecordLocation, Scope};
+pub use evtx::{EvtxReader, EVTX_MAGIC};
+pub use input::{discover, Discovery, Format, Input, Reader};
+pub use json::{JsonLayout, JsonReader};
+
+/// The largest event read, in bytes of JSON (a JSONL line, one value of a JSON document, or an
+/// EVTX record rendered as JSON). Larger events are skipped with [`Error::TooLarge`].
+pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
+
+/// How deeply objects and arrays may nest inside one event before it is skipped with
+/// [`Error::TooDeep`].
+pub const MAX_NESTING_DEPTH: usize = 64;
+
+/// How deep [`discover`] walks below a directory given to it.
+pub const MAX_DIRECTORY_DEPTH: usize = 64;

@@ -1,0 +1,167 @@
+//! EVTX reader: the `evtx` crate renders each record as JSON bytes, which are decoded straight
+//! into an [`Event`] (no `serde_json::Value` in between).
+
+use crate::decode::{decode_object, DecodeError};
+use crate::error::ChunkNumber;
+use crate::{Error, MAX_EVENT_BYTES, MAX_NESTING_DEPTH};
+use evtx::err::EvtxError;
+use evtx::{EvtxParser, ParserSettings};
+use nativeguard_event::{Event, Fields, Origin, Timestamp};
+use std::io::{Read, Seek};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The magic bytes an EVTX file starts with.
+pub const EVTX_MAGIC: &[u8; 8] = b"ElfFile\0";
+
+/// Reads the records of one EVTX file as events.
+///
+/// Records come out in log order (oldest chunk first). A record that cannot be parsed is one
+/// [`Error::EvtxRecord`]; a chunk that cannot be parsed is one [`Error::EvtxChunk`]; reading
+/// goes on after both. Each event's `origin.record_id` is its EventRecordID and its timestamp is
+/// the record header's.
+///
+/// ```no_run
+/// let mut reader = nativeguard_logs::EvtxReader::open("Security.evtx".as_ref(), 1)?;
+/// let (mut ok, mut err) = (0, 0);
+/// for item in reader.events() {
+///     match item {
+///         Ok(_event) => ok += 1,
+///         Err(_error) => err += 1,
+///     }
+/// }
+/// # Ok::<(), nativeguard_logs::Error>(())
+/// ```
+pub struct EvtxReader<R: Read + Seek> {
+    parser: EvtxParser<R>,
+    path: Arc<str>,
+}
+
+impl EvtxReader<std::fs::File> {
+    /// Opens an EVTX file. `threads` chunks are parsed in parallel (1: on the calling thread).
+    pub fn open(path: &Path, threads: usize) -> Result<Self, Error> {
+        let label: Arc<str> = path.display().to_string().into();
+        let file = std::fs::File::open(path).map_err(|source| Error::Io {
+            path: label.clone(),
+            source,
+        })?;
+        Self::new(file, label, threads)
+    }
+}
+
+impl EvtxReader<std::io::Cursor<Vec<u8>>> {
+    /// Reads an EVTX file held in memory.
+    pub fn from_bytes(bytes: Vec<u8>, path: impl Into<Arc<str>>) -> Result<Self, Error> {
+        Self::new(std::io::Cursor::new(bytes), path.into(), 1)
+    }
+}
+
+impl<R: Read + Seek + Send + 'static> EvtxReader<R> {
+    /// Reads EVTX from any seekable input; `path` names it in events and errors.
+    pub fn new(input: R, path: Arc<str>, threads: usize) -> Result<Self, Error> {
+        let settings = ParserSettings::new()
+            .num_threads(threads.max(1))
+            .indent(false)
+            .separate_json_attributes(false);
+        let parser = EvtxParser::from_read_seek(input)
+            .map_err(|err| Error::EvtxFile {
+                path: path.clone(),
+                message: error_chain(&err),
+            })?
+            .with_configuration(settings);
+        Ok(EvtxReader { parser, path })
+    }
+
+    /// Every record, as an event or an error.
+    pub fn events(&mut self) -> impl Iterator<Item = Result<Event, Error>> + '_ {
+        let path = self.path.clone();
+        let for_records = path.clone();
+        self.parser
+            .serialized_records(move |record| {
+                let record = record?;
+                let id = record.event_record_id;
+                let nanos = record.timestamp.as_nanosecond();
+                let rendered = record.into_json_bytes()?;
+                Ok(to_event(&rendered.data, id, nanos, &for_records))
+            })
+            .map(move |item| item.unwrap_or_else(|err| Err(from_evtx_error(&path, err))))
+    }
+}
+
+/// One rendered record -> an event.
+fn to_event(json: &[u8], record: u64, nanos: i128, path: &Arc<str>) -> Result<Event, Error> {
+    if json.len() > MAX_EVENT_BYTES {
+        return Err(Error::TooLarge {
+            path: path.clone(),
+            line: record,
+            limit: MAX_EVENT_BYTES,
+        });
+    }
+    let mut fields = Fields::with_capacity(32);
+    decode_object(json, &mut fields).map_err(|err| match err {
+        DecodeError::TooDeep => Error::TooDeep {
+            path: path.clone(),
+            line: record,
+            limit: MAX_NESTING_DEPTH,
+        },
+        DecodeError::Json(err) => Error::EvtxRecord {
+            path: path.clone(),
+            record: crate::error::RecordLocation::Id(record),
+            message: format!("rendered JSON does not decode: {err}"),
+        },
+    })?;
+    Ok(Event {
+        fields,
+        timestamp: i64::try_from(nanos).ok().map(Timestamp::from_unix_nanos),
+        origin: Origin {
+            source: Some(path.clone()),
+            record_id: Some(record),
+        },
+    })
+}
+
+fn from_evtx_error(path: &Arc<str>, err: EvtxError) -> Error {
+    use crate::error::RecordLocation;
+    let path = path.clone();
+    match err {
+        EvtxError::FailedToParseChunk { chunk_id, source } => Error::EvtxChunk {
+            path,
+            chunk: ChunkNumber(Some(chunk_id)),
+            message: error_chain(&*source),
+        },
+        EvtxError::FailedToParseRecord { record_id, source } => Error::EvtxRecord {
+            path,
+            record: RecordLocation::Id(record_id),
+            message: error_chain(&*source),
+        },
+        EvtxError::FailedToReadRecordAt {
+            chunk,
+            offset,
+            source,
+        } => Error::EvtxRecord {
+            path,
+            record: RecordLocation::ChunkOffset {
+                chunk: ChunkNumber(chunk),
+                offset,
+            },
+            message: error_chain(&*source),
+        },
+        other => Error::EvtxChunk {
+            path,
+            chunk: ChunkNumber(None),
+            message: error_chain(&other),
+        },
+    }
+}
+
+/// An error and its causes on one line.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
