@@ -1,6 +1,246 @@
 //! # nativeguard-tracer
 //!
-//! Per-command System Call Analysis without root: ptrace + seccomp tracer and profile learning.
+//! Per-command System Call Analysis without root (D3FEND D3-SCA for one command): runs a
+//! command under ptrace, follows every process and thread it creates, and turns the sensitive
+//! system calls it makes into the same [`Event`]s the eBPF sensor emits, so the same Sigma
+//! rules run on either. With [`Tracer::learn`] it also records every system call and writes
+//! the smallest seccomp profile that lets the run pass ([`Learner::to_policy`]).
 //!
-//! (Design note to be written by this crate's owner: purpose, main types, data flow.)
+//! Design:
+//! - **Only sensitive calls stop.** Before exec, the child installs a seccomp filter that
+//!   returns `SECCOMP_RET_TRACE` for the trap list ([`decode::TRAP_LIST`]: exec, memfd,
+//!   ptrace, process_vm_*, PROT_EXEC mmap/mprotect, module and BPF loads, opens for writing,
+//!   personality) and `ALLOW` for everything else, as `strace --seccomp-bpf` does: other calls
+//!   never leave the kernel. The filter comes from `nativeguard-seccomp`'s compiler and covers
+//!   every ABI of the host, so an `int 0x80` call from a 64-bit program stops too. Learning
+//!   installs a filter that traps every call.
+//! - **Attach without races.** The child waits on a pipe until the tracer has
+//!   `PTRACE_SEIZE`d it with fork/vfork/clone/exec/seccomp tracing and `EXITKILL`, so nothing
+//!   escapes, and nothing traced outlives the tracer.
+//! - **Where each call came from.** `PTRACE_GET_SYSCALL_INFO` gives the ABI and the address
+//!   just past the syscall instruction; that address minus the instruction's length is looked
+//!   up in a per-process cache of `/proc/PID/maps` ([`maps::Maps`]), dropped on exec and on
+//!   every call that changes executable memory, and classified with
+//!   [`nativeguard_event::linux::SyscallOrigin::classify`].
+//! - **Events only through `nativeguard_event::linux`.** A call is reported at its exit
+//!   (with its result); an exec is reported at the exec stop as a `syscall` event for the
+//!   caller and a `process_creation` event for the new program. A process table built from
+//!   fork events and `/proc` gives each event its image, command line, parent, ids, cwd and
+//!   memfd / deleted-executable flags.
+//!
+//! Data flow: command -> [`Tracer::run`] -> ptrace stops -> [`decode`] -> [`Event`]s to the
+//! caller's sink (and syscall names to the [`Learner`]) -> [`TraceResult`].
+//!
+//! ```
+//! use nativeguard_tracer::{ChildExit, Tracer};
+//!
+//! let mut images = Vec::new();
+//! let result = Tracer::new(["/bin/true"])
+//!     .run(|event| {
+//!         if event.get_str("EventType") == Some("process_creation") {
+//!             images.push(event.get_str("Image").unwrap_or_default().to_string());
+//!         }
+//!     })
+//!     .unwrap();
+//! assert_eq!(result.exit, ChildExit::Code(0));
+//! assert_eq!(images.len(), 1);
+//! ```
 #![deny(missing_docs)]
+
+pub mod decode;
+pub mod elf;
+mod error;
+mod filter;
+pub mod learn;
+pub mod maps;
+pub mod procfs;
+mod session;
+mod sys;
+
+pub use error::Error;
+pub use learn::Learner;
+pub use session::{ChildExit, TraceStats};
+
+use nativeguard_event::Event;
+use session::{Session, SessionConfig};
+use std::ffi::{CString, OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use sys::Resume;
+
+/// A command to trace, and how.
+#[derive(Debug, Clone)]
+pub struct Tracer {
+    command: Vec<OsString>,
+    learn: bool,
+    command_stdout_to_stderr: bool,
+}
+
+/// The outcome of a trace.
+#[derive(Debug, Clone)]
+pub struct TraceResult {
+    /// How the command ended.
+    pub exit: ChildExit,
+    /// What the run used, when learning.
+    pub learned: Option<Learner>,
+    /// Counters.
+    pub stats: TraceStats,
+}
+
+impl Tracer {
+    /// Traces `command` (program first; a name without `/` is looked up in `PATH`).
+    pub fn new<I, S>(command: I) -> Tracer
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        Tracer {
+            command: command.into_iter().map(Into::into).collect(),
+            learn: false,
+            command_stdout_to_stderr: false,
+        }
+    }
+
+    /// Stop on every system call and learn a profile (slower: every call stops).
+    pub fn learn(mut self, learn: bool) -> Tracer {
+        self.learn = learn;
+        self
+    }
+
+    /// Point the command's stdout at the tracer's stderr, so the tracer's stdout carries only
+    /// what the caller prints (alerts).
+    pub fn command_stdout_to_stderr(mut self, redirect: bool) -> Tracer {
+        self.command_stdout_to_stderr = redirect;
+        self
+    }
+
+    /// Runs the command to completion (until it and every descendant have exited), passing
+    /// each event to `sink` as it happens.
+    pub fn run(self, mut sink: impl FnMut(Event)) -> Result<TraceResult, Error> {
+        let program = self.command.first().ok_or(Error::NoCommand)?;
+        let path = resolve_program(program).ok_or_else(|| Error::NotFound {
+            program: program.to_string_lossy().into_owned(),
+        })?;
+        let filter = if self.learn {
+            filter::learn_filter()?
+        } else {
+            filter::detection_filter()?
+        };
+        let request = sys::StartRequest {
+            path: c_string(path.as_os_str(), 0)?,
+            argv: self
+                .command
+                .iter()
+                .enumerate()
+                .map(|(index, arg)| c_string(arg, index))
+                .collect::<Result<_, _>>()?,
+            envp: std::env::vars_os()
+                .filter_map(|(name, value)| {
+                    let mut entry = name;
+                    entry.push("=");
+                    entry.push(value);
+                    CString::new(entry.as_bytes()).ok()
+                })
+                .collect(),
+            filter,
+            stdout_to_stderr: self.command_stdout_to_stderr,
+        };
+        let started = sys::start(&request).map_err(|source| Error::Start {
+            call: "fork + PTRACE_SEIZE",
+            source,
+        })?;
+        let mut learner = self.learn.then(Learner::new);
+        let session = Session::new(
+            started.pid,
+            SessionConfig {
+                learn: learner.as_mut(),
+                resume: Resume::Continue,
+                sink: &mut sink,
+            },
+        );
+        let (exit, execed, stats) = session.run()?;
+        if !execed {
+            if let Some((step, source)) = started.failure() {
+                return Err(Error::Exec {
+                    program: program.to_string_lossy().into_owned(),
+                    step: step.as_str(),
+                    source,
+                });
+            }
+        }
+        let exit = exit.ok_or(Error::Trace {
+            call: "waitpid (command's exit status)",
+            pid: started.pid,
+            source: std::io::Error::from(std::io::ErrorKind::UnexpectedEof),
+        })?;
+        Ok(TraceResult {
+            exit,
+            learned: learner,
+            stats,
+        })
+    }
+}
+
+fn c_string(text: &OsStr, index: usize) -> Result<CString, Error> {
+    CString::new(text.as_bytes()).map_err(|_| Error::NulInArgument { index })
+}
+
+/// The program's path: as given when it contains a `/`, else the first executable file of
+/// that name in `PATH`.
+fn resolve_program(program: &OsStr) -> Option<PathBuf> {
+    if program.as_bytes().contains(&b'/') {
+        return Some(PathBuf::from(program));
+    }
+    if program.is_empty() {
+        return None;
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    std::env::split_paths(&path).find_map(|dir| {
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        let candidate = dir.join(program);
+        let meta = std::fs::metadata(&candidate).ok()?;
+        (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then_some(candidate)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_programs_through_path() {
+        let sh = resolve_program(OsStr::new("sh")).unwrap_or_default();
+        assert!(sh.is_absolute() && sh.ends_with("sh"), "{}", sh.display());
+        assert_eq!(
+            resolve_program(OsStr::new("./x")),
+            Some(PathBuf::from("./x"))
+        );
+        assert_eq!(resolve_program(OsStr::new("no-such-program-ng")), None);
+        assert_eq!(resolve_program(OsStr::new("")), None);
+    }
+
+    #[test]
+    fn reports_missing_programs_and_empty_commands() {
+        let missing = Tracer::new(["no-such-program-ng"]).run(|_| {});
+        assert!(matches!(missing, Err(Error::NotFound { .. })));
+        let empty = Tracer::new(Vec::<OsString>::new()).run(|_| {});
+        assert!(matches!(empty, Err(Error::NoCommand)));
+    }
+
+    #[test]
+    fn reports_an_exec_failure_from_the_child() {
+        let result = Tracer::new(["/proc/self/status"]).run(|_| {});
+        match result {
+            Err(Error::Exec { step, source, .. }) => {
+                assert_eq!(step, "execve");
+                assert_eq!(source.raw_os_error(), Some(libc::EACCES));
+            }
+            other => panic!("expected an exec error, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! The seccomp filters the traced command installs before exec, compiled by
+//! `nativeguard-seccomp` for every ABI of the host (an `int 0x80` call from a 64-bit program
+//! is checked against the i386 table, not let through).
+
+use crate::decode::{TrapWhen, TRAP_LIST};
+use crate::sys::FilterInstruction;
+use crate::Error;
+use nativeguard_seccomp::{compile, Action, CmpOp, CompileOptions, Policy, Program, Rule};
+use nativeguard_syscalls::Arch;
+
+/// The `SECCOMP_RET_TRACE` action (its data is not used).
+const TRACE: Action = Action::Trace(0);
+
+/// The detection policy: trap the calls of [`TRAP_LIST`] under their argument conditions,
+/// allow everything else — including calls from other ABIs and numbers newer than the
+/// tables, so tracing never changes what the program can do.
+pub(crate) fn detection_policy() -> Policy {
+    let mut rules = Vec::new();
+    for &(name, when) in TRAP_LIST {
+        match when {
+            TrapWhen::Always => rules.push(Rule::new(&[name], TRACE)),
+            TrapWhen::BitsSet { index, mask } => {
+                rules.push(Rule::new(&[name], TRACE).with(index, CmpOp::MaskedEq, mask, mask));
+            }
+            TrapWhen::AnyBitSet { index, mask } => {
+                // "Some bit of mask set" as one masked equality per non-empty subset of mask.
+                let mut subset = mask;
+                while subset != 0 {
+                    rules.push(Rule::new(&[name], TRACE).with(
+                        index,
+                        CmpOp::MaskedEq,
+                        mask,
+                        subset,
+                    ));
+                    subset = (subset - 1) & mask;
+                }
+            }
+        }
+    }
+    Policy {
+        default_action: Action::Allow,
+        arches: Arch::host_abis().to_vec(),
+        rules,
+        ..Policy::default()
+    }
+}
+
+fn to_instructions(program: &Program) -> Vec<FilterInstruction> {
+    program
+        .instructions
+        .iter()
+        .map(|i| FilterInstruction {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect()
+}
+
+fn build(policy: &Policy, unmatched: Action) -> Result<Vec<FilterInstruction>, Error> {
+    let options = CompileOptions {
+        too_new_action: None,
+        bad_arch_action: unmatched,
+        ..CompileOptions::default()
+    };
+    compile(policy, Arch::host_abis(), &options)
+        .map(|program| to_instructions(&program))
+        .map_err(|err| Error::Filter {
+            message: err.to_string(),
+        })
+}
+
+/// Traps the calls of [`TRAP_LIST`], allows the rest.
+pub(crate) fn detection_filter() -> Result<Vec<FilterInstruction>, Error> {
+    build(&detection_policy(), Action::Allow)
+}
+
+/// Traps every call, of every ABI.
+pub(crate) fn learn_filter() -> Result<Vec<FilterInstruction>, Error> {
+    let policy = Policy {
+        default_action: TRACE,
+        arches: Arch::host_abis().to_vec(),
+        ..Policy::default()
+    };
+    build(&policy, TRACE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nativeguard_seccomp::{simulate, SeccompData};
+
+    fn verdict(program: &[FilterInstruction], arch: Arch, name: &str, args: [u64; 6]) -> u32 {
+        let instructions = program
+            .iter()
+            .map(|i| nativeguard_seccomp::SockFilter {
+                code: i.code,
+                jt: i.jt,
+                jf: i.jf,
+                k: i.k,
+            })
+            .collect();
+        let program = Program {
+            instructions,
+            arches: Arch::host_abis().to_vec(),
+        };
+        let nr = nativeguard_syscalls::lookup(arch, name).unwrap_or(u32::MAX);
+        simulate(&program, &SeccompData::new(arch, nr, args))
+    }
+
+    #[test]
+    fn detection_filter_traps_only_sensitive_calls() {
+        let filter = detection_filter().unwrap_or_else(|e| panic!("{e}"));
+        let trace = TRACE.to_ret();
+        let allow = Action::Allow.to_ret();
+        let x = Arch::X86_64;
+        assert_eq!(verdict(&filter, x, "getppid", [0; 6]), allow);
+        assert_eq!(verdict(&filter, x, "execve", [0; 6]), trace);
+        assert_eq!(verdict(&filter, Arch::I386, "execve", [0; 6]), trace);
+        assert_eq!(verdict(&filter, Arch::I386, "memfd_create", [0; 6]), trace);
+        assert_eq!(verdict(&filter, Arch::I386, "getppid", [0; 6]), allow);
+        // PROT_EXEC decides for mmap / mprotect, on every ABI (i386's mmap2 too).
+        assert_eq!(verdict(&filter, x, "mmap", [0, 4096, 3, 0x22, 0, 0]), allow);
+        assert_eq!(verdict(&filter, x, "mmap", [0, 4096, 5, 0x2, 3, 0]), trace);
+        assert_eq!(
+            verdict(&filter, x, "mprotect", [0, 4096, 7, 0, 0, 0]),
+            trace
+        );
+        assert_eq!(
+            verdict(&filter, Arch::I386, "mmap2", [0, 4096, 4, 0, 0, 0]),
+            trace
+        );
+        // open for reading passes; for writing (or O_RDWR) stops.
+        assert_eq!(
+            verdict(&filter, x, "openat", [0, 0, 0x80000, 0, 0, 0]),
+            allow
+        );
+        assert_eq!(
+            verdict(&filter, x, "openat", [0, 0, 0x80002, 0, 0, 0]),
+            trace
+        );
+        assert_eq!(verdict(&filter, x, "openat", [0, 0, 0x241, 0, 0, 0]), trace);
+        assert_eq!(verdict(&filter, x, "open", [0, 1, 0, 0, 0, 0]), trace);
+        // A number above every table is let through, not answered ENOSYS.
+        let program = detection_filter().unwrap_or_default();
+        let unknown = SeccompData::new(x, 4000, [0; 6]);
+        let instructions = program
+            .iter()
+            .map(|i| nativeguard_seccomp::SockFilter {
+                code: i.code,
+                jt: i.jt,
+                jf: i.jf,
+                k: i.k,
+            })
+            .collect();
+        let compiled = Program {
+            instructions,
+            arches: Arch::host_abis().to_vec(),
+        };
+        assert_eq!(simulate(&compiled, &unknown), allow);
+    }
+
+    #[test]
+    fn learn_filter_traps_everything() {
+        let filter = learn_filter().unwrap_or_else(|e| panic!("{e}"));
+        let trace = TRACE.to_ret();
+        for (arch, name) in [
+            (Arch::X86_64, "getppid"),
+            (Arch::I386, "socketcall"),
+            (Arch::X86_64, "no_such_call"),
+        ] {
+            assert_eq!(verdict(&filter, arch, name, [0; 6]), trace, "{name}");
+        }
+    }
+}

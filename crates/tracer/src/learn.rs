@@ -1,0 +1,301 @@
+//! Learning a seccomp profile from a traced run: every syscall the run made, by name, with
+//! argument constraints where the argument decides what the call can do.
+//!
+//! The profile is the smallest one that lets the same run pass:
+//! - default action `SCMP_ACT_ERRNO` with ENOSYS: a program meeting a call it did not make
+//!   while learning sees "not implemented" and takes its fallback path if it has one (as with
+//!   syscalls newer than a profile); EPERM would make it fail as if refused by a permission.
+//! - `socket` by address family, `personality` by persona and `prctl` by option: one rule
+//!   per value seen (exact match on the `int` argument).
+//! - `clone` by flags: namespace-creating flags are refused except those the run used
+//!   (`arg0 & NS_FLAGS_NOT_SEEN == 0`), as Docker's profile does.
+//! - `clone3`: its flags live in memory a filter cannot read, so it gets ENOSYS (libc then
+//!   falls back to `clone`, whose flags are checked) and its flags are allowed on `clone`.
+//! - Only the ABIs the run used are listed; names are sorted so the output is deterministic.
+
+use nativeguard_seccomp::{Action, CmpOp, Policy, Rule};
+use nativeguard_syscalls::Arch;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// `ENOSYS`: the errno of calls the learned profile does not allow.
+pub const ENOSYS: u16 = 38;
+
+/// Every `CLONE_NEW*` flag. `CLONE_NEWTIME` (0x80) shares its bit with `clone`'s exit-signal
+/// byte, where no valid signal (all are below 65) sets it, so refusing it there is harmless.
+pub const CLONE_NAMESPACE_FLAGS: u64 = 0x0000_0080 // CLONE_NEWTIME
+    | 0x0002_0000 // CLONE_NEWNS
+    | 0x0200_0000 // CLONE_NEWCGROUP
+    | 0x0400_0000 // CLONE_NEWUTS
+    | 0x0800_0000 // CLONE_NEWIPC
+    | 0x1000_0000 // CLONE_NEWUSER
+    | 0x2000_0000 // CLONE_NEWPID
+    | 0x4000_0000; // CLONE_NEWNET
+
+/// How the arguments of one syscall are learned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Usage {
+    /// Allowed with any arguments.
+    Any,
+    /// Allowed for these values of an `int` argument.
+    Values { index: u8, values: BTreeSet<u64> },
+    /// `clone`: the namespace flags used.
+    CloneFlags { namespaces: u64 },
+}
+
+/// What a traced run used, accumulated stop by stop.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Learner {
+    arches: BTreeSet<Arch>,
+    calls: BTreeMap<String, Usage>,
+    unnamed: BTreeSet<(Arch, u64)>,
+    clone3_namespaces: Option<u64>,
+}
+
+/// The `int` argument that decides what a call does, for the calls constrained by value.
+fn value_argument(name: &str) -> Option<u8> {
+    match name {
+        "socket" | "personality" | "prctl" => Some(0),
+        _ => None,
+    }
+}
+
+impl Learner {
+    /// A learner that has seen nothing.
+    pub fn new() -> Learner {
+        Learner::default()
+    }
+
+    /// Records one syscall entry. `read` reads the caller's memory (for `clone3`'s flags).
+    pub fn record(
+        &mut self,
+        arch: Arch,
+        name: Option<&str>,
+        number: u64,
+        args: &[u64; 6],
+        read: &mut dyn FnMut(u64, &mut [u8]) -> usize,
+    ) {
+        self.arches.insert(arch);
+        let Some(name) = name else {
+            self.unnamed.insert((arch, number));
+            return;
+        };
+        if name == "clone3" {
+            let mut flags = [0u8; 8];
+            let pointer = if arch == Arch::I386 {
+                args[0] & 0xffff_ffff
+            } else {
+                args[0]
+            };
+            let namespaces = if read(pointer, &mut flags) == flags.len() {
+                u64::from_ne_bytes(flags) & CLONE_NAMESPACE_FLAGS
+            } else {
+                // Unreadable: do not guess that no namespace was asked for.
+                CLONE_NAMESPACE_FLAGS
+            };
+            *self.clone3_namespaces.get_or_insert(0) |= namespaces;
+            return;
+        }
+        if name == "clone" {
+            let entry = self
+                .calls
+                .entry(name.to_string())
+                .or_insert(Usage::CloneFlags { namespaces: 0 });
+            if let Usage::CloneFlags { namespaces } = entry {
+                *namespaces |= args[0] & CLONE_NAMESPACE_FLAGS;
+            }
+            return;
+        }
+        match value_argument(name) {
+            Some(index) => {
+                let entry = self
+                    .calls
+                    .entry(name.to_string())
+                    .or_insert_with(|| Usage::Values {
+                        index,
+                        values: BTreeSet::new(),
+                    });
+                if let Usage::Values { values, .. } = entry {
+                    values.insert(args[usize::from(index)] & 0xffff_ffff);
+                }
+            }
+            None => {
+                self.calls.entry(name.to_string()).or_insert(Usage::Any);
+            }
+        }
+    }
+
+    /// Syscall numbers the run made that have no name in the tables (they cannot be allowed
+    /// by name, so the profile refuses them: report them to the user).
+    pub fn unnamed(&self) -> impl Iterator<Item = (Arch, u64)> + '_ {
+        self.unnamed.iter().copied()
+    }
+
+    /// How many distinct syscalls the run made (by name).
+    pub fn len(&self) -> usize {
+        self.calls.len() + usize::from(self.clone3_namespaces.is_some())
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The smallest policy that lets the learned run pass (see the module notes).
+    pub fn to_policy(&self) -> Policy {
+        let mut allowed = Vec::new();
+        let mut constrained = Vec::new();
+        let mut calls = self.calls.clone();
+        if let Some(namespaces) = self.clone3_namespaces {
+            match calls
+                .entry("clone".to_string())
+                .or_insert(Usage::CloneFlags { namespaces: 0 })
+            {
+                Usage::CloneFlags { namespaces: seen } => *seen |= namespaces,
+                other => *other = Usage::CloneFlags { namespaces },
+            }
+        }
+        for (name, usage) in &calls {
+            match usage {
+                Usage::Any => allowed.push(name.as_str()),
+                Usage::Values { index, values } => {
+                    for &value in values {
+                        let mut rule = Rule::new(&[name.as_str()], Action::Allow).with(
+                            *index,
+                            CmpOp::Eq,
+                            value,
+                            0,
+                        );
+                        rule.comment = Some(format!("learned: {name} arg{index} = {value:#x}"));
+                        constrained.push(rule);
+                    }
+                }
+                Usage::CloneFlags { namespaces } => {
+                    let refused = CLONE_NAMESPACE_FLAGS & !namespaces;
+                    let mut rule = Rule::new(&[name.as_str()], Action::Allow).with(
+                        0,
+                        CmpOp::MaskedEq,
+                        refused,
+                        0,
+                    );
+                    rule.comment = Some(format!(
+                        "learned: {name} without namespace flags other than {namespaces:#x}"
+                    ));
+                    constrained.push(rule);
+                }
+            }
+        }
+        let mut rules = Vec::new();
+        if !allowed.is_empty() {
+            let mut rule = Rule::new(&allowed, Action::Allow);
+            rule.comment = Some("learned: called with any arguments".to_string());
+            rules.push(rule);
+        }
+        rules.extend(constrained);
+        if self.clone3_namespaces.is_some() {
+            let mut rule = Rule::new(&["clone3"], Action::Errno(ENOSYS));
+            rule.comment = Some(
+                "clone3 flags are in memory a filter cannot read: ENOSYS makes libc fall back \
+                 to clone, whose flags are checked"
+                    .to_string(),
+            );
+            rules.push(rule);
+        }
+        Policy {
+            default_action: Action::Errno(ENOSYS),
+            arches: self.arches.iter().copied().collect(),
+            rules,
+            ..Policy::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_memory(_: u64, _: &mut [u8]) -> usize {
+        0
+    }
+
+    #[test]
+    fn learns_names_values_and_clone_flags() {
+        let mut learner = Learner::new();
+        let x = Arch::X86_64;
+        learner.record(x, Some("read"), 0, &[0; 6], &mut no_memory);
+        learner.record(x, Some("read"), 0, &[1; 6], &mut no_memory);
+        learner.record(
+            x,
+            Some("socket"),
+            41,
+            &[0x1_0000_0002, 1, 0, 0, 0, 0],
+            &mut no_memory,
+        );
+        learner.record(x, Some("socket"), 41, &[1, 1, 0, 0, 0, 0], &mut no_memory);
+        learner.record(
+            x,
+            Some("clone"),
+            56,
+            &[0x0120_0011, 0, 0, 0, 0, 0],
+            &mut no_memory,
+        );
+        learner.record(x, None, 999, &[0; 6], &mut no_memory);
+        assert_eq!(learner.len(), 3);
+        assert_eq!(learner.unnamed().collect::<Vec<_>>(), vec![(x, 999)]);
+        let policy = learner.to_policy();
+        assert_eq!(policy.default_action, Action::Errno(ENOSYS));
+        assert_eq!(policy.arches, vec![x]);
+        assert_eq!(policy.rules[0].names, vec!["read".to_string()]);
+        assert!(policy.rules[0].conditions.is_empty());
+        let clone = &policy.rules[1];
+        assert_eq!(clone.names, vec!["clone".to_string()]);
+        assert_eq!(clone.conditions[0].op, CmpOp::MaskedEq);
+        assert_eq!(clone.conditions[0].value, CLONE_NAMESPACE_FLAGS);
+        // The int argument is learned on its low 32 bits: 0x1_0000_0002 is AF_INET (2).
+        let families: Vec<u64> = policy.rules[2..]
+            .iter()
+            .map(|r| r.conditions[0].value)
+            .collect();
+        assert_eq!(families, vec![1, 2]);
+    }
+
+    #[test]
+    fn clone3_becomes_enosys_and_its_namespaces_move_to_clone() {
+        let mut learner = Learner::new();
+        let mut memory = |address: u64, buf: &mut [u8]| {
+            assert_eq!(address, 0x1000);
+            buf.copy_from_slice(&(0x1000_0000u64 | 0x0001_0000).to_ne_bytes()); // NEWUSER | THREAD
+            8
+        };
+        learner.record(
+            Arch::X86_64,
+            Some("clone3"),
+            435,
+            &[0x1000, 88, 0, 0, 0, 0],
+            &mut memory,
+        );
+        let policy = learner.to_policy();
+        let clone = policy
+            .rules
+            .iter()
+            .find(|r| r.names == ["clone"])
+            .map(|r| r.conditions[0].value);
+        assert_eq!(clone, Some(CLONE_NAMESPACE_FLAGS & !0x1000_0000));
+        let clone3 = policy.rules.iter().find(|r| r.names == ["clone3"]);
+        assert_eq!(clone3.map(|r| r.action), Some(Action::Errno(ENOSYS)));
+    }
+
+    #[test]
+    fn unreadable_clone3_flags_allow_no_namespace_less() {
+        let mut learner = Learner::new();
+        learner.record(
+            Arch::X86_64,
+            Some("clone3"),
+            435,
+            &[0x1000, 88, 0, 0, 0, 0],
+            &mut no_memory,
+        );
+        let policy = learner.to_policy();
+        let clone = policy.rules.iter().find(|r| r.names == ["clone"]);
+        assert_eq!(clone.map(|r| r.conditions[0].value), Some(0));
+    }
+}

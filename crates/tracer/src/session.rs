@@ -1,0 +1,600 @@
+//! The trace loop: start the command, follow every process and thread it creates, turn stops
+//! into events (and, when learning, into a profile), and report how the command ended.
+
+use crate::decode::{self, Decoded, Sensitive, Tracee};
+use crate::elf;
+use crate::learn::Learner;
+use crate::maps::Maps;
+use crate::procfs::{self, ExeName, UserNames};
+use crate::sys::{self, Pid, Resume, SyscallStopKind, WaitStatus};
+use crate::Error;
+use nativeguard_event::linux::{self, ProcessInfo, SyscallOrigin, SyscallRecord};
+use nativeguard_event::{Event, Origin, Timestamp};
+use nativeguard_syscalls::Arch;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// How the traced command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildExit {
+    /// It exited with this code.
+    Code(i32),
+    /// A signal killed it.
+    Signal(i32),
+}
+
+impl ChildExit {
+    /// Whether it exited with code 0.
+    pub fn success(self) -> bool {
+        self == ChildExit::Code(0)
+    }
+}
+
+/// Counters of one trace.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TraceStats {
+    /// Processes seen (the command and every descendant).
+    pub processes: u64,
+    /// ptrace stops handled.
+    pub stops: u64,
+    /// Events emitted.
+    pub events: u64,
+}
+
+/// The ABI name used in events (`SyscallRecord::arch`).
+pub(crate) fn abi_name(arch: Arch) -> &'static str {
+    match arch {
+        Arch::X86_64 => "x86_64",
+        Arch::I386 => "i386",
+        Arch::X32 => "x32",
+        Arch::Aarch64 => "aarch64",
+    }
+}
+
+/// The ABI of a call from `PTRACE_GET_SYSCALL_INFO`'s audit arch and number.
+pub(crate) fn call_abi(audit_arch: u32, number: u64) -> Option<Arch> {
+    match audit_arch {
+        nativeguard_syscalls::AUDIT_ARCH_X86_64
+            if number & u64::from(nativeguard_syscalls::X32_SYSCALL_BIT) != 0 =>
+        {
+            Some(Arch::X32)
+        }
+        nativeguard_syscalls::AUDIT_ARCH_X86_64 => Some(Arch::X86_64),
+        nativeguard_syscalls::AUDIT_ARCH_I386 => Some(Arch::I386),
+        nativeguard_syscalls::AUDIT_ARCH_AARCH64 => Some(Arch::Aarch64),
+        _ => None,
+    }
+}
+
+/// Length of the syscall instruction the reported instruction pointer is just past
+/// (`syscall` and `int 0x80` are both two bytes on x86; `svc #0` is four on aarch64).
+fn syscall_instruction_len(arch: Arch) -> u64 {
+    match arch {
+        Arch::Aarch64 => 4,
+        _ => 2,
+    }
+}
+
+/// A call seen at entry whose event waits for the call's result.
+struct Pending {
+    call: Sensitive,
+    caller: ProcessInfo,
+    record: SyscallRecord,
+    exec_filename: Option<String>,
+}
+
+struct Thread {
+    tgid: u32,
+    pending: Option<Pending>,
+}
+
+struct Process {
+    info: ProcessInfo,
+    /// `/proc/PID/exe` as the maps file spells it (the main binary's mapping name).
+    exe_link: Option<String>,
+    /// Cached mappings; dropped when the process execs or changes executable memory.
+    maps: Option<Maps>,
+    /// `ImageLinkage` of the executable, read once per exec.
+    linkage: Option<&'static str>,
+}
+
+impl Process {
+    fn maps(&mut self, pid: u32) -> &Maps {
+        self.maps
+            .get_or_insert_with(|| Maps::parse(&procfs::read_maps(pid).unwrap_or_default()))
+    }
+}
+
+/// What the trace loop needs from its caller.
+pub(crate) struct SessionConfig<'a> {
+    pub learn: Option<&'a mut Learner>,
+    pub resume: Resume,
+    pub sink: &'a mut dyn FnMut(Event),
+}
+
+pub(crate) struct Session<'a> {
+    config: SessionConfig<'a>,
+    threads: HashMap<Pid, Thread>,
+    processes: HashMap<u32, Process>,
+    users: UserNames,
+    root: Pid,
+    root_exit: Option<ChildExit>,
+    root_execed: bool,
+    source: Arc<str>,
+    stats: TraceStats,
+}
+
+impl<'a> Session<'a> {
+    pub(crate) fn new(root: Pid, config: SessionConfig<'a>) -> Session<'a> {
+        let mut users = UserNames::default();
+        let tracer = procfs::read_process(sys::own_pid() as u32, &mut users);
+        let mut info = procfs::read_process(root as u32, &mut users);
+        info.ppid = tracer.pid;
+        info.parent_image = tracer.image.clone();
+        info.parent_command_line = tracer.command_line.clone();
+        let mut session = Session {
+            config,
+            threads: HashMap::new(),
+            processes: HashMap::new(),
+            users,
+            root,
+            root_exit: None,
+            root_execed: false,
+            source: Arc::from("trace"),
+            stats: TraceStats::default(),
+        };
+        session.threads.insert(
+            root,
+            Thread {
+                tgid: root as u32,
+                pending: None,
+            },
+        );
+        session.processes.insert(
+            root as u32,
+            Process {
+                exe_link: procfs::exe_link(root as u32),
+                info,
+                maps: None,
+                linkage: None,
+            },
+        );
+        session.stats.processes = 1;
+        session
+    }
+
+    /// Runs until no tracee is left. Returns how the command ended, whether it ever exec'd,
+    /// and the counters.
+    pub(crate) fn run(mut self) -> Result<(Option<ChildExit>, bool, TraceStats), Error> {
+        while let Some((tid, status)) = sys::wait_any().map_err(|source| Error::Trace {
+            call: "waitpid",
+            pid: -1,
+            source,
+        })? {
+            self.stats.stops += 1;
+            self.handle(tid, status)?;
+        }
+        Ok((self.root_exit, self.root_execed, self.stats))
+    }
+
+    fn resume(&self, tid: Pid, how: Resume, signal: i32) -> Result<(), Error> {
+        sys::resume(tid, how, signal).map_err(|source| Error::Trace {
+            call: match how {
+                Resume::Continue => "PTRACE_CONT",
+                Resume::Syscall => "PTRACE_SYSCALL",
+                Resume::Listen => "PTRACE_LISTEN",
+            },
+            pid: tid,
+            source,
+        })
+    }
+
+    fn handle(&mut self, tid: Pid, status: WaitStatus) -> Result<(), Error> {
+        match status {
+            WaitStatus::Exited(code) => {
+                self.gone(tid, ChildExit::Code(code));
+                Ok(())
+            }
+            WaitStatus::Signaled(signal) => {
+                self.gone(tid, ChildExit::Signal(signal));
+                Ok(())
+            }
+            WaitStatus::SyscallStop => {
+                self.ensure_thread(tid);
+                let how = self.syscall_stop(tid);
+                self.resume(tid, how, 0)
+            }
+            WaitStatus::Event(event, signal) => {
+                self.ensure_thread(tid);
+                let how = self.event_stop(tid, event, signal);
+                self.resume(tid, how, 0)
+            }
+            WaitStatus::Signal(signal) => {
+                self.ensure_thread(tid);
+                // A signal-delivery stop: deliver the signal as if we were not here.
+                self.resume(tid, self.config.resume, signal)
+            }
+        }
+    }
+
+    /// Registers a tracee seen for the first time (a new child may report its first stop
+    /// before its parent reports the fork).
+    fn ensure_thread(&mut self, tid: Pid) {
+        if self.threads.contains_key(&tid) {
+            return;
+        }
+        let status = procfs::read_status(tid as u32).unwrap_or_default();
+        let tgid = if status.tgid != 0 {
+            status.tgid
+        } else {
+            tid as u32
+        };
+        self.threads.insert(
+            tid,
+            Thread {
+                tgid,
+                pending: None,
+            },
+        );
+        if !self.processes.contains_key(&tgid) {
+            self.new_process(tgid, status.ppid);
+        }
+    }
+
+    fn new_process(&mut self, pid: u32, parent: u32) {
+        let mut info = match self.processes.get(&parent) {
+            // A fork copies its parent: same image and command line until it execs.
+            Some(parent_process) => {
+                let mut info = parent_process.info.clone();
+                info.pid = pid;
+                info.ppid = parent;
+                info.parent_image = parent_process.info.image.clone();
+                info.parent_command_line = parent_process.info.command_line.clone();
+                info
+            }
+            None => procfs::read_process(pid, &mut self.users),
+        };
+        info.pid = pid;
+        let exe_link = procfs::exe_link(pid)
+            .or_else(|| self.processes.get(&parent).and_then(|p| p.exe_link.clone()));
+        self.processes.insert(
+            pid,
+            Process {
+                info,
+                exe_link,
+                maps: None,
+                linkage: None,
+            },
+        );
+        self.stats.processes += 1;
+    }
+
+    fn gone(&mut self, tid: Pid, how: ChildExit) {
+        if let Some(thread) = self.threads.remove(&tid) {
+            if let Some(pending) = thread.pending {
+                // Killed inside the call: report what was seen, without a result.
+                self.emit_syscall(&pending.caller, pending.record);
+            }
+            if thread.tgid == tid as u32 {
+                self.processes.remove(&thread.tgid);
+            }
+        }
+        if tid == self.root {
+            self.root_exit = Some(how);
+        }
+    }
+
+    fn event_stop(&mut self, tid: Pid, event: i32, signal: i32) -> Resume {
+        match event {
+            libc::PTRACE_EVENT_SECCOMP => self.syscall_stop(tid),
+            libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE => {
+                if let Ok(child) = sys::event_message(tid) {
+                    self.forked(tid, child as Pid);
+                }
+                self.config.resume
+            }
+            libc::PTRACE_EVENT_VFORK_DONE => {
+                // The vfork child shared this process's memory and may have changed it.
+                if let Some(process) = self.thread_process(tid) {
+                    process.maps = None;
+                }
+                self.config.resume
+            }
+            libc::PTRACE_EVENT_EXEC => {
+                let former = sys::event_message(tid).map(|t| t as Pid).unwrap_or(tid);
+                self.execed(tid, former);
+                self.config.resume
+            }
+            sys::PTRACE_EVENT_STOP => {
+                if matches!(
+                    signal,
+                    libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
+                ) {
+                    // Group-stop: stay stopped, as job control expects.
+                    Resume::Listen
+                } else {
+                    self.config.resume
+                }
+            }
+            _ => self.config.resume,
+        }
+    }
+
+    fn thread_process(&mut self, tid: Pid) -> Option<&mut Process> {
+        let tgid = self.threads.get(&tid)?.tgid;
+        self.processes.get_mut(&tgid)
+    }
+
+    fn forked(&mut self, parent_tid: Pid, child: Pid) {
+        if self.threads.contains_key(&child) {
+            return;
+        }
+        let parent_tgid = self
+            .threads
+            .get(&parent_tid)
+            .map_or(parent_tid as u32, |t| t.tgid);
+        let tgid = procfs::read_status(child as u32)
+            .map(|s| s.tgid)
+            .filter(|&tgid| tgid != 0)
+            .unwrap_or(child as u32);
+        self.threads.insert(
+            child,
+            Thread {
+                tgid,
+                pending: None,
+            },
+        );
+        if !self.processes.contains_key(&tgid) {
+            self.new_process(tgid, parent_tgid);
+        }
+    }
+
+    fn execed(&mut self, tid: Pid, former: Pid) {
+        // A non-leader thread that execs takes over the leader's id.
+        let mut pending = self
+            .threads
+            .get_mut(&former)
+            .and_then(|thread| thread.pending.take());
+        if former != tid {
+            self.threads.remove(&former);
+        }
+        if let Some(thread) = self.threads.get_mut(&tid) {
+            pending = pending.or_else(|| thread.pending.take());
+        }
+        let tgid = self.threads.get(&tid).map_or(tid as u32, |t| t.tgid);
+        let mut info = procfs::read_process(tgid, &mut self.users);
+        let parent = info.ppid;
+        match self.processes.get(&parent) {
+            Some(parent_process) => {
+                info.parent_image = parent_process.info.image.clone();
+                info.parent_command_line = parent_process.info.command_line.clone();
+            }
+            None => {
+                if let Some(previous) = self.processes.get(&tgid) {
+                    info.parent_image = previous.info.parent_image.clone();
+                    info.parent_command_line = previous.info.parent_command_line.clone();
+                }
+            }
+        }
+        if tid == self.root {
+            self.root_execed = true;
+        }
+        let (exec_syscall, origin, filename) = match pending {
+            Some(pending) if pending.call.is_exec() => {
+                let name = pending.record.name.clone();
+                let origin = pending.record.origin;
+                let mut record = pending.record;
+                record.ret = Some(0);
+                self.emit_syscall(&pending.caller, record);
+                (name, origin, pending.exec_filename)
+            }
+            other => {
+                if let Some(pending) = other {
+                    self.emit_syscall(&pending.caller, pending.record);
+                }
+                ("execve".to_string(), SyscallOrigin::Unknown, None)
+            }
+        };
+        self.processes.insert(
+            tgid,
+            Process {
+                exe_link: procfs::exe_link(tgid),
+                info: info.clone(),
+                maps: None,
+                linkage: None,
+            },
+        );
+        let mut event = linux::process_creation(&info, &exec_syscall, origin);
+        // As the sensor does: the name the program was started by, before symlinks.
+        if let Some(filename) = filename {
+            event.insert("ExecFilename", filename);
+        }
+        self.emit(event);
+    }
+
+    /// A syscall-enter, syscall-exit or seccomp stop.
+    fn syscall_stop(&mut self, tid: Pid) -> Resume {
+        let default = self.config.resume;
+        let Ok(info) = sys::syscall_info(tid) else {
+            return default;
+        };
+        match info.kind {
+            SyscallStopKind::Exit => {
+                let pending = self
+                    .threads
+                    .get_mut(&tid)
+                    .and_then(|thread| thread.pending.take());
+                if let Some(pending) = pending {
+                    let mut record = pending.record;
+                    record.ret = Some(info.return_value);
+                    self.emit_syscall(&pending.caller, record);
+                }
+                default
+            }
+            SyscallStopKind::Entry | SyscallStopKind::Seccomp => self.syscall_entry(tid, &info),
+            SyscallStopKind::None => default,
+        }
+    }
+
+    fn syscall_entry(&mut self, tid: Pid, info: &sys::SyscallInfo) -> Resume {
+        let default = self.config.resume;
+        let Some(arch) = call_abi(info.arch, info.number) else {
+            return default;
+        };
+        let number = u32::try_from(info.number).ok();
+        let name = number.and_then(|nr| nativeguard_syscalls::name(arch, nr));
+        let Some(tgid) = self.threads.get(&tid).map(|t| t.tgid) else {
+            return default;
+        };
+        if let Some(learner) = self.config.learn.as_deref_mut() {
+            let mut memory = |address: u64, buf: &mut [u8]| sys::read_memory(tid, address, buf);
+            learner.record(arch, name, info.number, &info.args, &mut memory);
+        }
+        let abi = abi_name(arch);
+        let Some(call) = name.and_then(|name| Sensitive::from_name(abi, name)) else {
+            return default;
+        };
+        let Some(process) = self.processes.get_mut(&tgid) else {
+            return default;
+        };
+        let address = info
+            .instruction_pointer
+            .wrapping_sub(syscall_instruction_len(arch));
+        let (origin, origin_path) = classify(process, tgid, address);
+        let mut tracee = LiveTracee { tid, tgid, process };
+        let mut decoded: Decoded = decode::decode(call, abi, &info.args, &mut tracee);
+        let process = process_of(&mut self.processes, tgid);
+        if call.changes_mappings() {
+            process.maps = None;
+        }
+        if !decoded.report && !call.is_exec() {
+            return default;
+        }
+        if origin == SyscallOrigin::MainBinary {
+            // The direct-syscall rule needs to know the program normally uses libc.
+            let linkage = *process
+                .linkage
+                .get_or_insert_with(|| elf::linkage_of(&format!("/proc/{tgid}/exe")));
+            decoded
+                .fields
+                .push(("ImageLinkage".to_string(), linkage.to_string()));
+        }
+        let mut caller = self.processes[&tgid].info.clone();
+        caller.current_directory = procfs::cwd(tgid).unwrap_or(caller.current_directory);
+        let record = SyscallRecord {
+            name: name.unwrap_or_default().to_string(),
+            number: info.number as i64,
+            arch: abi.to_string(),
+            args: info.args,
+            ret: None,
+            origin,
+            origin_path,
+            target_pid: decoded.target_pid,
+            target_is_child: decoded.target_is_child,
+            path: decoded.path,
+            decoded: decoded.fields,
+        };
+        if let Some(thread) = self.threads.get_mut(&tid) {
+            thread.pending = Some(Pending {
+                call,
+                caller,
+                record,
+                exec_filename: decoded.exec_filename,
+            });
+        }
+        // Stop again at the call's exit for its result (an exec reports at the exec stop).
+        Resume::Syscall
+    }
+
+    fn emit_syscall(&mut self, caller: &ProcessInfo, record: SyscallRecord) {
+        let event = linux::syscall(caller, &record);
+        self.emit(event);
+    }
+
+    fn emit(&mut self, mut event: Event) {
+        self.stats.events += 1;
+        event.timestamp = Some(Timestamp::now());
+        event.origin = Origin {
+            source: Some(self.source.clone()),
+            record_id: Some(self.stats.events),
+        };
+        (self.config.sink)(event);
+    }
+}
+
+fn process_of(processes: &mut HashMap<u32, Process>, tgid: u32) -> &mut Process {
+    processes.entry(tgid).or_insert_with(|| Process {
+        info: ProcessInfo {
+            pid: tgid,
+            ..ProcessInfo::default()
+        },
+        exe_link: None,
+        maps: None,
+        linkage: None,
+    })
+}
+
+/// Where the syscall instruction at `address` lies. A cached map that does not show the
+/// address in executable memory may be stale (memory made executable by a call that is not
+/// trapped, such as `shmat`): read the maps again before answering.
+fn classify(process: &mut Process, pid: u32, address: u64) -> (SyscallOrigin, Option<String>) {
+    let executable = |maps: &Maps| maps.find(address).is_some_and(|m| m.execute);
+    if !executable(process.maps(pid)) {
+        process.maps = None;
+    }
+    let exe = process.exe_link.clone();
+    process.maps(pid).classify(address, exe.as_deref())
+}
+
+struct LiveTracee<'a> {
+    tid: Pid,
+    tgid: u32,
+    process: &'a mut Process,
+}
+
+impl Tracee for LiveTracee<'_> {
+    fn pid(&self) -> u32 {
+        self.tgid
+    }
+
+    fn read(&mut self, address: u64, buf: &mut [u8]) -> usize {
+        sys::read_memory(self.tid, address, buf)
+    }
+
+    fn fd_target(&mut self, fd: i32) -> Option<ExeName> {
+        procfs::fd_target(self.tgid, fd)
+    }
+
+    fn cwd(&mut self) -> Option<String> {
+        procfs::cwd(self.tgid)
+    }
+
+    fn memory_region(&mut self, address: u64) -> (SyscallOrigin, Option<String>) {
+        let exe = self.process.exe_link.clone();
+        self.process
+            .maps(self.tgid)
+            .classify(address, exe.as_deref())
+    }
+
+    fn exe(&self) -> Option<String> {
+        self.process.exe_link.clone()
+    }
+
+    fn is_descendant(&mut self, pid: u32) -> bool {
+        procfs::is_descendant(pid, self.tgid)
+    }
+}
+
+impl Drop for Session<'_> {
+    /// Fail safe: a trace that stops early kills what it traced (EXITKILL only acts when the
+    /// whole tracer process exits) and reaps it.
+    fn drop(&mut self) {
+        if self.threads.is_empty() {
+            return;
+        }
+        for &tid in self.threads.keys() {
+            sys::kill(tid, libc::SIGKILL);
+        }
+        while let Ok(Some(_)) = sys::wait_any() {}
+    }
+}

@@ -1,0 +1,551 @@
+//! Every system call the tracer makes, and the crate's only `unsafe` code: starting the command
+//! (fork, wait for the tracer to attach, install the seccomp filter, exec), ptrace requests,
+//! `waitpid`, and reading the tracee's memory. Each `unsafe` block says why it is sound.
+//!
+//! Everything above this module works with plain Rust values ([`WaitStatus`], [`SyscallInfo`]).
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// A process or thread id as the kernel gives it.
+pub(crate) type Pid = i32;
+
+/// One classic-BPF instruction, as `struct sock_filter`.
+pub(crate) type FilterInstruction = libc::sock_filter;
+
+/// The ptrace options every tracee gets: follow every kind of fork, report exec and seccomp
+/// stops, mark syscall stops (SIGTRAP | 0x80), and kill every tracee if the tracer dies — a
+/// tracee left with the seccomp filter and no tracer would see ENOSYS for every traced call.
+const OPTIONS: libc::c_int = libc::PTRACE_O_TRACESYSGOOD
+    | libc::PTRACE_O_TRACEFORK
+    | libc::PTRACE_O_TRACEVFORK
+    | libc::PTRACE_O_TRACECLONE
+    | libc::PTRACE_O_TRACEEXEC
+    | libc::PTRACE_O_TRACEVFORKDONE
+    | libc::PTRACE_O_TRACESECCOMP
+    | libc::PTRACE_O_EXITKILL;
+
+/// `PTRACE_EVENT_STOP` (group-stop or initial stop of a seized tracee); not exported by `libc`
+/// for glibc targets.
+pub(crate) const PTRACE_EVENT_STOP: i32 = 128;
+
+/// The step of starting the command that failed in the child, reported through a pipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StartStep {
+    /// Waiting for the tracer to attach.
+    Sync,
+    /// `prctl(PR_SET_NO_NEW_PRIVS)`.
+    NoNewPrivs,
+    /// `seccomp(SECCOMP_SET_MODE_FILTER)`.
+    Seccomp,
+    /// `execve`.
+    Exec,
+}
+
+impl StartStep {
+    fn code(self) -> u8 {
+        match self {
+            StartStep::Sync => 1,
+            StartStep::NoNewPrivs => 2,
+            StartStep::Seccomp => 3,
+            StartStep::Exec => 4,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<StartStep> {
+        match code {
+            1 => Some(StartStep::Sync),
+            2 => Some(StartStep::NoNewPrivs),
+            3 => Some(StartStep::Seccomp),
+            4 => Some(StartStep::Exec),
+            _ => None,
+        }
+    }
+
+    /// The call that failed, for messages.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            StartStep::Sync => "waiting for the tracer",
+            StartStep::NoNewPrivs => "prctl(PR_SET_NO_NEW_PRIVS)",
+            StartStep::Seccomp => "seccomp(SECCOMP_SET_MODE_FILTER)",
+            StartStep::Exec => "execve",
+        }
+    }
+}
+
+/// Everything the child needs, prepared before `fork` so that the child allocates nothing.
+pub(crate) struct StartRequest {
+    /// Absolute or relative path of the program (already resolved through `PATH`).
+    pub path: CString,
+    /// `argv`, the program name first.
+    pub argv: Vec<CString>,
+    /// `envp`, as `NAME=value`.
+    pub envp: Vec<CString>,
+    /// The seccomp filter to install before exec.
+    pub filter: Vec<FilterInstruction>,
+    /// Point the command's stdout at the tracer's stderr.
+    pub stdout_to_stderr: bool,
+}
+
+/// A started, seized, not yet released command.
+pub(crate) struct Started {
+    /// The child's pid.
+    pub pid: Pid,
+    /// Read end of the child's failure report pipe (closed on a successful exec).
+    report: OwnedFd,
+}
+
+fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 succeeded, so both descriptors are open and owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Forks the command, seizes it with ptrace, then lets it install the filter and exec.
+///
+/// The child blocks on a pipe until the tracer has seized it, so that its very first traced
+/// system call (the `execve`) already finds the tracer with `PTRACE_O_TRACESECCOMP` set;
+/// without it a `SECCOMP_RET_TRACE` verdict would fail the exec with ENOSYS.
+pub(crate) fn start(request: &StartRequest) -> io::Result<Started> {
+    let mut argv: Vec<*const libc::c_char> = request.argv.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = request.envp.iter().map(|e| e.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    let program = libc::sock_fprog {
+        len: request.filter.len() as libc::c_ushort,
+        filter: request.filter.as_ptr() as *mut libc::sock_filter,
+    };
+    let (go_read, go_write) = pipe_cloexec()?;
+    let (report_read, report_write) = pipe_cloexec()?;
+
+    // SAFETY: fork has no memory-safety preconditions; the child below only calls
+    // async-signal-safe functions on memory prepared before the fork, then execs or _exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        child_after_fork(&ChildSetup {
+            parent_ends: [go_write.as_raw_fd(), report_read.as_raw_fd()],
+            go: go_read.as_raw_fd(),
+            report: report_write.as_raw_fd(),
+            path: request.path.as_c_str(),
+            argv: &argv,
+            envp: &envp,
+            program: &program,
+            stdout_to_stderr: request.stdout_to_stderr,
+        });
+    }
+    drop(go_read);
+    drop(report_write);
+    let started = Started {
+        pid,
+        report: report_read,
+    };
+    if let Err(err) = seize(pid) {
+        kill(pid, libc::SIGKILL);
+        reap(pid);
+        return Err(err);
+    }
+    // Releasing the child: one byte on the pipe.
+    let byte = [1u8];
+    // SAFETY: `byte` is a valid one-byte buffer; the descriptor is open.
+    let written = unsafe { libc::write(go_write.as_raw_fd(), byte.as_ptr().cast(), 1) };
+    if written != 1 {
+        let err = io::Error::last_os_error();
+        kill(pid, libc::SIGKILL);
+        reap(pid);
+        return Err(err);
+    }
+    Ok(started)
+}
+
+/// Everything the child's side of [`start`] uses, prepared before the fork.
+struct ChildSetup<'a> {
+    /// The parent's pipe ends, closed in the child.
+    parent_ends: [libc::c_int; 2],
+    /// Read end of the release pipe.
+    go: libc::c_int,
+    /// Write end of the failure report pipe.
+    report: libc::c_int,
+    path: &'a CStr,
+    argv: &'a [*const libc::c_char],
+    envp: &'a [*const libc::c_char],
+    program: &'a libc::sock_fprog,
+    stdout_to_stderr: bool,
+}
+
+/// The child's side of [`start`]. Never returns. Only async-signal-safe calls: the parent may
+/// be multi-threaded, so the child must not allocate or take locks.
+fn child_after_fork(setup: &ChildSetup<'_>) -> ! {
+    let report = setup.report;
+    let fail = |step: StartStep| -> ! {
+        // SAFETY: __errno_location returns this thread's errno slot.
+        let errno = unsafe { *libc::__errno_location() };
+        let mut message = [0u8; 5];
+        message[0] = step.code();
+        message[1..].copy_from_slice(&errno.to_ne_bytes());
+        // SAFETY: `message` is a valid 5-byte buffer; _exit never returns.
+        unsafe {
+            libc::write(report, message.as_ptr().cast(), message.len());
+            libc::_exit(127)
+        }
+    };
+    for fd in setup.parent_ends {
+        // SAFETY: closing the child's copies of the parent's pipe ends, so that the sync read
+        // sees end-of-file if the tracer dies before releasing the child.
+        unsafe { libc::close(fd) };
+    }
+    let mut byte = [0u8; 1];
+    loop {
+        // SAFETY: `byte` is a valid one-byte buffer.
+        let n = unsafe { libc::read(setup.go, byte.as_mut_ptr().cast(), 1) };
+        if n == 1 {
+            break;
+        }
+        // SAFETY: reading this thread's errno.
+        if n < 0 && unsafe { *libc::__errno_location() } == libc::EINTR {
+            continue;
+        }
+        fail(StartStep::Sync);
+    }
+    // SAFETY: plain syscalls on integers and on a signal set owned by this frame.
+    unsafe {
+        // The Rust runtime ignores SIGPIPE; the command gets the default, as std::process does.
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        if setup.stdout_to_stderr {
+            libc::dup2(2, 1);
+        }
+    }
+    {
+        let install = || {
+            // SAFETY: `program` points to a sock_fprog whose filter array outlives this call.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    0,
+                    setup.program as *const libc::sock_fprog,
+                )
+            }
+        };
+        if install() != 0 {
+            // Without CAP_SYS_ADMIN the kernel requires no_new_privs first. Under ptrace a
+            // set-uid program gains nothing anyway, so this changes nothing observable.
+            // SAFETY: prctl with integer arguments.
+            if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+                fail(StartStep::NoNewPrivs);
+            }
+            if install() != 0 {
+                fail(StartStep::Seccomp);
+            }
+        }
+    }
+    // SAFETY: path, argv and envp are NUL-terminated arrays of valid C strings built before fork.
+    unsafe {
+        libc::execve(
+            setup.path.as_ptr(),
+            setup.argv.as_ptr(),
+            setup.envp.as_ptr(),
+        )
+    };
+    fail(StartStep::Exec)
+}
+
+impl Started {
+    /// The child's failure report, once the child has exited without exec'ing.
+    pub(crate) fn failure(&self) -> Option<(StartStep, io::Error)> {
+        let mut message = [0u8; 5];
+        // SAFETY: `message` is a valid buffer of its length; the descriptor is open.
+        let n = unsafe {
+            libc::read(
+                self.report.as_raw_fd(),
+                message.as_mut_ptr().cast(),
+                message.len(),
+            )
+        };
+        if n != 5 {
+            return None;
+        }
+        let step = StartStep::from_code(message[0])?;
+        let errno = i32::from_ne_bytes([message[1], message[2], message[3], message[4]]);
+        Some((step, io::Error::from_raw_os_error(errno)))
+    }
+}
+
+fn seize(pid: Pid) -> io::Result<()> {
+    // SAFETY: PTRACE_SEIZE takes integer arguments only.
+    let rc = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SEIZE,
+            pid,
+            std::ptr::null_mut::<libc::c_void>(),
+            OPTIONS as libc::c_ulong,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Sends a signal to one process.
+pub(crate) fn kill(pid: Pid, signal: i32) {
+    // SAFETY: kill takes integers; a failure (already gone) needs no handling.
+    unsafe { libc::kill(pid, signal) };
+}
+
+/// Waits for one child to be gone, ignoring errors (used on start-up failure paths).
+fn reap(pid: Pid) {
+    let mut status = 0;
+    // SAFETY: `status` is a valid int for waitpid to fill.
+    unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
+}
+
+/// What `waitpid` reported for one tracee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WaitStatus {
+    /// Exited with this code.
+    Exited(i32),
+    /// Killed by this signal.
+    Signaled(i32),
+    /// A syscall-enter or syscall-exit stop (SIGTRAP | 0x80).
+    SyscallStop,
+    /// A `PTRACE_EVENT_*` stop, with the stop signal.
+    Event(i32, i32),
+    /// A signal-delivery stop for this signal.
+    Signal(i32),
+}
+
+/// Waits for the next state change of any tracee of the calling thread.
+///
+/// `__WNOTHREAD`: only this thread's tracees and children, so that several tracers can run in
+/// one process (tests) without reaping each other's stops. Returns `None` when there is no
+/// child left.
+pub(crate) fn wait_any() -> io::Result<Option<(Pid, WaitStatus)>> {
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a valid int for waitpid to fill.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::__WNOTHREAD) };
+        if pid < 0 {
+            let err = io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::ECHILD) => return Ok(None),
+                _ => return Err(err),
+            }
+        }
+        let decoded = if libc::WIFEXITED(status) {
+            WaitStatus::Exited(libc::WEXITSTATUS(status))
+        } else if libc::WIFSIGNALED(status) {
+            WaitStatus::Signaled(libc::WTERMSIG(status))
+        } else if libc::WIFSTOPPED(status) {
+            let signal = libc::WSTOPSIG(status);
+            let event = (status >> 16) & 0xffff;
+            if signal == libc::SIGTRAP | 0x80 {
+                WaitStatus::SyscallStop
+            } else if event != 0 {
+                WaitStatus::Event(event, signal)
+            } else {
+                WaitStatus::Signal(signal)
+            }
+        } else {
+            // WIFCONTINUED is not requested; anything else is not a state we act on.
+            continue;
+        };
+        return Ok(Some((pid, decoded)));
+    }
+}
+
+fn ptrace_request(request: libc::c_uint, pid: Pid, data: usize) -> io::Result<()> {
+    // SAFETY: these requests (CONT, SYSCALL, LISTEN, DETACH) take an integer `data` (a signal
+    // number) and no pointers.
+    let rc = unsafe {
+        libc::ptrace(
+            request,
+            pid,
+            std::ptr::null_mut::<libc::c_void>(),
+            data as libc::c_ulong,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// How to let a stopped tracee go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resume {
+    /// Run until the next seccomp/event/signal stop.
+    Continue,
+    /// Run until the next syscall-enter or syscall-exit stop as well.
+    Syscall,
+    /// Stay in group-stop, but report when it ends (PTRACE_LISTEN).
+    Listen,
+}
+
+/// Resumes a stopped tracee, delivering `signal` (0 for none). ESRCH (killed meanwhile) is
+/// not an error: its exit will be reported by `waitpid`.
+pub(crate) fn resume(pid: Pid, how: Resume, signal: i32) -> io::Result<()> {
+    let request = match how {
+        Resume::Continue => libc::PTRACE_CONT,
+        Resume::Syscall => libc::PTRACE_SYSCALL,
+        Resume::Listen => libc::PTRACE_LISTEN,
+    };
+    match ptrace_request(request, pid, signal.max(0) as usize) {
+        Err(err) if err.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+        other => other,
+    }
+}
+
+/// The kind of stop `PTRACE_GET_SYSCALL_INFO` describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SyscallStopKind {
+    /// Syscall-enter stop (PTRACE_SYSCALL).
+    Entry,
+    /// Syscall-exit stop.
+    Exit,
+    /// A seccomp `SECCOMP_RET_TRACE` stop (also a syscall entry).
+    Seccomp,
+    /// Not a syscall stop.
+    None,
+}
+
+/// `struct ptrace_syscall_info`, decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SyscallInfo {
+    /// Which stop this is.
+    pub kind: SyscallStopKind,
+    /// `AUDIT_ARCH_*` of the call (tells an `int 0x80` in a 64-bit process apart).
+    pub arch: u32,
+    /// Instruction pointer after the syscall instruction.
+    pub instruction_pointer: u64,
+    /// Syscall number (entry and seccomp stops).
+    pub number: u64,
+    /// Arguments (entry and seccomp stops).
+    pub args: [u64; 6],
+    /// Return value (exit stops).
+    pub return_value: i64,
+}
+
+/// `PTRACE_GET_SYSCALL_INFO` (Linux 5.3+).
+pub(crate) fn syscall_info(pid: Pid) -> io::Result<SyscallInfo> {
+    // SAFETY: an all-zero ptrace_syscall_info is a valid value (integers and a union of
+    // integer structs).
+    let mut info: libc::ptrace_syscall_info = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::ptrace_syscall_info>();
+    // SAFETY: the kernel writes at most `size` bytes into `info`.
+    let rc = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GET_SYSCALL_INFO,
+            pid,
+            size as *mut libc::c_void,
+            &mut info as *mut libc::ptrace_syscall_info,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let kind = match info.op {
+        libc::PTRACE_SYSCALL_INFO_ENTRY => SyscallStopKind::Entry,
+        libc::PTRACE_SYSCALL_INFO_EXIT => SyscallStopKind::Exit,
+        libc::PTRACE_SYSCALL_INFO_SECCOMP => SyscallStopKind::Seccomp,
+        _ => SyscallStopKind::None,
+    };
+    // SAFETY: the union member read is the one `op` says the kernel filled.
+    let (number, args, return_value) = unsafe {
+        match kind {
+            SyscallStopKind::Entry => (info.u.entry.nr, info.u.entry.args, 0),
+            SyscallStopKind::Seccomp => (info.u.seccomp.nr, info.u.seccomp.args, 0),
+            SyscallStopKind::Exit => (0, [0; 6], info.u.exit.sval),
+            SyscallStopKind::None => (0, [0; 6], 0),
+        }
+    };
+    Ok(SyscallInfo {
+        kind,
+        arch: info.arch,
+        instruction_pointer: info.instruction_pointer,
+        number,
+        args,
+        return_value,
+    })
+}
+
+/// `PTRACE_GETEVENTMSG`: the new pid of a fork event, the former tid of an exec event.
+pub(crate) fn event_message(pid: Pid) -> io::Result<u64> {
+    let mut message: libc::c_ulong = 0;
+    // SAFETY: the kernel writes one unsigned long into `message`.
+    let rc = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETEVENTMSG,
+            pid,
+            std::ptr::null_mut::<libc::c_void>(),
+            &mut message as *mut libc::c_ulong,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(message)
+}
+
+/// Reads up to `buf.len()` bytes of the tracee's memory at `address`; returns how many were
+/// read (fewer at an unmapped page). `process_vm_readv` first (one call, no stop needed);
+/// `PTRACE_PEEKDATA` word by word when that is refused (pages without read permission).
+pub(crate) fn read_memory(pid: Pid, address: u64, buf: &mut [u8]) -> usize {
+    if buf.is_empty() {
+        return 0;
+    }
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: address as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    // SAFETY: `local` describes `buf`, which is valid for writes of its length; the remote
+    // address is only read by the kernel, in the other process, with its checks.
+    let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+    if n > 0 {
+        return n as usize;
+    }
+    let word = std::mem::size_of::<libc::c_long>();
+    let mut done = 0;
+    while done < buf.len() {
+        // SAFETY: resetting this thread's errno, to tell a -1 word from an error.
+        unsafe { *libc::__errno_location() = 0 };
+        // SAFETY: PEEKDATA reads one word of the tracee; the result is returned by value.
+        let value = unsafe {
+            libc::ptrace(
+                libc::PTRACE_PEEKDATA,
+                pid,
+                (address + done as u64) as *mut libc::c_void,
+                std::ptr::null_mut::<libc::c_void>(),
+            )
+        };
+        // SAFETY: reading this thread's errno.
+        if value == -1 && unsafe { *libc::__errno_location() } != 0 {
+            break;
+        }
+        let bytes = value.to_ne_bytes();
+        let take = word.min(buf.len() - done);
+        buf[done..done + take].copy_from_slice(&bytes[..take]);
+        done += take;
+    }
+    done
+}
+
+/// The calling process's pid.
+pub(crate) fn own_pid() -> Pid {
+    std::process::id() as Pid
+}

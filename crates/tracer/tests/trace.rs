@@ -1,0 +1,564 @@
+//! End-to-end tests of the tracer on real processes (ptrace of our own children needs no root).
+//!
+//! The behaviours to trace are small programs inside this test binary: run with
+//! `--ng-helper NAME` it performs one behaviour (memfd exec, an exec through an inline
+//! `syscall` instruction, `int 0x80` calls, a syscall from an anonymous page, forks and
+//! threads) and exits. The tests trace `current_exe() --ng-helper NAME` and check the events.
+//! A custom harness (`harness = false`) so the helper mode runs before any test machinery.
+
+use nativeguard_event::{Event, Value};
+use nativeguard_tracer::{ChildExit, TraceResult, Tracer};
+use std::ffi::OsString;
+
+const HELPER_FLAG: &str = "--ng-helper";
+
+#[cfg(target_arch = "x86_64")]
+mod helpers {
+    //! The traced behaviours. Each returns the process's exit code.
+    use std::arch::asm;
+    use std::ffi::CString;
+
+    pub fn run(name: &str) -> i32 {
+        match name {
+            "memfd-exec" => memfd_exec(),
+            "inline-exec" => inline_exec(),
+            "int80" => int80_calls(),
+            "anon-stub" => anonymous_stub(),
+            "fork-thread" => fork_and_thread(),
+            "getppid" => getppid_loop(),
+            "trace-true" => trace_true_as_is(),
+            _ => 100,
+        }
+    }
+
+    fn c(text: &str) -> CString {
+        CString::new(text).unwrap_or_default()
+    }
+
+    fn true_path() -> CString {
+        c("/bin/true")
+    }
+
+    /// memfd_create through libc, /bin/true copied in, execveat(fd, "", AT_EMPTY_PATH).
+    fn memfd_exec() -> i32 {
+        let image = match std::fs::read("/bin/true") {
+            Ok(image) => image,
+            Err(_) => return 101,
+        };
+        let name = c("ng-payload");
+        // SAFETY: plain libc calls on valid, NUL-terminated buffers owned by this frame.
+        unsafe {
+            let fd = libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC);
+            if fd < 0 {
+                return 102;
+            }
+            if libc::write(fd, image.as_ptr().cast(), image.len()) != image.len() as isize {
+                return 103;
+            }
+            let empty = c("");
+            let argv = [name.as_ptr(), std::ptr::null()];
+            let envp = [std::ptr::null::<libc::c_char>()];
+            libc::syscall(
+                libc::SYS_execveat,
+                fd,
+                empty.as_ptr(),
+                argv.as_ptr(),
+                envp.as_ptr(),
+                libc::AT_EMPTY_PATH,
+            );
+        }
+        104
+    }
+
+    /// execve("/bin/true") through a `syscall` instruction in this binary.
+    fn inline_exec() -> i32 {
+        let path = true_path();
+        let argv = [path.as_ptr(), std::ptr::null()];
+        let envp = [std::ptr::null::<libc::c_char>()];
+        let ret: i64;
+        // SAFETY: execve with valid NUL-terminated path and argv/envp arrays; on success the
+        // process image is replaced, on failure it returns an error in rax.
+        unsafe {
+            asm!(
+                "syscall",
+                inlateout("rax") libc::SYS_execve => ret,
+                in("rdi") path.as_ptr(),
+                in("rsi") argv.as_ptr(),
+                in("rdx") envp.as_ptr(),
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack),
+            );
+        }
+        let _ = ret;
+        105
+    }
+
+    /// One i386 system call through `int 0x80` (rbx is reserved by LLVM: swap it in and out).
+    ///
+    /// # Safety
+    /// The caller passes arguments valid for the i386 call `number`.
+    unsafe fn int80(number: u32, first: u32, second: u32) -> i32 {
+        let ret: i32;
+        // SAFETY: the kernel's compat entry reads eax/ebx/ecx; r8-r11 may be zeroed.
+        unsafe {
+            asm!(
+                "xchg {first:r}, rbx",
+                "int 0x80",
+                "xchg {first:r}, rbx",
+                first = inout(reg) u64::from(first) => _,
+                inlateout("eax") number => ret,
+                in("ecx") second,
+                lateout("r8") _,
+                lateout("r9") _,
+                lateout("r10") _,
+                lateout("r11") _,
+                options(nostack),
+            );
+        }
+        ret
+    }
+
+    /// i386 personality(0xffffffff) and memfd_create("ng-i386", 0) from a 64-bit process.
+    fn int80_calls() -> i32 {
+        const I386_PERSONALITY: u32 = 136;
+        const I386_MEMFD_CREATE: u32 = 356;
+        // SAFETY: a fresh private mapping below 2 GiB (MAP_32BIT) so that an i386 pointer can
+        // reach the name; the calls get valid arguments.
+        unsafe {
+            let page = libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_32BIT,
+                -1,
+                0,
+            );
+            if page == libc::MAP_FAILED {
+                return 106;
+            }
+            let name = b"ng-i386\0";
+            std::ptr::copy_nonoverlapping(name.as_ptr(), page.cast::<u8>(), name.len());
+            let persona = int80(I386_PERSONALITY, 0xffff_ffff, 0);
+            let fd = int80(I386_MEMFD_CREATE, page as u64 as u32, 0);
+            if persona < 0 || fd < 0 {
+                return 107;
+            }
+        }
+        0
+    }
+
+    /// memfd_create from a `syscall` instruction in an anonymous page made executable.
+    fn anonymous_stub() -> i32 {
+        // mov eax, 319 (memfd_create); syscall; ret — arguments already in rdi, rsi.
+        const STUB: [u8; 8] = [0xb8, 0x3f, 0x01, 0x00, 0x00, 0x0f, 0x05, 0xc3];
+        let name = c("ng-anon");
+        // SAFETY: the page is mapped RW, filled with STUB, then made R-X before the call;
+        // STUB follows the C calling convention (args in rdi/rsi, result in rax, ret).
+        unsafe {
+            let page = libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            if page == libc::MAP_FAILED {
+                return 108;
+            }
+            std::ptr::copy_nonoverlapping(STUB.as_ptr(), page.cast::<u8>(), STUB.len());
+            if libc::mprotect(page, 4096, libc::PROT_READ | libc::PROT_EXEC) != 0 {
+                return 109;
+            }
+            let stub: extern "C" fn(*const libc::c_char, u32) -> i64 = std::mem::transmute(page);
+            if stub(name.as_ptr(), 0) < 0 {
+                return 110;
+            }
+        }
+        0
+    }
+
+    /// A thread that calls memfd_create, then a fork whose child execs /bin/true.
+    fn fork_and_thread() -> i32 {
+        let thread = std::thread::spawn(|| {
+            let name = c("ng-thread");
+            // SAFETY: valid NUL-terminated name.
+            unsafe { libc::memfd_create(name.as_ptr(), 0) }
+        });
+        if thread.join().unwrap_or(-1) < 0 {
+            return 111;
+        }
+        let path = true_path();
+        let argv = [path.as_ptr(), std::ptr::null()];
+        // SAFETY: the child only calls execv and _exit; the parent waits for it.
+        unsafe {
+            let pid = libc::fork();
+            if pid == 0 {
+                libc::execv(path.as_ptr(), argv.as_ptr());
+                libc::_exit(112);
+            }
+            let mut status = 0;
+            libc::waitpid(pid, &mut status, 0);
+            if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+                return 113;
+            }
+        }
+        0
+    }
+
+    /// 10,000 getppid() calls: none of them may stop under the detection filter.
+    fn getppid_loop() -> i32 {
+        let mut sum = 0i64;
+        for _ in 0..10_000 {
+            // SAFETY: getppid has no arguments.
+            sum += unsafe { libc::syscall(libc::SYS_getppid) };
+        }
+        i32::from(sum == 0)
+    }
+
+    /// Traces /bin/true from this process (used unprivileged) and reports its origin.
+    fn trace_true_as_is() -> i32 {
+        let mut origin = None;
+        let result = nativeguard_tracer::Tracer::new(["/bin/true"]).run(|event| {
+            if event.get_str("EventType") == Some("process_creation") {
+                origin = event.get_str("SyscallOrigin").map(str::to_string);
+            }
+        });
+        match (result, origin.as_deref()) {
+            (Ok(result), Some("libc")) if result.exit.success() => 0,
+            (result, origin) => {
+                eprintln!("unprivileged trace: {result:?}, origin {origin:?}");
+                114
+            }
+        }
+    }
+}
+
+fn helper_command(name: &str) -> Vec<OsString> {
+    let exe = std::env::current_exe().unwrap_or_default();
+    vec![exe.into(), HELPER_FLAG.into(), name.into()]
+}
+
+fn trace(command: Vec<OsString>) -> (TraceResult, Vec<Event>) {
+    let mut events = Vec::new();
+    let result = Tracer::new(command)
+        .run(|event| events.push(event))
+        .unwrap_or_else(|err| panic!("trace failed: {err}"));
+    (result, events)
+}
+
+fn trace_helper(name: &str) -> (TraceResult, Vec<Event>) {
+    trace(helper_command(name))
+}
+
+fn of_type<'a>(events: &'a [Event], kind: &str) -> Vec<&'a Event> {
+    events
+        .iter()
+        .filter(|e| e.get_str("EventType") == Some(kind))
+        .collect()
+}
+
+fn syscalls<'a>(events: &'a [Event], name: &str) -> Vec<&'a Event> {
+    events
+        .iter()
+        .filter(|e| e.get_str("SYSCALL") == Some(name))
+        .collect()
+}
+
+fn int_field(event: &Event, name: &str) -> Option<i64> {
+    match event.get(name) {
+        Some(Value::Int(i)) => Some(*i),
+        _ => None,
+    }
+}
+
+fn dump(events: &[Event]) -> String {
+    events
+        .iter()
+        .map(|e| format!("{e:?}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn own_image() -> String {
+    std::fs::read_link("/proc/self/exe")
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
+fn traces_bin_true_with_libc_origin() {
+    let (result, events) = trace(vec!["/bin/true".into()]);
+    assert_eq!(result.exit, ChildExit::Code(0));
+    let creations = of_type(&events, "process_creation");
+    assert_eq!(creations.len(), 1, "{}", dump(&events));
+    let created = creations[0];
+    let true_image = std::fs::canonicalize("/bin/true").unwrap_or_default();
+    assert_eq!(created.get_str("Image"), true_image.to_str());
+    assert_eq!(created.get_str("CommandLine"), Some("/bin/true"));
+    assert_eq!(created.get_str("SyscallOrigin"), Some("libc"));
+    assert_eq!(created.get_str("ExecSyscall"), Some("execve"));
+    assert_eq!(created.get_str("ParentImage"), Some(own_image().as_str()));
+    assert_eq!(
+        int_field(created, "ParentProcessId"),
+        Some(i64::from(std::process::id()))
+    );
+    assert_eq!(created.get("ExeIsMemfd"), Some(&Value::Bool(false)));
+    let execs = syscalls(&events, "execve");
+    assert_eq!(execs.len(), 1, "{}", dump(&events));
+    assert_eq!(execs[0].get_str("TargetPath"), Some("/bin/true"));
+    assert_eq!(int_field(execs[0], "exit"), Some(0));
+    assert_eq!(execs[0].get_str("arch"), Some("x86_64"));
+    assert_eq!(
+        execs[0].get("SyscallBypassesLibc"),
+        Some(&Value::Bool(false))
+    );
+}
+
+fn traces_memfd_exec() {
+    let (result, events) = trace_helper("memfd-exec");
+    assert_eq!(result.exit, ChildExit::Code(0), "{}", dump(&events));
+    let memfd = syscalls(&events, "memfd_create");
+    assert_eq!(memfd.len(), 1, "{}", dump(&events));
+    assert_eq!(memfd[0].get_str("MemfdName"), Some("ng-payload"));
+    assert_eq!(memfd[0].get_str("MemfdFlags"), Some("MFD_CLOEXEC"));
+    assert_eq!(memfd[0].get_str("SyscallOrigin"), Some("libc"));
+    assert!(int_field(memfd[0], "exit").is_some_and(|fd| fd >= 0));
+    let execveat = syscalls(&events, "execveat");
+    assert_eq!(execveat.len(), 1, "{}", dump(&events));
+    assert_eq!(execveat[0].get_str("TargetPath"), Some("memfd:ng-payload"));
+    assert_eq!(execveat[0].get_str("ExecFlags"), Some("AT_EMPTY_PATH"));
+    let created: Vec<_> = of_type(&events, "process_creation")
+        .into_iter()
+        .filter(|e| e.get_str("ExecSyscall") == Some("execveat"))
+        .collect();
+    assert_eq!(created.len(), 1, "{}", dump(&events));
+    assert_eq!(created[0].get_str("Image"), Some("memfd:ng-payload"));
+    assert_eq!(created[0].get("ExeIsMemfd"), Some(&Value::Bool(true)));
+    assert_eq!(
+        created[0].get_str("ParentImage"),
+        Some(own_image().as_str())
+    );
+}
+
+fn inline_syscall_exec_has_main_origin() {
+    let (result, events) = trace_helper("inline-exec");
+    assert_eq!(result.exit, ChildExit::Code(0), "{}", dump(&events));
+    let helper = of_type(&events, "process_creation");
+    // The helper itself (exec'd by the tracer through libc), then /bin/true.
+    assert_eq!(helper.len(), 2, "{}", dump(&events));
+    assert_eq!(helper[0].get_str("SyscallOrigin"), Some("libc"));
+    assert_eq!(helper[1].get_str("SyscallOrigin"), Some("main"));
+    assert_eq!(helper[1].get_str("CommandLine"), Some("/bin/true"));
+    let exec = syscalls(&events, "execve");
+    assert_eq!(exec.len(), 2, "{}", dump(&events));
+    assert_eq!(exec[1].get_str("SyscallOrigin"), Some("main"));
+    assert_eq!(exec[1].get("SyscallBypassesLibc"), Some(&Value::Bool(true)));
+    assert_eq!(exec[1].get_str("exe"), Some(own_image().as_str()));
+    assert_eq!(
+        exec[1].get_str("SyscallOriginPath"),
+        Some(own_image().as_str())
+    );
+}
+
+fn int80_calls_are_decoded_as_i386() {
+    let (result, events) = trace_helper("int80");
+    assert_eq!(result.exit, ChildExit::Code(0), "{}", dump(&events));
+    let personality = syscalls(&events, "personality");
+    assert_eq!(personality.len(), 1, "{}", dump(&events));
+    assert_eq!(personality[0].get_str("arch"), Some("i386"));
+    assert_eq!(int_field(personality[0], "syscall"), Some(136));
+    assert_eq!(personality[0].get_str("Personality"), Some("query"));
+    assert_eq!(personality[0].get_str("SyscallOrigin"), Some("main"));
+    let memfd = syscalls(&events, "memfd_create");
+    assert_eq!(memfd.len(), 1, "{}", dump(&events));
+    assert_eq!(memfd[0].get_str("arch"), Some("i386"));
+    assert_eq!(int_field(memfd[0], "syscall"), Some(356));
+    assert_eq!(memfd[0].get_str("MemfdName"), Some("ng-i386"));
+}
+
+fn syscall_from_anonymous_memory() {
+    let (result, events) = trace_helper("anon-stub");
+    assert_eq!(result.exit, ChildExit::Code(0), "{}", dump(&events));
+    let memfd = syscalls(&events, "memfd_create");
+    assert_eq!(memfd.len(), 1, "{}", dump(&events));
+    assert_eq!(memfd[0].get_str("MemfdName"), Some("ng-anon"));
+    assert_eq!(memfd[0].get_str("SyscallOrigin"), Some("anonymous"));
+    let mprotect: Vec<_> = syscalls(&events, "mprotect")
+        .into_iter()
+        .filter(|e| e.get_str("MemoryRegion") == Some("anonymous"))
+        .collect();
+    assert_eq!(mprotect.len(), 1, "{}", dump(&events));
+    assert_eq!(mprotect[0].get_str("Prot"), Some("r-x"));
+}
+
+fn follows_forks_and_threads() {
+    let (result, events) = trace_helper("fork-thread");
+    assert_eq!(result.exit, ChildExit::Code(0), "{}", dump(&events));
+    let creations = of_type(&events, "process_creation");
+    assert_eq!(creations.len(), 2, "{}", dump(&events));
+    let helper_pid = int_field(creations[0], "ProcessId");
+    let child = creations[1];
+    assert_eq!(child.get_str("CommandLine"), Some("/bin/true"));
+    assert_eq!(int_field(child, "ParentProcessId"), helper_pid);
+    assert_eq!(child.get_str("ParentImage"), Some(own_image().as_str()));
+    assert_ne!(int_field(child, "ProcessId"), helper_pid);
+    let memfd = syscalls(&events, "memfd_create");
+    assert_eq!(memfd.len(), 1, "{}", dump(&events));
+    assert_eq!(int_field(memfd[0], "ProcessId"), helper_pid);
+    assert_eq!(memfd[0].get_str("MemfdName"), Some("ng-thread"));
+    assert!(result.stats.processes >= 2);
+}
+
+fn reports_exit_codes_and_signals() {
+    let sh = |script: &str| vec!["/bin/sh".into(), "-c".into(), script.into()];
+    assert_eq!(trace(sh("exit 3")).0.exit, ChildExit::Code(3));
+    assert_eq!(trace(sh("kill -9 $$")).0.exit, ChildExit::Signal(9));
+    // Signals reach the traced program: the trap handler runs and sets the code.
+    assert_eq!(
+        trace(sh("trap 'exit 7' USR1; kill -USR1 $$; sleep 5"))
+            .0
+            .exit,
+        ChildExit::Code(7)
+    );
+}
+
+fn untraced_calls_do_not_stop() {
+    let (result, _) = trace_helper("getppid");
+    assert_eq!(result.exit, ChildExit::Code(0));
+    // 10,000 getppid calls; the helper's own start-up makes a few dozen PROT_EXEC mmaps.
+    assert!(result.stats.stops < 500, "{:?}", result.stats);
+}
+
+fn learns_a_profile() {
+    let mut events = Vec::new();
+    let result = Tracer::new(["/bin/true"])
+        .learn(true)
+        .run(|event| events.push(event))
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(result.exit, ChildExit::Code(0));
+    // Learning stops on every call but still reports the same events.
+    assert_eq!(of_type(&events, "process_creation").len(), 1);
+    assert_eq!(syscalls(&events, "execve").len(), 1);
+    assert!(result.stats.stops > 20, "{:?}", result.stats);
+    let Some(learned) = result.learned else {
+        panic!("no profile learned");
+    };
+    let policy = learned.to_policy();
+    let allowed: Vec<&str> = policy
+        .rules
+        .iter()
+        .flat_map(|r| r.names.iter().map(String::as_str))
+        .collect();
+    for needed in ["execve", "exit_group", "mmap", "openat", "close"] {
+        assert!(
+            allowed.contains(&needed),
+            "{needed} missing from {allowed:?}"
+        );
+    }
+    for unused in ["socket", "ptrace", "memfd_create", "read_ahead_nonexistent"] {
+        assert!(!allowed.contains(&unused), "{unused} in {allowed:?}");
+    }
+    // Nothing from the tracer's own start-up code (the seccomp filter install before exec) leaks in.
+    assert!(!allowed.contains(&"seccomp"), "{allowed:?}");
+}
+
+fn traces_without_root() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: already unprivileged, so every test here ran without root");
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().unwrap_or_default();
+    let output = std::process::Command::new(&exe)
+        .args([HELPER_FLAG, "trace-true"])
+        .uid(65534)
+        .gid(65534)
+        .output();
+    match output {
+        Ok(output) if output.status.code() == Some(0) => {}
+        Ok(output) if output.status.code() == Some(126) || output.status.code() == Some(127) => {
+            eprintln!(
+                "skipped: nobody cannot execute {} ({})",
+                exe.display(),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(output) => panic!(
+            "unprivileged trace failed: {:?}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ),
+        Err(err) => eprintln!("skipped: cannot run the helper as nobody: {err}"),
+    }
+}
+
+type Test = (&'static str, fn());
+
+const TESTS: &[Test] = &[
+    (
+        "traces_bin_true_with_libc_origin",
+        traces_bin_true_with_libc_origin,
+    ),
+    ("traces_memfd_exec", traces_memfd_exec),
+    (
+        "inline_syscall_exec_has_main_origin",
+        inline_syscall_exec_has_main_origin,
+    ),
+    (
+        "int80_calls_are_decoded_as_i386",
+        int80_calls_are_decoded_as_i386,
+    ),
+    (
+        "syscall_from_anonymous_memory",
+        syscall_from_anonymous_memory,
+    ),
+    ("follows_forks_and_threads", follows_forks_and_threads),
+    (
+        "reports_exit_codes_and_signals",
+        reports_exit_codes_and_signals,
+    ),
+    ("untraced_calls_do_not_stop", untraced_calls_do_not_stop),
+    ("learns_a_profile", learns_a_profile),
+    ("traces_without_root", traces_without_root),
+];
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(HELPER_FLAG) {
+        #[cfg(target_arch = "x86_64")]
+        std::process::exit(helpers::run(args.get(2).map_or("", String::as_str)));
+        #[cfg(not(target_arch = "x86_64"))]
+        std::process::exit(100);
+    }
+    if !cfg!(target_arch = "x86_64") {
+        eprintln!("skipped: the traced helpers are x86_64 programs");
+        return;
+    }
+    let filter = args.iter().skip(1).find(|a| !a.starts_with('-'));
+    let mut failed = Vec::new();
+    let mut ran = 0;
+    for (name, test) in TESTS {
+        if filter.is_some_and(|f| !name.contains(f.as_str())) {
+            continue;
+        }
+        ran += 1;
+        match std::panic::catch_unwind(test) {
+            Ok(()) => println!("test {name} ... ok"),
+            Err(_) => {
+                println!("test {name} ... FAILED");
+                failed.push(*name);
+            }
+        }
+    }
+    println!(
+        "\ntest result: {}. {} passed; {} failed",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        ran - failed.len(),
+        failed.len()
+    );
+    if !failed.is_empty() {
+        std::process::exit(1);
+    }
+}
