@@ -1,0 +1,143 @@
+//! The parsed form of a rule: what `parse` produces and both evaluators read.
+//!
+//! Values are already transformed by their modifiers (base64, utf16, windash, wildcards), so an
+//! item is a field name plus a list of [`ValueMatch`]es. Placeholders (`expand`) are resolved
+//! when the rule is parsed, with the placeholder values known at that time.
+
+use std::net::IpAddr;
+
+/// A pattern token of a Sigma string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Tok {
+    /// Literal text.
+    Lit(String),
+    /// `*`: any run of characters.
+    Star,
+    /// `?`: exactly one character.
+    One,
+}
+
+/// A comparison used by the numeric modifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CmpOp {
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+}
+
+impl CmpOp {
+    pub fn holds(self, left: f64, right: f64) -> bool {
+        match self {
+            CmpOp::Gt => left > right,
+            CmpOp::Gte => left >= right,
+            CmpOp::Lt => left < right,
+            CmpOp::Lte => left <= right,
+        }
+    }
+}
+
+/// How a `fieldref` compares the two fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RefMode {
+    Equal,
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+/// An IP network for `cidr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Network {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl Network {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) if self.addr.is_ipv4() => IpAddr::V4(v4),
+                _ => IpAddr::V6(v6),
+            },
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// One value of a detection item, after its modifiers.
+#[derive(Debug, Clone)]
+pub(crate) enum ValueMatch {
+    /// A (wildcard) string; `cased` false means compare case-insensitively.
+    Str { toks: Vec<Tok>, cased: bool },
+    /// `null`: the field is absent or null.
+    Null,
+    /// `exists: true|false`.
+    Exists(bool),
+    /// `re` (already compiled with its flags).
+    Regex(regex::Regex),
+    /// `cidr`.
+    Cidr(Network),
+    /// `gt`/`gte`/`lt`/`lte`.
+    Num(CmpOp, f64),
+    /// `fieldref`: compare with another field of the same event.
+    FieldRef {
+        field: String,
+        mode: RefMode,
+        cased: bool,
+    },
+    /// An `expand` placeholder with no values: matches nothing (see the crate docs).
+    Unresolved,
+}
+
+/// `field|modifiers: values`, or a keyword list when `field` is `None`.
+#[derive(Debug, Clone)]
+pub(crate) struct Item {
+    /// The field name as the rule writes it; `None` searches every value (keywords).
+    pub field: Option<String>,
+    pub values: Vec<ValueMatch>,
+    /// `all`: every value must match (otherwise any).
+    pub all: bool,
+    /// `neq`: the item matches when none of the values match.
+    pub negate: bool,
+}
+
+/// A search identifier's definition: an OR of ANDs of items.
+#[derive(Debug, Clone)]
+pub(crate) struct Selection {
+    pub alternatives: Vec<Vec<Item>>,
+}
+
+/// A condition expression.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Cond {
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
+    Not(Box<Cond>),
+    /// A search identifier, by index into the detection's selections.
+    Sel(usize),
+    /// `N of` a set of selections (`all of` is N = the set's size).
+    AtLeast(usize, Vec<usize>),
+}
+
+/// A rule's `detection` section: its selections (by name) and its condition.
+#[derive(Debug, Clone)]
+pub(crate) struct DetectionAst {
+    pub selections: Vec<Selection>,
+    pub condition: Cond,
+}

@@ -1,0 +1,191 @@
+//! Loading rules: files to parsed rules, then references (filters, correlations) resolved.
+
+use crate::error::LoadError;
+use crate::parse::{merge, parse_rule, without_action, Body, ParsedRule, Placeholders};
+use crate::pipeline::Pipeline;
+use crate::ruleset::RuleSet;
+use crate::yaml::{parse_documents, Document, Node, NodeKind};
+use std::collections::HashMap;
+
+/// Collects rules from files, then builds an immutable [`RuleSet`].
+pub struct RuleSetBuilder {
+    pub(crate) pipeline: Pipeline,
+    placeholders: Placeholders,
+    /// Bumped by every `set_placeholders`, so rules parsed earlier are parsed again in `build`.
+    placeholder_generation: u64,
+    pub(crate) parsed: Vec<ParsedRule>,
+    /// Documents that use `expand`, kept to be parsed again with later placeholder values:
+    /// (index into `parsed`, document, generation it was parsed with).
+    expand_docs: Vec<(usize, Node, u64)>,
+}
+
+impl RuleSetBuilder {
+    /// A builder whose rules will be routed and renamed by `pipeline`.
+    pub fn new(pipeline: Pipeline) -> Self {
+        RuleSetBuilder {
+            pipeline,
+            placeholders: Placeholders::new(),
+            placeholder_generation: 0,
+            parsed: Vec::new(),
+            expand_docs: Vec::new(),
+        }
+    }
+
+    /// Parses and compiles every YAML document of one file; a failing document fails alone.
+    /// Returns the errors (with path, line, rule id/title when known, and why).
+    ///
+    /// Sigma 1 multi-document files are understood: a document with `action: global` is merged
+    /// into every later document, `action: reset` forgets it, and `action: repeat` repeats the
+    /// previous document with its own keys merged over it.
+    pub fn add_file(&mut self, path: &str, text: &str) -> Vec<LoadError> {
+        let mut errors = Vec::new();
+        let mut global: Option<Node> = None;
+        let mut previous: Option<Node> = None;
+        for doc in parse_documents(text) {
+            let node = match doc {
+                Document::Ok(node) => node,
+                Document::Err { line, message } => {
+                    errors.push(LoadError {
+                        path: path.to_string(),
+                        line: Some(line),
+                        rule_id: None,
+                        title: None,
+                        message,
+                    });
+                    continue;
+                }
+            };
+            if node.kind == NodeKind::Null {
+                continue;
+            }
+            let action = node
+                .get("action")
+                .and_then(Node::as_str)
+                .map(str::to_string);
+            let node = match action.as_deref() {
+                Some("global") => {
+                    global = Some(without_action(&node));
+                    continue;
+                }
+                Some("reset") => {
+                    global = None;
+                    continue;
+                }
+                Some("repeat") => match &previous {
+                    Some(prev) => merge(prev, &without_action(&node)),
+                    None => {
+                        errors.push(LoadError {
+                            path: path.to_string(),
+                            line: Some(node.line),
+                            rule_id: None,
+                            title: None,
+                            message: "'action: repeat' with no previous document".into(),
+                        });
+                        continue;
+                    }
+                },
+                Some(other) => {
+                    errors.push(LoadError {
+                        path: path.to_string(),
+                        line: Some(node.line),
+                        rule_id: None,
+                        title: None,
+                        message: format!("unknown 'action: {other}' (global, reset or repeat)"),
+                    });
+                    continue;
+                }
+                None => match &global {
+                    Some(g) => merge(g, &node),
+                    None => node,
+                },
+            };
+            previous = Some(node.clone());
+            match parse_rule(&node, path, &self.placeholders) {
+                Ok(rule) => {
+                    if uses_expand(&node) {
+                        self.expand_docs.push((
+                            self.parsed.len(),
+                            node,
+                            self.placeholder_generation,
+                        ));
+                    }
+                    self.parsed.push(rule);
+                }
+                Err(failure) => errors.push(LoadError {
+                    path: path.to_string(),
+                    line: Some(failure.fail.line),
+                    rule_id: failure.id,
+                    title: failure.title,
+                    message: failure.fail.message,
+                }),
+            }
+        }
+        errors
+    }
+
+    /// Placeholder values for the `expand` modifier (placeholder name, without `%`, -> values;
+    /// values may use wildcards). Applies to every rule, also those added before the call. A
+    /// placeholder left without values makes its value match nothing; the rule still loads and
+    /// [`RuleSet::unresolved_placeholders`] lists it.
+    pub fn set_placeholders(&mut self, values: HashMap<String, Vec<String>>) {
+        self.placeholders = values
+            .into_iter()
+            .map(|(k, v)| (k.trim_matches('%').to_string(), v))
+            .collect();
+        self.placeholder_generation += 1;
+    }
+
+    /// Resolves correlation and filter references; errors name the correlation or filter.
+    pub fn build(mut self) -> (RuleSet, Vec<LoadError>) {
+        let mut errors = Vec::new();
+        for (index, node, generation) in std::mem::take(&mut self.expand_docs) {
+            if generation == self.placeholder_generation {
+                continue;
+            }
+            match parse_rule(
+                &node,
+                &self.parsed[index].info.path.clone(),
+                &self.placeholders,
+            ) {
+                Ok(rule) => self.parsed[index] = rule,
+                Err(failure) => {
+                    // The earlier parse succeeded, so only the new values can be at fault.
+                    errors.push(LoadError {
+                        path: self.parsed[index].info.path.clone(),
+                        line: Some(failure.fail.line),
+                        rule_id: failure.id,
+                        title: failure.title,
+                        message: format!(
+                            "with the placeholder values given: {}",
+                            failure.fail.message
+                        ),
+                    });
+                }
+            }
+        }
+        let (set, mut more) = RuleSet::from_parsed(self.pipeline, self.parsed);
+        errors.append(&mut more);
+        (set, errors)
+    }
+}
+
+fn uses_expand(node: &Node) -> bool {
+    match &node.kind {
+        NodeKind::Map(entries) => entries
+            .iter()
+            .any(|(k, v)| k.split('|').any(|m| m.trim() == "expand") || uses_expand(v)),
+        NodeKind::Seq(items) => items.iter().any(uses_expand),
+        _ => false,
+    }
+}
+
+/// Whether a parsed rule is referenced by this name or id.
+pub(crate) fn answers_to(rule: &ParsedRule, reference: &str) -> bool {
+    (!rule.info.id.is_empty() && rule.info.id == reference)
+        || rule.info.name.as_deref() == Some(reference)
+}
+
+/// Kind check used by reference resolution.
+pub(crate) fn is_detection(rule: &ParsedRule) -> bool {
+    matches!(rule.body, Body::Detection(_))
+}

@@ -1,0 +1,393 @@
+//! Parsed detections to compiled expressions: plain enums over interned field slots, string
+//! patterns pre-lowercased and classified (exact, prefix, suffix, contains, wildcard), and the
+//! literals a rule needs to match at all (for the prefilter).
+
+use crate::ast::{CmpOp, Cond, DetectionAst, Item, Network, RefMode, Tok, ValueMatch};
+use crate::pipeline::Target;
+use crate::reference::lower;
+use std::collections::{HashMap, HashSet};
+
+/// Interned field names (lowercased), shared by every compiled rule of a rule set.
+#[derive(Debug, Default)]
+pub(crate) struct FieldTable {
+    pub ids: HashMap<String, u32>,
+}
+
+impl FieldTable {
+    pub fn intern(&mut self, name: &str) -> u32 {
+        let key = lower(name);
+        let next = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
+        *self.ids.entry(key).or_insert(next)
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+}
+
+/// A compiled string test on one text value.
+#[derive(Debug, Clone)]
+pub(crate) enum StrTest {
+    Exact(String),
+    Prefix(String),
+    Suffix(String),
+    Contains(String),
+    /// Any text (the pattern `*`).
+    Any,
+    /// Stars only between literals (`a*b*c`): anchored ends and ordered inner literals.
+    Segments {
+        first: Option<String>,
+        middle: Vec<String>,
+        last: Option<String>,
+    },
+    /// Patterns with `?`: matched character by character.
+    Glob(Vec<Tok>),
+}
+
+impl StrTest {
+    fn compile(toks: &[Tok], cased: bool) -> StrTest {
+        let toks: Vec<Tok> = toks
+            .iter()
+            .map(|t| match t {
+                Tok::Lit(s) if !cased => Tok::Lit(lower(s)),
+                other => other.clone(),
+            })
+            .collect();
+        if toks.contains(&Tok::One) {
+            return StrTest::Glob(toks);
+        }
+        let lit = |t: &Tok| match t {
+            Tok::Lit(s) => Some(s.clone()),
+            _ => None,
+        };
+        match toks.as_slice() {
+            [] => StrTest::Exact(String::new()),
+            [Tok::Star] => StrTest::Any,
+            [Tok::Lit(s)] => StrTest::Exact(s.clone()),
+            [Tok::Lit(s), Tok::Star] => StrTest::Prefix(s.clone()),
+            [Tok::Star, Tok::Lit(s)] => StrTest::Suffix(s.clone()),
+            [Tok::Star, Tok::Lit(s), Tok::Star] => StrTest::Contains(s.clone()),
+            _ => {
+                let first = toks.first().and_then(lit);
+                let last = if toks.len() > 1 {
+                    toks.last().and_then(lit)
+                } else {
+                    None
+                };
+                let inner_start = usize::from(first.is_some());
+                let inner_end = toks.len() - usize::from(last.is_some());
+                let middle = toks[inner_start..inner_end]
+                    .iter()
+                    .filter_map(lit)
+                    .collect();
+                StrTest::Segments {
+                    first,
+                    middle,
+                    last,
+                }
+            }
+        }
+    }
+
+    pub fn matches(&self, text: &str) -> bool {
+        match self {
+            StrTest::Exact(s) => text == s,
+            StrTest::Prefix(s) => text.starts_with(s.as_str()),
+            StrTest::Suffix(s) => text.ends_with(s.as_str()),
+            StrTest::Contains(s) => text.contains(s.as_str()),
+            StrTest::Any => true,
+            StrTest::Segments {
+                first,
+                middle,
+                last,
+            } => {
+                let mut start = 0;
+                let mut end = text.len();
+                if let Some(f) = first {
+                    if !text.starts_with(f.as_str()) {
+                        return false;
+                    }
+                    start = f.len();
+                }
+                if let Some(l) = last {
+                    if end < start + l.len() || !text.ends_with(l.as_str()) {
+                        return false;
+                    }
+                    end -= l.len();
+                }
+                let mut window = &text[start..end];
+                for m in middle {
+                    match window.find(m.as_str()) {
+                        Some(at) => window = &window[at + m.len()..],
+                        None => return false,
+                    }
+                }
+                true
+            }
+            StrTest::Glob(toks) => crate::reference::glob(toks, text),
+        }
+    }
+
+    /// The longest literal every match must contain (lowercased), if any.
+    fn required_literal(&self) -> Option<&str> {
+        let best = match self {
+            StrTest::Exact(s) | StrTest::Prefix(s) | StrTest::Suffix(s) | StrTest::Contains(s) => {
+                Some(s.as_str())
+            }
+            StrTest::Any => None,
+            StrTest::Segments {
+                first,
+                middle,
+                last,
+            } => first
+                .iter()
+                .chain(middle.iter())
+                .chain(last.iter())
+                .map(String::as_str)
+                .max_by_key(|s| s.len()),
+            StrTest::Glob(toks) => toks
+                .iter()
+                .filter_map(|t| match t {
+                    Tok::Lit(s) => Some(s.as_str()),
+                    _ => None,
+                })
+                .max_by_key(|s| s.len()),
+        };
+        best.filter(|s| !s.is_empty())
+    }
+}
+
+/// A compiled test of one value.
+#[derive(Debug, Clone)]
+pub(crate) enum Test {
+    Null,
+    Exists(bool),
+    /// Case-insensitive: tested on the lowercased text.
+    Lower(StrTest),
+    /// Many case-insensitive exact values, as a set.
+    LowerSet(HashSet<String>),
+    /// Case-sensitive: tested on the original text.
+    Cased(StrTest),
+    Regex(regex::Regex),
+    Cidr(Network),
+    Num(CmpOp, f64),
+    FieldRef {
+        slot: u32,
+        mode: RefMode,
+        cased: bool,
+    },
+    Never,
+}
+
+/// Where an item's values come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    Field(u32),
+    Keywords,
+}
+
+/// A compiled detection item.
+#[derive(Debug, Clone)]
+pub(crate) struct CItem {
+    pub source: Source,
+    pub tests: Vec<Test>,
+    pub all: bool,
+    pub negate: bool,
+}
+
+/// A compiled condition.
+#[derive(Debug, Clone)]
+pub(crate) enum Expr {
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Not(Box<Expr>),
+    AtLeast(usize, Vec<Expr>),
+    Item(Box<CItem>),
+}
+
+/// Smallest number of exact values worth a hash set.
+const EXACT_SET_MIN: usize = 8;
+
+fn compile_item(item: &Item, target: Option<&Target>, fields: &mut FieldTable) -> CItem {
+    let source = match &item.field {
+        Some(f) => Source::Field(fields.intern(target.map_or(f.as_str(), |t| t.rename(f)))),
+        None => Source::Keywords,
+    };
+    let mut tests = Vec::with_capacity(item.values.len());
+    let mut exact_set = HashSet::new();
+    for v in &item.values {
+        let test = match v {
+            ValueMatch::Str { toks, cased: false } => Test::Lower(StrTest::compile(toks, false)),
+            ValueMatch::Str { toks, cased: true } => Test::Cased(StrTest::compile(toks, true)),
+            ValueMatch::Null => Test::Null,
+            ValueMatch::Exists(b) => Test::Exists(*b),
+            ValueMatch::Regex(re) => Test::Regex(re.clone()),
+            ValueMatch::Cidr(n) => Test::Cidr(*n),
+            ValueMatch::Num(op, n) => Test::Num(*op, *n),
+            ValueMatch::FieldRef { field, mode, cased } => Test::FieldRef {
+                slot: fields.intern(target.map_or(field.as_str(), |t| t.rename(field))),
+                mode: *mode,
+                cased: *cased,
+            },
+            ValueMatch::Unresolved => Test::Never,
+        };
+        // `any` over many exact case-insensitive values: one set lookup instead of a scan.
+        if let (false, Test::Lower(StrTest::Exact(s))) = (item.all, &test) {
+            exact_set.insert(s.clone());
+        }
+        tests.push(test);
+    }
+    if exact_set.len() >= EXACT_SET_MIN {
+        tests.retain(|t| !matches!(t, Test::Lower(StrTest::Exact(_))));
+        tests.insert(0, Test::LowerSet(exact_set));
+    }
+    CItem {
+        source,
+        tests,
+        all: item.all,
+        negate: item.negate,
+    }
+}
+
+fn compile_cond(
+    cond: &Cond,
+    det: &DetectionAst,
+    target: Option<&Target>,
+    fields: &mut FieldTable,
+) -> Expr {
+    let selection = |i: usize, fields: &mut FieldTable| -> Expr {
+        let alternatives = det
+            .selections
+            .get(i)
+            .map_or(&[][..], |s| &s.alternatives[..]);
+        let mut ors: Vec<Expr> = alternatives
+            .iter()
+            .map(|items| {
+                let mut ands: Vec<Expr> = items
+                    .iter()
+                    .map(|it| Expr::Item(Box::new(compile_item(it, target, fields))))
+                    .collect();
+                if ands.len() == 1 {
+                    ands.remove(0)
+                } else {
+                    Expr::And(ands)
+                }
+            })
+            .collect();
+        if ors.len() == 1 {
+            ors.remove(0)
+        } else {
+            Expr::Or(ors)
+        }
+    };
+    match cond {
+        Cond::And(parts) => Expr::And(
+            parts
+                .iter()
+                .map(|c| compile_cond(c, det, target, fields))
+                .collect(),
+        ),
+        Cond::Or(parts) => Expr::Or(
+            parts
+                .iter()
+                .map(|c| compile_cond(c, det, target, fields))
+                .collect(),
+        ),
+        Cond::Not(inner) => Expr::Not(Box::new(compile_cond(inner, det, target, fields))),
+        Cond::Sel(i) => selection(*i, fields),
+        Cond::AtLeast(n, members) => {
+            let parts: Vec<Expr> = members.iter().map(|&i| selection(i, fields)).collect();
+            if *n == 1 {
+                Expr::Or(parts)
+            } else if *n == parts.len() {
+                Expr::And(parts)
+            } else {
+                Expr::AtLeast(*n, parts)
+            }
+        }
+    }
+}
+
+/// Compiles a detection, with its filters as `and not`, for events of one target.
+pub(crate) fn compile_detection(
+    det: &DetectionAst,
+    filters: &[DetectionAst],
+    target: Option<&Target>,
+    fields: &mut FieldTable,
+) -> Expr {
+    let main = compile_cond(&det.condition, det, target, fields);
+    if filters.is_empty() {
+        return main;
+    }
+    let mut parts = vec![main];
+    for f in filters {
+        parts.push(Expr::Not(Box::new(compile_cond(
+            &f.condition,
+            f,
+            target,
+            fields,
+        ))));
+    }
+    Expr::And(parts)
+}
+
+/// Literals of which at least one occurs (lowercased, as a substring) in some value of every
+/// event the expression matches; `None` when no such set is known.
+pub(crate) fn required_literals(expr: &Expr) -> Option<Vec<String>> {
+    match expr {
+        Expr::Item(item) => {
+            if item.negate {
+                return None;
+            }
+            let one = |t: &Test| -> Option<Vec<String>> {
+                match t {
+                    Test::Lower(s) | Test::Cased(s) => {
+                        let lit = s.required_literal()?;
+                        // A cased literal's lowercase is a substring of the lowercased value.
+                        Some(vec![lower(lit)])
+                    }
+                    Test::LowerSet(set) => {
+                        if set.iter().any(String::is_empty) {
+                            None
+                        } else {
+                            Some(set.iter().cloned().collect())
+                        }
+                    }
+                    _ => None,
+                }
+            };
+            if item.all {
+                // Every value must match: any one value's literal is required.
+                item.tests.iter().filter_map(one).max_by_key(|l| quality(l))
+            } else {
+                let mut out = Vec::new();
+                for t in &item.tests {
+                    out.extend(one(t)?);
+                }
+                if out.is_empty() {
+                    None
+                } else {
+                    Some(out)
+                }
+            }
+        }
+        Expr::And(parts) => parts
+            .iter()
+            .filter_map(required_literals)
+            .max_by_key(|l| quality(l)),
+        Expr::Or(parts) | Expr::AtLeast(_, parts) => {
+            let mut out = Vec::new();
+            for p in parts {
+                out.extend(required_literals(p)?);
+            }
+            Some(out)
+        }
+        Expr::Not(_) => None,
+    }
+}
+
+/// How selective a literal set is: its shortest literal first, then fewer literals.
+fn quality(lits: &[String]) -> (usize, std::cmp::Reverse<usize>) {
+    let shortest = lits.iter().map(String::len).min().unwrap_or(0).min(8);
+    (shortest, std::cmp::Reverse(lits.len()))
+}

@@ -1,0 +1,410 @@
+//! The built rule set (immutable, shared) and the per-stream [`Engine`].
+//!
+//! Hot path per event: flatten fields once into slots (one hash lookup per field name),
+//! lowercase every value once, compute the routing key once, fetch that key's bucket (built
+//! once per distinct key and shared by every engine), run the bucket's Aho-Corasick over the
+//! lowercased values to find the rules whose required literals occur, then evaluate only those
+//! rules' compiled expressions.
+
+use crate::builder::{answers_to, is_detection};
+use crate::compile::{compile_detection, required_literals, Expr, FieldTable};
+use crate::correlation::{CorrRule, CorrelationState};
+use crate::error::LoadError;
+use crate::eval::Scratch;
+use crate::parse::{Body, ParsedRule};
+use crate::pipeline::{Pipeline, Route, Target};
+use crate::rule::{Detection, RuleInfo};
+use aho_corasick::AhoCorasick;
+use nativeguard_event::Event;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Most distinct routing keys whose buckets are kept; past it the cache starts over.
+pub const MAX_ROUTE_CACHE: usize = 4096;
+
+/// A detection rule, parsed, with its filters and where it applies.
+pub(crate) struct DetRule {
+    /// Index into `RuleSet::rules`.
+    pub rule: usize,
+    pub ast: crate::ast::DetectionAst,
+    pub filters: Vec<crate::ast::DetectionAst>,
+    pub route: Route,
+    /// Whether the rule raises detections of its own (false when only correlations use it).
+    pub emit: bool,
+    /// Correlations fed by this rule.
+    pub feeds: Vec<usize>,
+}
+
+/// A detection compiled for one kind of event.
+pub(crate) struct Variant {
+    pub det: u32,
+    pub expr: Expr,
+    /// Index into `RuleSet::targets` (None: every event).
+    pub target: Option<u32>,
+}
+
+/// The rules to consider for one routing key.
+pub(crate) struct Bucket {
+    /// Variants evaluated on every event of the key.
+    pub always: Vec<u32>,
+    /// Variants evaluated when one of their literals occurs.
+    pub filtered: Vec<u32>,
+    /// Over every literal of `filtered`; pattern id -> variants in `by_literal`.
+    pub automaton: Option<AhoCorasick>,
+    pub by_literal: Vec<Vec<u32>>,
+    /// Index of the target the bucket belongs to, for renames of group-by fields.
+    pub targets: Vec<u32>,
+}
+
+/// An immutable, shareable set of compiled rules.
+pub struct RuleSet {
+    pub(crate) rules: Vec<Arc<RuleInfo>>,
+    pub(crate) pipeline: Pipeline,
+    pub(crate) dets: Vec<DetRule>,
+    pub(crate) corrs: Vec<CorrRule>,
+    pub(crate) variants: Vec<Variant>,
+    pub(crate) targets: Vec<Target>,
+    pub(crate) fields: FieldTable,
+    /// Variants of rules routed to every event.
+    everywhere: Vec<u32>,
+    literals: Vec<Option<Vec<String>>>,
+    buckets: Mutex<HashMap<String, Arc<Bucket>>>,
+    unresolved: Vec<(usize, String)>,
+    unrouted: Vec<usize>,
+}
+
+impl std::fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleSet")
+            .field("rules", &self.rules.len())
+            .field("pipeline", &self.pipeline.name())
+            .finish()
+    }
+}
+
+impl RuleSet {
+    pub(crate) fn from_parsed(
+        pipeline: Pipeline,
+        parsed: Vec<ParsedRule>,
+    ) -> (RuleSet, Vec<LoadError>) {
+        let mut errors = Vec::new();
+        let err = |rule: &ParsedRule, line: usize, message: String| LoadError {
+            path: rule.info.path.clone(),
+            line: Some(line),
+            rule_id: Some(rule.info.id.clone()).filter(|s| !s.is_empty()),
+            title: Some(rule.info.title.clone()),
+            message,
+        };
+        // Filters attach to the detections they name.
+        let mut filters_of: HashMap<usize, Vec<crate::ast::DetectionAst>> = HashMap::new();
+        for rule in &parsed {
+            if let Body::Filter(f) = &rule.body {
+                for reference in &f.rules {
+                    let found: Vec<usize> = (0..parsed.len())
+                        .filter(|&i| is_detection(&parsed[i]) && answers_to(&parsed[i], reference))
+                        .collect();
+                    if found.is_empty() {
+                        errors.push(err(
+                            rule,
+                            f.line,
+                            format!("filter names rule '{reference}', which is not loaded"),
+                        ));
+                    }
+                    for i in found {
+                        filters_of.entry(i).or_default().push(f.detection.clone());
+                    }
+                }
+            }
+        }
+        let mut rules = Vec::with_capacity(parsed.len());
+        let mut dets = Vec::new();
+        let mut det_of_parsed = HashMap::new();
+        let mut unresolved = Vec::new();
+        let mut corr_asts = Vec::new();
+        for (i, rule) in parsed.iter().enumerate() {
+            let index = rules.len();
+            rules.push(Arc::new(rule.info.clone()));
+            for name in &rule.unresolved {
+                unresolved.push((index, name.clone()));
+            }
+            match &rule.body {
+                Body::Detection(ast) => {
+                    det_of_parsed.insert(i, dets.len());
+                    dets.push(DetRule {
+                        rule: index,
+                        ast: ast.clone(),
+                        filters: filters_of.remove(&i).unwrap_or_default(),
+                        route: pipeline.route(&rule.info.logsource),
+                        emit: true,
+                        feeds: Vec::new(),
+                    });
+                }
+                Body::Correlation(c) => corr_asts.push((i, index, c.clone())),
+                Body::Filter(_) => {}
+            }
+        }
+        let corrs =
+            crate::correlation::resolve(&parsed, corr_asts, &det_of_parsed, &mut dets, &mut errors);
+        let mut set = RuleSet {
+            rules,
+            pipeline,
+            dets,
+            corrs,
+            variants: Vec::new(),
+            targets: Vec::new(),
+            fields: FieldTable::default(),
+            everywhere: Vec::new(),
+            literals: Vec::new(),
+            buckets: Mutex::new(HashMap::new()),
+            unresolved,
+            unrouted: Vec::new(),
+        };
+        set.compile();
+        (set, errors)
+    }
+
+    fn compile(&mut self) {
+        for (d, det) in self.dets.iter().enumerate() {
+            let det_id = u32::try_from(d).unwrap_or(u32::MAX);
+            match &det.route {
+                Route::Nowhere => self.unrouted.push(det.rule),
+                Route::Everything => {
+                    let expr = compile_detection(&det.ast, &det.filters, None, &mut self.fields);
+                    self.everywhere.push(self.variants.len() as u32);
+                    self.literals.push(required_literals(&expr));
+                    self.variants.push(Variant {
+                        det: det_id,
+                        expr,
+                        target: None,
+                    });
+                }
+                Route::Targets(targets) => {
+                    for t in targets {
+                        let t_index = match self.targets.iter().position(|x| x == t) {
+                            Some(i) => i,
+                            None => {
+                                self.targets.push(t.clone());
+                                self.targets.len() - 1
+                            }
+                        };
+                        let expr =
+                            compile_detection(&det.ast, &det.filters, Some(t), &mut self.fields);
+                        self.literals.push(required_literals(&expr));
+                        self.variants.push(Variant {
+                            det: det_id,
+                            expr,
+                            target: Some(t_index as u32),
+                        });
+                    }
+                }
+            }
+        }
+        // Correlation group-by and value fields are read through the same slots.
+        for c in &self.corrs {
+            for f in c.all_fields() {
+                self.fields.intern(&f);
+                for t in &self.targets {
+                    self.fields.intern(t.rename(&f));
+                }
+            }
+        }
+    }
+
+    /// Every loaded rule (detections, correlations, filters), in load order.
+    pub fn rules(&self) -> &[Arc<RuleInfo>] {
+        &self.rules
+    }
+
+    /// Number of loaded rules.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether no rule is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Rules whose log source the pipeline does not route: loaded, but they see no event.
+    pub fn unrouted_rules(&self) -> impl Iterator<Item = &Arc<RuleInfo>> {
+        self.unrouted.iter().map(|&i| &self.rules[i])
+    }
+
+    /// `(rule, placeholder)` for every `expand` placeholder that had no values: those values
+    /// match nothing.
+    pub fn unresolved_placeholders(&self) -> impl Iterator<Item = (&Arc<RuleInfo>, &str)> {
+        self.unresolved
+            .iter()
+            .map(|(i, n)| (&self.rules[*i], n.as_str()))
+    }
+
+    /// The pipeline the rules were compiled with.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// A per-stream evaluator (holds correlation windows and scratch buffers).
+    pub fn engine(self: &Arc<Self>) -> Engine {
+        Engine {
+            set: Arc::clone(self),
+            scratch: Scratch::new(self.fields.len(), self.variants.len(), self.dets.len()),
+            local_buckets: HashMap::new(),
+            key: String::new(),
+            key_values: Vec::new(),
+            correlations: CorrelationState::new(self.corrs.len()),
+        }
+    }
+
+    /// The bucket for an event's routing key values (lowercased), built on first use.
+    fn bucket(&self, key: &str, values: &[Option<String>]) -> Arc<Bucket> {
+        let mut cache = match self.buckets.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(b) = cache.get(key) {
+            return Arc::clone(b);
+        }
+        if cache.len() >= MAX_ROUTE_CACHE {
+            cache.clear();
+        }
+        let accepted: Vec<u32> = (0..self.targets.len())
+            .filter(|&t| self.targets[t].accepts(values))
+            .map(|t| t as u32)
+            .collect();
+        let mut always = Vec::new();
+        let mut filtered = Vec::new();
+        let mut patterns: Vec<String> = Vec::new();
+        let mut pattern_ids: HashMap<String, usize> = HashMap::new();
+        let mut by_literal: Vec<Vec<u32>> = Vec::new();
+        let candidates =
+            self.everywhere
+                .iter()
+                .copied()
+                .chain((0..self.variants.len() as u32).filter(|&v| {
+                    self.variants[v as usize]
+                        .target
+                        .is_some_and(|t| accepted.contains(&t))
+                }));
+        for v in candidates {
+            match &self.literals[v as usize] {
+                None => always.push(v),
+                Some(lits) => {
+                    filtered.push(v);
+                    for lit in lits {
+                        let id = *pattern_ids.entry(lit.clone()).or_insert_with(|| {
+                            patterns.push(lit.clone());
+                            by_literal.push(Vec::new());
+                            patterns.len() - 1
+                        });
+                        if by_literal[id].last() != Some(&v) {
+                            by_literal[id].push(v);
+                        }
+                    }
+                }
+            }
+        }
+        let automaton = if patterns.is_empty() {
+            None
+        } else {
+            match AhoCorasick::builder()
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .build(&patterns)
+                .or_else(|_| AhoCorasick::new(&patterns))
+            {
+                Ok(ac) => Some(ac),
+                Err(_) => {
+                    // Could not index: evaluate those rules unconditionally instead.
+                    always.append(&mut filtered);
+                    by_literal.clear();
+                    None
+                }
+            }
+        };
+        let bucket = Arc::new(Bucket {
+            always,
+            filtered,
+            automaton,
+            by_literal,
+            targets: accepted,
+        });
+        cache.insert(key.to_string(), Arc::clone(&bucket));
+        bucket
+    }
+}
+
+/// Evaluates events against a [`RuleSet`], keeping per-stream state (correlation windows).
+pub struct Engine {
+    pub(crate) set: Arc<RuleSet>,
+    scratch: Scratch,
+    local_buckets: HashMap<String, Arc<Bucket>>,
+    key: String,
+    key_values: Vec<Option<String>>,
+    correlations: CorrelationState,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("set", &self.set).finish()
+    }
+}
+
+impl Engine {
+    /// The rule set this engine evaluates.
+    pub fn rule_set(&self) -> &Arc<RuleSet> {
+        &self.set
+    }
+
+    /// Evaluates one event; pushes a Detection per matching rule and per correlation that fires.
+    pub fn evaluate(&mut self, event: &Event, out: &mut Vec<Detection>) {
+        let set = Arc::clone(&self.set);
+        self.scratch.load(event, &set);
+        // Routing key, computed once.
+        self.key.clear();
+        self.key_values.clear();
+        for (_, alternatives) in &set.pipeline.keys {
+            let value = alternatives
+                .iter()
+                .find_map(|f| crate::eval::field_text(event, f));
+            if let Some(v) = &value {
+                self.key.push_str(v);
+            }
+            self.key.push('\u{1f}');
+            self.key_values.push(value);
+        }
+        let bucket = match self.local_buckets.get(&self.key) {
+            Some(b) => Arc::clone(b),
+            None => {
+                let b = set.bucket(&self.key, &self.key_values);
+                if self.local_buckets.len() >= MAX_ROUTE_CACHE {
+                    self.local_buckets.clear();
+                }
+                self.local_buckets.insert(self.key.clone(), Arc::clone(&b));
+                b
+            }
+        };
+        let matched = self.scratch.run_bucket(&set, &bucket);
+        for &d in &matched {
+            let det = &set.dets[d as usize];
+            if det.emit {
+                out.push(Detection {
+                    rule: Arc::clone(&set.rules[det.rule]),
+                    correlation: None,
+                });
+            }
+        }
+        if !set.corrs.is_empty() {
+            let target = bucket.targets.first().map(|&t| &set.targets[t as usize]);
+            self.correlations
+                .process(&set, event, &matched, target, &self.scratch, out);
+        }
+    }
+}
+
+impl std::fmt::Debug for Bucket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bucket")
+            .field("always", &self.always.len())
+            .field("filtered", &self.filtered.len())
+            .finish()
+    }
+}
