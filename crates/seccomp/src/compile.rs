@@ -316,18 +316,28 @@ impl Builder {
                 ranges.push((lo, leaf));
             }
         };
-        let spans: Vec<(u32, Option<Arch>)> = match group.first() {
+        // (start, ABI or None for a foreign ABI, whether its table starts here). The kernel
+        // tells x32 by bit 30 alone, so numbers with bit 31 set alternate between the two.
+        let x86_64 = has(Arch::X86_64).then_some(Arch::X86_64);
+        let x32 = has(Arch::X32).then_some(Arch::X32);
+        let spans: Vec<(u32, Option<Arch>, bool)> = match group.first() {
             Some(Arch::X86_64) | Some(Arch::X32) => vec![
-                (0, has(Arch::X86_64).then_some(Arch::X86_64)),
-                (X32_SYSCALL_BIT, has(Arch::X32).then_some(Arch::X32)),
+                (0, x86_64, true),
+                (X32_SYSCALL_BIT, x32, true),
+                (0x8000_0000, x86_64, false),
+                (0x8000_0000 | X32_SYSCALL_BIT, x32, false),
             ],
-            other => vec![(0, other.copied())],
+            other => vec![(0, other.copied(), true)],
         };
-        for (start, arch) in spans {
+        for (start, arch, with_table) in spans {
             let Some(arch) = arch else {
                 push(&mut ranges, start, Leaf::Return(bad_arch));
                 continue;
             };
+            if !with_table {
+                push(&mut ranges, start, Leaf::Return(too_new));
+                continue;
+            }
             let mut next = start;
             for syscall in arch.syscalls() {
                 // A hole below the first syscall gets the default action; later holes extend
