@@ -209,7 +209,7 @@ fn kernel_observed(verdict: u32) -> Option<i64> {
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn kernel_agrees_on_a_sample() {
-    let mut rng = Rng::with_seed(0x6e7e_1);
+    let mut rng = Rng::with_seed(0x0006_e7e1);
     let mut compared = 0usize;
     for round in 0..40 {
         let mut policy = random_policy(&mut rng, SAFE, true);
