@@ -140,6 +140,12 @@ impl Learner {
         self.len() == 0
     }
 
+    /// The learned policy as OCI `linux.seccomp` JSON (what `--learn FILE` writes; loadable
+    /// with `Policy::from_oci_json` and by `nativeguard sandbox --policy`).
+    pub fn to_oci_json(&self) -> String {
+        self.to_policy().to_oci_json()
+    }
+
     /// The smallest policy that lets the learned run pass (see the module notes).
     pub fn to_policy(&self) -> Policy {
         let mut allowed = Vec::new();
@@ -282,6 +288,31 @@ mod tests {
         assert_eq!(clone, Some(CLONE_NAMESPACE_FLAGS & !0x1000_0000));
         let clone3 = policy.rules.iter().find(|r| r.names == ["clone3"]);
         assert_eq!(clone3.map(|r| r.action), Some(Action::Errno(ENOSYS)));
+    }
+
+    #[test]
+    fn oci_json_round_trips_and_compiles() {
+        use nativeguard_seccomp::{compile, CompileOptions, ResolveOptions};
+        let mut learner = Learner::new();
+        for (name, arg) in [("openat", 0), ("socket", 1), ("socket", 10), ("prctl", 15)] {
+            learner.record(
+                Arch::X86_64,
+                Some(name),
+                0,
+                &[arg, 0, 0, 0, 0, 0],
+                &mut no_memory,
+            );
+        }
+        learner.record(Arch::I386, Some("read"), 3, &[0; 6], &mut no_memory);
+        let json = learner.to_oci_json();
+        assert_eq!(json, learner.clone().to_oci_json(), "deterministic");
+        let parsed = Policy::from_oci_json(&json, &ResolveOptions::default())
+            .unwrap_or_else(|e| panic!("{e}\n{json}"));
+        assert_eq!(parsed, learner.to_policy());
+        assert!(json.contains("\"defaultErrnoRet\": 38"), "{json}");
+        assert!(json.contains("SCMP_ARCH_X86"), "{json}");
+        let program = compile(&parsed, &parsed.arches, &CompileOptions::default());
+        assert!(program.is_ok(), "{program:?}");
     }
 
     #[test]

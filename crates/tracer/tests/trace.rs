@@ -281,6 +281,36 @@ fn dump(events: &[Event]) -> String {
         .join("\n")
 }
 
+/// Runs the default Linux rules (the ones `nativeguard trace` uses) over the events and
+/// returns (rule id, level) of every alert.
+fn alerts(events: &[Event]) -> Vec<(String, String)> {
+    use nativeguard_sigma::{Pipeline, RuleSetBuilder};
+    let mut builder = RuleSetBuilder::new(Pipeline::linux());
+    for rule in nativeguard_rules::LINUX {
+        let errors = builder.add_file(rule.path, rule.text);
+        assert!(errors.is_empty(), "{}: {errors:?}", rule.path);
+    }
+    let (rules, errors) = builder.build();
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut engine = std::sync::Arc::new(rules).engine();
+    let mut detections = Vec::new();
+    for event in events {
+        engine.evaluate(event, &mut detections);
+    }
+    detections
+        .iter()
+        .map(|d| (d.rule.id.clone(), d.rule.level.as_str().to_string()))
+        .collect()
+}
+
+const FILELESS_EXEC: &str = "d9df4ebb-6ea0-4190-821e-745541353d4f";
+const DIRECT_SYSCALL: &str = "e325d8e1-c0e6-4d16-be67-bf6bf64dfb1f";
+const ANONYMOUS_SYSCALL: &str = "e506ed97-ef61-41c2-8656-f4f09a41ce5c";
+
+fn has_alert(alerts: &[(String, String)], id: &str) -> bool {
+    alerts.iter().any(|(rule, _)| rule == id)
+}
+
 fn own_image() -> String {
     std::fs::read_link("/proc/self/exe")
         .map(|p| p.display().to_string())
@@ -339,6 +369,9 @@ fn traces_memfd_exec() {
         created[0].get_str("ParentImage"),
         Some(own_image().as_str())
     );
+    assert_eq!(created[0].get_str("ExecFilename"), Some("/dev/fd/3"));
+    let raised = alerts(&events);
+    assert!(has_alert(&raised, FILELESS_EXEC), "{raised:?}");
 }
 
 fn inline_syscall_exec_has_main_origin() {
@@ -359,6 +392,9 @@ fn inline_syscall_exec_has_main_origin() {
         exec[1].get_str("SyscallOriginPath"),
         Some(own_image().as_str())
     );
+    assert_eq!(exec[1].get_str("ImageLinkage"), Some("dynamic"));
+    let raised = alerts(&events);
+    assert!(has_alert(&raised, DIRECT_SYSCALL), "{raised:?}");
 }
 
 fn int80_calls_are_decoded_as_i386() {
@@ -375,6 +411,9 @@ fn int80_calls_are_decoded_as_i386() {
     assert_eq!(memfd[0].get_str("arch"), Some("i386"));
     assert_eq!(int_field(memfd[0], "syscall"), Some(356));
     assert_eq!(memfd[0].get_str("MemfdName"), Some("ng-i386"));
+    // An i386 call from the program's own code is still a direct syscall.
+    let raised = alerts(&events);
+    assert!(has_alert(&raised, DIRECT_SYSCALL), "{raised:?}");
 }
 
 fn syscall_from_anonymous_memory() {
@@ -390,6 +429,8 @@ fn syscall_from_anonymous_memory() {
         .collect();
     assert_eq!(mprotect.len(), 1, "{}", dump(&events));
     assert_eq!(mprotect[0].get_str("Prot"), Some("r-x"));
+    let raised = alerts(&events);
+    assert!(has_alert(&raised, ANONYMOUS_SYSCALL), "{raised:?}");
 }
 
 fn follows_forks_and_threads() {
