@@ -585,6 +585,17 @@ mod tests {
         assert!(bytes.len() <= MAX_RECORD_LEN);
     }
 
+    /// Regenerates the fuzz seeds (one record per kind) in fuzz/seeds/decode.
+    #[test]
+    #[ignore = "writes files; run on purpose"]
+    fn write_fuzz_seeds() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/decode");
+        std::fs::create_dir_all(&dir).unwrap();
+        for (i, record) in samples().iter().enumerate() {
+            std::fs::write(dir.join(format!("record-{i}.bin")), encode(record)).unwrap();
+        }
+    }
+
     #[test]
     fn c_strings_stop_at_nul_and_keep_one() {
         let field: [u8; 4] = fill_c_str("abcdef");

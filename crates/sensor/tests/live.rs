@@ -6,6 +6,7 @@ mod behaviours;
 
 use nativeguard_event::{Event, Value};
 use nativeguard_sensor::{Error, Sensor};
+use nativeguard_sigma::{Level, Pipeline, RuleSetBuilder};
 use std::time::{Duration, Instant};
 
 /// The tests count this process's eBPF descriptors, so they run one sensor at a time.
@@ -39,6 +40,45 @@ fn collect_until(
         }
         sensor.poll(Duration::from_millis(50), seen).unwrap();
     }
+}
+
+/// Every event of process `pid`, once its exit has been seen (so none is still in flight).
+fn events_of(sensor: &mut Sensor, seen: &mut Vec<Event>, pid: i32) -> Vec<Event> {
+    collect_until(sensor, seen, |e| {
+        is(e, "EventType", "process_exit") && pid_of(e) == Some(pid.into())
+    })
+    .unwrap_or_else(|| panic!("no exit event for pid {pid}"));
+    seen.iter()
+        .filter(|e| pid_of(e) == Some(pid.into()))
+        .cloned()
+        .collect()
+}
+
+/// The ids of the default Linux rules raised at level >= low by `events`, sorted.
+fn alerts(events: &[Event]) -> Vec<String> {
+    let mut builder = RuleSetBuilder::new(Pipeline::linux());
+    for rule in nativeguard_rules::LINUX {
+        assert!(
+            builder.add_file(rule.path, rule.text).is_empty(),
+            "{} failed to load",
+            rule.path
+        );
+    }
+    let (rules, errors) = builder.build();
+    assert!(errors.is_empty(), "{errors:?}");
+    let rules = std::sync::Arc::new(rules);
+    let mut engine = rules.engine();
+    let mut out = Vec::new();
+    for event in events {
+        engine.evaluate(event, &mut out);
+    }
+    let mut ids: Vec<String> = out
+        .iter()
+        .filter(|d| d.rule.level >= Level::Low)
+        .map(|d| d.rule.id.clone())
+        .collect();
+    ids.sort();
+    ids
 }
 
 fn pid_of(event: &Event) -> Option<i64> {
@@ -77,6 +117,11 @@ fn sensor_reports_each_behaviour_with_its_origin() {
     assert!(exec
         .get_str("CurrentDirectory")
         .is_some_and(|d| d.starts_with('/')));
+    let libc_alerts = alerts(&events_of(&mut sensor, &mut seen, pid));
+    assert!(
+        libc_alerts.is_empty(),
+        "plain libc exec alerted: {libc_alerts:?}"
+    );
 
     // Inline-syscall exec: the execve instruction lies in this dynamically linked binary.
     let pid = behaviours::inline_syscall_exec();
@@ -93,6 +138,10 @@ fn sensor_reports_each_behaviour_with_its_origin() {
     })
     .expect("no process_creation for the inline exec");
     assert_eq!(exec.get_str("SyscallOrigin"), Some("main"));
+    assert_eq!(
+        alerts(&events_of(&mut sensor, &mut seen, pid)),
+        ["e325d8e1-c0e6-4d16-be67-bf6bf64dfb1f"]
+    );
 
     // A syscall from an anonymous RWX page.
     let pid = behaviours::anonymous_stub_memfd();
@@ -108,6 +157,13 @@ fn sensor_reports_each_behaviour_with_its_origin() {
     })
     .expect("no mmap(PROT_EXEC) event for the stub page");
     assert_eq!(map.get_str("Prot"), Some("rwx"));
+    assert_eq!(
+        alerts(&events_of(&mut sensor, &mut seen, pid)),
+        [
+            "10a7f919-caf7-46cc-8d66-14161b8eb008",
+            "e506ed97-ef61-41c2-8656-f4f09a41ce5c"
+        ]
+    );
 
     // Fileless exec through a memfd.
     let pid = behaviours::memfd_exec();
@@ -120,6 +176,10 @@ fn sensor_reports_each_behaviour_with_its_origin() {
     assert_eq!(exec.get("ExeIsMemfd"), Some(&Value::Bool(true)));
     assert_eq!(exec.get_str("ExecSyscall"), Some("execveat"));
     assert_eq!(exec.get_str("SyscallOrigin"), Some("libc"));
+    assert_eq!(
+        alerts(&events_of(&mut sensor, &mut seen, pid)),
+        ["d9df4ebb-6ea0-4190-821e-745541353d4f"]
+    );
 
     // ptrace POKEDATA into the tracer's own child.
     let pid = behaviours::ptrace_poke_child();
@@ -132,6 +192,10 @@ fn sensor_reports_each_behaviour_with_its_origin() {
     .expect("no PTRACE_POKEDATA event");
     assert_eq!(call.get("TargetIsChild"), Some(&Value::Bool(true)));
     assert_eq!(call.get_str("SyscallOrigin"), Some("libc"));
+    assert_eq!(
+        alerts(&events_of(&mut sensor, &mut seen, pid)),
+        ["189b8de2-315a-4328-908e-9cf0fb8d020e"]
+    );
 
     // process_vm_writev into the writer's own child.
     let pid = behaviours::vm_writev_child();
@@ -141,6 +205,10 @@ fn sensor_reports_each_behaviour_with_its_origin() {
     })
     .expect("no process_vm_writev event");
     assert_eq!(call.get("TargetIsChild"), Some(&Value::Bool(true)));
+    assert_eq!(
+        alerts(&events_of(&mut sensor, &mut seen, pid)),
+        ["e33912b7-e739-498b-8564-a63a4ca1f30c"]
+    );
 
     // mprotect of an anonymous page to RWX.
     let pid = behaviours::mprotect_rwx();
@@ -151,6 +219,10 @@ fn sensor_reports_each_behaviour_with_its_origin() {
     .expect("no mprotect event");
     assert_eq!(call.get_str("Prot"), Some("rwx"));
     assert_eq!(call.get_str("MemoryRegion"), Some("anonymous"));
+    assert_eq!(
+        alerts(&events_of(&mut sensor, &mut seen, pid)),
+        ["10a7f919-caf7-46cc-8d66-14161b8eb008"]
+    );
 
     let stats = sensor.stats();
     assert_eq!(stats.decode_errors, 0, "{:?}", sensor.last_decode_error());
