@@ -116,7 +116,8 @@ impl Tracer {
     }
 
     /// Runs the command to completion (until it and every descendant have exited), passing
-    /// each event to `sink` as it happens.
+    /// each event to `sink` as it happens. While it runs, the calling process ignores SIGINT
+    /// and SIGQUIT (as `system(3)` does): a Ctrl-C reaches the command, which decides.
     pub fn run(self, mut sink: impl FnMut(Event)) -> Result<TraceResult, Error> {
         let program = self.command.first().ok_or(Error::NoCommand)?;
         let path = resolve_program(program).ok_or_else(|| Error::NotFound {
@@ -127,6 +128,7 @@ impl Tracer {
         } else {
             filter::detection_filter()?
         };
+        let interrupts = sys::IgnoreInterrupts::new();
         let request = sys::StartRequest {
             path: c_string(path.as_os_str(), 0)?,
             argv: self
@@ -145,6 +147,7 @@ impl Tracer {
                 .collect(),
             filter,
             stdout_to_stderr: self.command_stdout_to_stderr,
+            interrupts_were_ignored: interrupts.were_ignored(),
         };
         let started = sys::start(&request).map_err(|source| Error::Start {
             call: "fork + PTRACE_SEIZE",

@@ -86,6 +86,9 @@ pub(crate) struct StartRequest {
     pub filter: Vec<FilterInstruction>,
     /// Point the command's stdout at the tracer's stderr.
     pub stdout_to_stderr: bool,
+    /// Whether SIGINT and SIGQUIT were ignored before [`IgnoreInterrupts`] (the command gets
+    /// them back as they were).
+    pub interrupts_were_ignored: [bool; 2],
 }
 
 /// A started, seized, not yet released command.
@@ -139,6 +142,7 @@ pub(crate) fn start(request: &StartRequest) -> io::Result<Started> {
             envp: &envp,
             program: &program,
             stdout_to_stderr: request.stdout_to_stderr,
+            interrupts_were_ignored: request.interrupts_were_ignored,
         });
     }
     drop(go_read);
@@ -178,6 +182,8 @@ struct ChildSetup<'a> {
     envp: &'a [*const libc::c_char],
     program: &'a libc::sock_fprog,
     stdout_to_stderr: bool,
+    /// SIGINT and SIGQUIT were ignored before the tracer ignored them (keep them ignored).
+    interrupts_were_ignored: [bool; 2],
 }
 
 /// The child's side of [`start`]. Never returns. Only async-signal-safe calls: the parent may
@@ -218,6 +224,16 @@ fn child_after_fork(setup: &ChildSetup<'_>) -> ! {
     unsafe {
         // The Rust runtime ignores SIGPIPE; the command gets the default, as std::process does.
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        // The tracer ignores terminal interrupts while it waits (as system(3) does); the
+        // command gets the dispositions it would have had.
+        for (signal, was_ignored) in [libc::SIGINT, libc::SIGQUIT]
+            .into_iter()
+            .zip(setup.interrupts_were_ignored)
+        {
+            if !was_ignored {
+                libc::signal(signal, libc::SIG_DFL);
+            }
+        }
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);
         libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
@@ -295,6 +311,42 @@ fn seize(pid: Pid) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Ignores SIGINT and SIGQUIT in the tracer while a trace runs, as `system(3)` does while it
+/// waits: a Ctrl-C on the terminal reaches the traced command (same process group), which
+/// decides what to do, and the tracer lives on to report how it ended. Restored on drop.
+pub(crate) struct IgnoreInterrupts {
+    previous: [libc::sighandler_t; 2],
+}
+
+impl IgnoreInterrupts {
+    pub(crate) fn new() -> IgnoreInterrupts {
+        // SAFETY: installing SIG_IGN, a disposition without a handler function.
+        let previous = unsafe {
+            [
+                libc::signal(libc::SIGINT, libc::SIG_IGN),
+                libc::signal(libc::SIGQUIT, libc::SIG_IGN),
+            ]
+        };
+        IgnoreInterrupts { previous }
+    }
+
+    /// Whether SIGINT and SIGQUIT were ignored before.
+    pub(crate) fn were_ignored(&self) -> [bool; 2] {
+        self.previous.map(|handler| handler == libc::SIG_IGN)
+    }
+}
+
+impl Drop for IgnoreInterrupts {
+    fn drop(&mut self) {
+        for (signal, handler) in [libc::SIGINT, libc::SIGQUIT].into_iter().zip(self.previous) {
+            if handler != libc::SIG_ERR {
+                // SAFETY: restoring the disposition that was installed before.
+                unsafe { libc::signal(signal, handler) };
+            }
+        }
+    }
 }
 
 /// Sends a signal to one process.

@@ -1,0 +1,179 @@
+//! `nativeguard trace --learn` on a real program (python3 running a small script), then
+//! `nativeguard sandbox --policy` with the learned profile: the run passes; with one syscall
+//! the script needs removed from the profile, the run fails and the denial is reported
+//! readably on stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const SCRIPT: &str = r#"
+import hashlib, json, os, sys
+base = sys.argv[1]
+os.mkdir(os.path.join(base, "sub"))
+path = os.path.join(base, "sub", "data.json")
+with open(path, "w") as f:
+    json.dump({"answer": 42, "items": list(range(10))}, f)
+with open(path) as f:
+    data = json.load(f)
+print(hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest())
+"#;
+
+fn nativeguard() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_nativeguard"))
+}
+
+fn run(command: &mut Command) -> Output {
+    command
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A fresh directory under the test's temporary root.
+fn fresh_dir(root: &Path, name: &str) -> PathBuf {
+    let dir = root.join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display()));
+    dir
+}
+
+/// The real python3 binary (not a version-manager shim script, which would be learned too).
+fn python() -> Option<PathBuf> {
+    ["/usr/bin/python3", "/usr/local/bin/python3"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// Whether `nativeguard sandbox` is built (it is another engineer's command).
+fn sandbox_missing_reason(root: &Path) -> Option<String> {
+    let policy = root.join("allow-all.json");
+    std::fs::write(
+        &policy,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": []}"#,
+    )
+    .ok()?;
+    let output = run(nativeguard()
+        .args(["sandbox", "--policy"])
+        .arg(&policy)
+        .args(["--", "/bin/true"]));
+    if output.status.success() {
+        None
+    } else {
+        Some(format!(
+            "`nativeguard sandbox` does not run /bin/true under an allow-all policy: {}",
+            text(&output.stderr).trim()
+        ))
+    }
+}
+
+#[test]
+fn learned_profile_lets_the_run_pass_and_a_removed_syscall_is_denied_readably() {
+    let Some(python) = python() else {
+        eprintln!("skipped: no python3 binary in /usr/bin or /usr/local/bin");
+        return;
+    };
+    let root = std::env::temp_dir().join(format!("ng-trace-learn-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap_or_else(|err| panic!("{err}"));
+    let script = root.join("script.py");
+    std::fs::write(&script, SCRIPT).unwrap_or_else(|err| panic!("{err}"));
+    if let Some(reason) = sandbox_missing_reason(&root) {
+        eprintln!("skipped: {reason}");
+        return;
+    }
+
+    // 1. Learn.
+    let profile = root.join("profile.json");
+    let alerts = root.join("alerts.jsonl");
+    let learned_run = run(nativeguard()
+        .args(["trace", "--learn"])
+        .arg(&profile)
+        .arg("--output")
+        .arg(&alerts)
+        .arg("--")
+        .arg(&python)
+        .arg(&script)
+        .arg(fresh_dir(&root, "learn")));
+    assert!(
+        learned_run.status.success(),
+        "trace --learn failed: {:?}\n{}",
+        learned_run.status,
+        text(&learned_run.stderr)
+    );
+    let expected = text(&learned_run.stdout);
+    assert_eq!(expected.trim().len(), 64, "script output: {expected:?}");
+    let json = std::fs::read_to_string(&profile).unwrap_or_else(|err| panic!("{err}"));
+    let mut value: serde_json::Value =
+        serde_json::from_str(&json).unwrap_or_else(|err| panic!("{err}\n{json}"));
+    assert_eq!(value["defaultAction"], "SCMP_ACT_ERRNO");
+    let names = |value: &serde_json::Value| -> Vec<String> {
+        value["syscalls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|rule| rule["names"].as_array().into_iter().flatten())
+            .filter_map(|name| name.as_str().map(str::to_string))
+            .collect()
+    };
+    let learned = names(&value);
+    for needed in ["execve", "mkdir", "openat", "read", "write", "exit_group"] {
+        assert!(
+            learned.iter().any(|n| n == needed),
+            "{needed} not learned: {learned:?}"
+        );
+    }
+    // A benign script raises no alert at level low or above.
+    let alert_lines = std::fs::read_to_string(&alerts).unwrap_or_default();
+    for line in alert_lines.lines() {
+        let alert: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+        assert_eq!(alert["rule"]["level"], "informational", "{line}");
+    }
+
+    // 2. The learned profile lets the same program run under the sandbox.
+    let sandboxed = run(nativeguard()
+        .args(["sandbox", "--policy"])
+        .arg(&profile)
+        .arg("--")
+        .arg(&python)
+        .arg(&script)
+        .arg(fresh_dir(&root, "sandboxed")));
+    assert!(
+        sandboxed.status.success(),
+        "sandbox with the learned profile failed: {:?}\n{}\nprofile:\n{json}",
+        sandboxed.status,
+        text(&sandboxed.stderr)
+    );
+    assert_eq!(text(&sandboxed.stdout), expected);
+
+    // 3. Without mkdir the script fails, and the denial names the call.
+    for rule in value["syscalls"].as_array_mut().into_iter().flatten() {
+        if let Some(names) = rule["names"].as_array_mut() {
+            names.retain(|name| name != "mkdir");
+        }
+    }
+    assert!(!names(&value).iter().any(|n| n == "mkdir"));
+    let reduced = root.join("profile-without-mkdir.json");
+    std::fs::write(&reduced, value.to_string()).unwrap_or_else(|err| panic!("{err}"));
+    let denied = run(nativeguard()
+        .args(["sandbox", "--policy"])
+        .arg(&reduced)
+        .arg("--")
+        .arg(&python)
+        .arg(&script)
+        .arg(fresh_dir(&root, "denied")));
+    let stderr = text(&denied.stderr);
+    assert_eq!(denied.status.code(), Some(6), "{stderr}");
+    let denial = stderr
+        .lines()
+        .find(|line| line.starts_with("denied mkdir("))
+        .unwrap_or_else(|| panic!("no readable mkdir denial on stderr:\n{stderr}"));
+    assert!(
+        denial.contains("sub"),
+        "the denial shows the path argument: {denial}"
+    );
+    eprintln!("denial as reported: {denial}");
+    let _ = std::fs::remove_dir_all(&root);
+}
