@@ -4,6 +4,7 @@
 
 mod commands;
 mod exit_code;
+mod output;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -1,12 +1,442 @@
-//! `nativeguard hunt`.
+//! `nativeguard hunt`: Sigma rules over Windows event logs (EVTX, JSON, JSONL).
+//!
+//! Reads every input as a stream (`nativeguard_logs`), runs each event through one Sigma engine
+//! (`nativeguard_sigma`, Windows pipeline) and prints detections as they are found
+//! (`crate::output`). Nothing is collected: memory stays flat however much is read. Bad input
+//! is reported and skipped — a rule that does not load, a file that cannot be opened, a corrupt
+//! EVTX chunk or record, a JSON line that does not parse — and the exit code says so (3).
 
+use crate::exit_code;
+use crate::output::{Format, Printer};
+use anyhow::Context as _;
+use nativeguard_event::{Event, Timestamp};
+use nativeguard_logs::{Reader, Scope};
+use nativeguard_sigma::{Detection, Level, Pipeline, RuleInfo, RuleSet, RuleSetBuilder};
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
 
 /// Arguments of `nativeguard hunt`.
 #[derive(clap::Args)]
-pub struct Args {}
+#[command(after_help = "\
+Inputs: .evtx files; .json (one object or an array); .jsonl/.ndjson (one object per line; \
+EVTX-rendered, winlogbeat or flat Sysmon objects); directories (walked recursively for those \
+extensions); `-` reads JSONL from stdin. A file named explicitly is read whatever its extension.
+
+Output goes to stdout: a table on a terminal, JSON Lines otherwise (see --format). A progress \
+bar (on a terminal) and the closing summary go to stderr.
+
+Exit status: 0 when everything was read (with or without detections); 3 when some input or \
+some rules were skipped (each is reported on stderr); 1 on a fatal error.")]
+pub struct Args {
+    /// Sigma rule file or directory (repeatable; directories are walked for .yml/.yaml).
+    /// Replaces the embedded default Windows ruleset.
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Output format [default: table on a terminal, jsonl otherwise].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Report only detections of rules at this level or above
+    /// (informational, low, medium, high, critical).
+    #[arg(long, value_name = "LEVEL", value_parser = parse_level)]
+    pub min_level: Option<Level>,
+    /// Report only detections of rules with this tag, e.g. attack.t1106 (repeatable: any of
+    /// them; case-insensitive).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Report only detections of rules with this status, e.g. stable, test (repeatable: any of
+    /// them).
+    #[arg(long = "status", value_name = "STATUS")]
+    pub statuses: Vec<String>,
+    /// Read only events at or after this time (RFC 3339, or a date: 2019-03-19). Events without
+    /// a time are read.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub from: Option<Timestamp>,
+    /// Read only events at or before this time (RFC 3339, or a date, meaning its start).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub to: Option<Timestamp>,
+    /// Threads that parse EVTX chunks (rule matching stays on one thread).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub threads: usize,
+    /// Log files or directories to hunt through (`-` for JSONL on stdin).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+fn parse_level(text: &str) -> Result<Level, String> {
+    text.parse()
+}
+
+fn parse_time(text: &str) -> Result<Timestamp, String> {
+    Timestamp::parse_rfc3339(text)
+        .or_else(|| Timestamp::parse_rfc3339(&format!("{}T00:00:00Z", text.trim())))
+        .ok_or_else(|| format!("not an RFC 3339 time or a date: {text:?}"))
+}
 
 /// Runs `nativeguard hunt`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`hunt` is not built yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let format = args.format.unwrap_or_else(Format::for_stdout);
+    let filter = DetectionFilter::new(&args);
+
+    let (rules, rule_errors) = load_rules(&args.rules);
+    for error in &rule_errors {
+        eprintln!("nativeguard: rule skipped: {error}");
+    }
+    if rules.is_empty() {
+        anyhow::bail!("no rule loaded ({} failed)", rule_errors.len());
+    }
+    let unrouted = rules.unrouted_rules().count();
+    let rules = Arc::new(rules);
+
+    let paths: Vec<&Path> = args.paths.iter().map(PathBuf::as_path).collect();
+    let found = nativeguard_logs::discover(&paths);
+    let mut summary = Summary::default();
+    for error in &found.errors {
+        summary.skip(error);
+    }
+
+    let progress = Progress::new(found.inputs.len() as u64);
+    let stdout = std::io::stdout();
+    let mut printer = Printer::new(format, std::io::BufWriter::new(stdout.lock()));
+    let mut engine = rules.engine();
+    let mut detections: Vec<Detection> = Vec::new();
+
+    'inputs: for input in &found.inputs {
+        progress.file(&input.path);
+        let mut reader = match Reader::open(input, args.threads) {
+            Ok(reader) => reader,
+            Err(error) => {
+                progress.suspend(|| summary.skip(&error));
+                continue;
+            }
+        };
+        summary.files += 1;
+        for item in reader.events() {
+            let event = match item {
+                Ok(event) => event,
+                Err(error) => {
+                    progress.suspend(|| summary.skip(&error));
+                    continue;
+                }
+            };
+            if !filter.in_time_range(&event) {
+                summary.out_of_range += 1;
+                continue;
+            }
+            summary.events += 1;
+            detections.clear();
+            engine.evaluate(&event, &mut detections);
+            for detection in &detections {
+                if !filter.keeps(&detection.rule) {
+                    continue;
+                }
+                summary.detected(&detection.rule);
+                if let Err(error) = printer.detection(detection, &event) {
+                    if error.kind() == std::io::ErrorKind::BrokenPipe {
+                        // The reader of our output went away (`| head`): stop quietly.
+                        break 'inputs;
+                    }
+                    return Err(error).context("writing detections");
+                }
+            }
+            if summary.events % 4096 == 0 {
+                progress.counts(summary.events, summary.detections);
+            }
+        }
+        progress.done_file();
+    }
+    progress.finish();
+    match printer.finish() {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(error).context("writing detections")
+        }
+        _ => {}
+    }
+
+    summary.print(&rules, rule_errors.len(), unrouted, started);
+    Ok(if summary.skipped_any() || !rule_errors.is_empty() {
+        exit_code::INPUT_SKIPPED.into()
+    } else {
+        exit_code::SUCCESS.into()
+    })
+}
+
+/// Loads the embedded Windows ruleset, or the `--rules` paths instead.
+/// Rules that did not load come back as `path:line: why` lines.
+fn load_rules(paths: &[PathBuf]) -> (RuleSet, Vec<String>) {
+    let mut builder = RuleSetBuilder::new(Pipeline::windows());
+    let mut errors = Vec::new();
+    if paths.is_empty() {
+        for rule in nativeguard_rules::WINDOWS {
+            errors.extend(
+                builder
+                    .add_file(rule.path, rule.text)
+                    .iter()
+                    .map(ToString::to_string),
+            );
+        }
+    } else {
+        let mut files = Vec::new();
+        for path in paths {
+            collect_rule_files(path, &mut files, &mut errors);
+        }
+        for file in files {
+            let label = file.display().to_string();
+            match std::fs::read_to_string(&file) {
+                Ok(text) => errors.extend(
+                    builder
+                        .add_file(&label, &text)
+                        .iter()
+                        .map(ToString::to_string),
+                ),
+                Err(error) => errors.push(unreadable(&label, &error)),
+            }
+        }
+    }
+    let (rules, build_errors) = builder.build();
+    errors.extend(build_errors.iter().map(ToString::to_string));
+    (rules, errors)
+}
+
+/// A rule file that could not be read, reported like a rule that did not load.
+fn unreadable(path: &str, error: &std::io::Error) -> String {
+    format!("{path}: cannot read: {error}")
+}
+
+/// `.yml`/`.yaml` files under `path` (itself if it is a file), sorted per directory.
+fn collect_rule_files(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<String>) {
+    let label = path.display().to_string();
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(error) => return errors.push(unreadable(&label, &error)),
+    };
+    if !meta.is_dir() {
+        files.push(path.to_path_buf());
+        return;
+    }
+    let entries = match std::fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(error) => return errors.push(unreadable(&label, &error)),
+    };
+    let mut children: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    children.sort();
+    for child in children {
+        if child.is_dir() {
+            collect_rule_files(&child, files, errors);
+        } else if child
+            .extension()
+            .is_some_and(|ext| ext == "yml" || ext == "yaml")
+        {
+            files.push(child);
+        }
+    }
+}
+
+/// `--min-level`, `--tag`, `--status`, `--from`, `--to`.
+struct DetectionFilter {
+    min_level: Option<Level>,
+    tags: Vec<String>,
+    statuses: Vec<String>,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+}
+
+impl DetectionFilter {
+    fn new(args: &Args) -> Self {
+        DetectionFilter {
+            min_level: args.min_level,
+            tags: args.tags.iter().map(|t| t.to_ascii_lowercase()).collect(),
+            statuses: args
+                .statuses
+                .iter()
+                .map(|s| s.to_ascii_lowercase())
+                .collect(),
+            from: args.from,
+            to: args.to,
+        }
+    }
+
+    fn keeps(&self, rule: &RuleInfo) -> bool {
+        self.min_level.is_none_or(|min| rule.level >= min)
+            && (self.tags.is_empty()
+                || rule
+                    .tags
+                    .iter()
+                    .any(|tag| self.tags.contains(&tag.to_ascii_lowercase())))
+            && (self.statuses.is_empty()
+                || rule
+                    .status
+                    .as_ref()
+                    .is_some_and(|s| self.statuses.contains(&s.to_ascii_lowercase())))
+    }
+
+    fn in_time_range(&self, event: &Event) -> bool {
+        let Some(time) = event.timestamp else {
+            return true;
+        };
+        self.from.is_none_or(|from| time >= from) && self.to.is_none_or(|to| time <= to)
+    }
+}
+
+/// The most skip reasons the closing summary repeats (each was already reported as it happened).
+const SUMMARY_REASONS: usize = 20;
+
+#[derive(Default)]
+struct Summary {
+    files: u64,
+    events: u64,
+    out_of_range: u64,
+    detections: u64,
+    /// Detections per rule, keyed by the rule's address (each loaded rule is one `Arc`).
+    per_rule: HashMap<usize, (Arc<RuleInfo>, u64)>,
+    skipped_files: u64,
+    skipped_chunks: u64,
+    skipped_records: u64,
+    reasons: Vec<String>,
+}
+
+impl Summary {
+    fn skip(&mut self, error: &nativeguard_logs::Error) {
+        eprintln!("nativeguard: skipped: {error}");
+        match error.scope() {
+            Scope::File => self.skipped_files += 1,
+            Scope::Chunk => self.skipped_chunks += 1,
+            _ => self.skipped_records += 1,
+        }
+        if self.reasons.len() < SUMMARY_REASONS {
+            self.reasons.push(error.to_string());
+        }
+    }
+
+    fn detected(&mut self, rule: &Arc<RuleInfo>) {
+        self.detections += 1;
+        self.per_rule
+            .entry(Arc::as_ptr(rule) as usize)
+            .or_insert_with(|| (Arc::clone(rule), 0))
+            .1 += 1;
+    }
+
+    fn skipped_any(&self) -> bool {
+        self.skipped_files + self.skipped_chunks + self.skipped_records > 0
+    }
+
+    fn print(&self, rules: &RuleSet, rules_failed: usize, unrouted: usize, started: Instant) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "\nhunt: {} rules ({} failed to load, {} match no Windows log source), {} files, {} events, {} detections from {} rules in {:.2}s",
+            rules.len(),
+            rules_failed,
+            unrouted,
+            self.files,
+            self.events,
+            self.detections,
+            self.per_rule.len(),
+            started.elapsed().as_secs_f64()
+        );
+        if self.out_of_range > 0 {
+            let _ = writeln!(err, "  {} events outside --from/--to", self.out_of_range);
+        }
+        let mut per_rule: Vec<&(Arc<RuleInfo>, u64)> = self.per_rule.values().collect();
+        per_rule.sort_by(|a, b| (b.0.level, b.1, &a.0.title).cmp(&(a.0.level, a.1, &b.0.title)));
+        for (rule, count) in per_rule {
+            let _ = writeln!(
+                err,
+                "  {count:>8}  {:<13} {} ({})",
+                rule.level.as_str(),
+                rule.title,
+                rule.id
+            );
+        }
+        if self.skipped_any() {
+            let _ = writeln!(
+                err,
+                "skipped: {} files, {} EVTX chunks, {} records",
+                self.skipped_files, self.skipped_chunks, self.skipped_records
+            );
+            for reason in &self.reasons {
+                let _ = writeln!(err, "  {reason}");
+            }
+            let total = self.skipped_files + self.skipped_chunks + self.skipped_records;
+            if total > self.reasons.len() as u64 {
+                let _ = writeln!(
+                    err,
+                    "  ... and {} more (reported above)",
+                    total - self.reasons.len() as u64
+                );
+            }
+        }
+    }
+}
+
+/// The progress bar on stderr, shown only when stderr is a terminal.
+struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    fn new(files: u64) -> Self {
+        if !std::io::stderr().is_terminal() {
+            return Progress(None);
+        }
+        let bar = indicatif::ProgressBar::new(files);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files  {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Progress(Some(bar))
+    }
+
+    fn file(&self, path: &Path) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(path.display().to_string());
+        }
+    }
+
+    fn counts(&self, events: u64, detections: u64) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(format!("{events} events, {detections} detections"));
+        }
+    }
+
+    fn done_file(&self) {
+        if let Some(bar) = &self.0 {
+            bar.inc(1);
+        }
+    }
+
+    /// Runs `f` (which writes to stderr) with the bar hidden, so lines do not interleave.
+    fn suspend(&self, f: impl FnOnce()) {
+        match &self.0 {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_parse_as_rfc3339_or_dates() {
+        assert_eq!(
+            parse_time("2019-03-19").map(|t| t.to_string()),
+            Ok("2019-03-19T00:00:00.000000Z".to_string())
+        );
+        assert!(parse_time("2019-03-19T23:30:12+01:00").is_ok());
+        assert!(parse_time("yesterday").is_err());
+        assert_eq!(parse_level("HIGH"), Ok(Level::High));
+        assert!(parse_level("urgent").is_err());
+    }
 }
