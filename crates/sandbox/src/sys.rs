@@ -1,0 +1,592 @@
+//! Every system call the sandbox makes that the standard library does not wrap: Landlock,
+//! seccomp (filter install, user-notification ioctls), pidfds, a SOCK_SEQPACKET channel, and
+//! the confinement steps that run in the forked child between `fork` and `exec`.
+//!
+//! All `unsafe` of the crate lives here. Each block says why it is sound. Functions that run in
+//! the forked child (`ChildPlan::confine`) are async-signal-safe: raw system calls on memory
+//! prepared by the parent before the fork, no allocation, no locks.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+/// `struct seccomp_data` (include/uapi/linux/seccomp.h): what a filter and a notification see.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SeccompData {
+    /// System call number as the task passed it (x32 calls carry the 0x4000_0000 bit).
+    pub nr: i32,
+    /// AUDIT_ARCH_* value of the calling convention.
+    pub arch: u32,
+    /// Instruction pointer at the time of the call.
+    pub instruction_pointer: u64,
+    /// The six argument registers, untruncated.
+    pub args: [u64; 6],
+}
+
+/// `struct seccomp_notif`.
+#[repr(C)]
+#[derive(Default)]
+struct SeccompNotif {
+    id: u64,
+    pid: u32,
+    flags: u32,
+    data: SeccompData,
+}
+
+/// `struct seccomp_notif_resp`.
+#[repr(C)]
+struct SeccompNotifResp {
+    id: u64,
+    val: i64,
+    error: i32,
+    flags: u32,
+}
+
+/// `struct seccomp_notif_sizes`.
+#[repr(C)]
+#[derive(Default)]
+struct SeccompNotifSizes {
+    seccomp_notif: u16,
+    seccomp_notif_resp: u16,
+    seccomp_data: u16,
+}
+
+/// `struct landlock_ruleset_attr` (all three fields; the size passed tells the kernel which).
+#[repr(C)]
+struct LandlockRulesetAttr {
+    handled_access_fs: u64,
+    handled_access_net: u64,
+    scoped: u64,
+}
+
+/// `struct landlock_path_beneath_attr` is packed in the UAPI header.
+#[repr(C, packed)]
+struct LandlockPathBeneathAttr {
+    allowed_access: u64,
+    parent_fd: i32,
+}
+
+/// `struct landlock_net_port_attr`.
+#[repr(C)]
+struct LandlockNetPortAttr {
+    allowed_access: u64,
+    port: u64,
+}
+
+const SECCOMP_GET_ACTION_AVAIL: libc::c_uint = 2;
+const SECCOMP_GET_NOTIF_SIZES: libc::c_uint = 3;
+/// Report TSYNC failure as ESRCH so the return value can be the listener fd (required with
+/// NEW_LISTENER).
+pub const SECCOMP_FILTER_FLAG_TSYNC_ESRCH: u32 = 1 << 4;
+const SECCOMP_USER_NOTIF_FLAG_CONTINUE: u32 = 1;
+/// `SECCOMP_RET_USER_NOTIF`.
+pub const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
+
+// _IOWR('!', 0, struct seccomp_notif), _IOWR('!', 1, struct seccomp_notif_resp),
+// _IOW('!', 2, __u64): direction << 30 | size << 16 | '!' << 8 | nr.
+const SECCOMP_IOCTL_NOTIF_RECV: libc::c_ulong = 0xc050_2100;
+const SECCOMP_IOCTL_NOTIF_SEND: libc::c_ulong = 0xc018_2101;
+const SECCOMP_IOCTL_NOTIF_ID_VALID: libc::c_ulong = 0x4008_2102;
+
+const LANDLOCK_CREATE_RULESET_VERSION: u32 = 1;
+const LANDLOCK_RULE_PATH_BENEATH: libc::c_int = 1;
+const LANDLOCK_RULE_NET_PORT: libc::c_int = 2;
+
+const _: () = assert!(std::mem::size_of::<SeccompData>() == 64);
+const _: () = assert!(std::mem::size_of::<SeccompNotif>() == 80);
+const _: () = assert!(std::mem::size_of::<SeccompNotifResp>() == 24);
+const _: () = assert!(std::mem::size_of::<LandlockPathBeneathAttr>() == 12);
+
+fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Takes ownership of a file descriptor a successful system call just returned.
+fn owned_fd(ret: libc::c_long) -> io::Result<OwnedFd> {
+    let fd = RawFd::try_from(check(ret)?).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+    // SAFETY: the kernel just returned this fd to us; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The highest Landlock ABI the running kernel supports (`Err` with ENOSYS/EOPNOTSUPP when
+/// Landlock is not built in or disabled at boot).
+pub fn landlock_abi() -> io::Result<u32> {
+    // SAFETY: the VERSION query takes no attribute pointer (NULL, size 0).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<LandlockRulesetAttr>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    Ok(u32::try_from(check(ret)?).unwrap_or(0))
+}
+
+/// Creates a Landlock ruleset. `abi` selects the attribute size the kernel is told about, so a
+/// kernel that predates the net or scope fields still accepts it.
+pub fn landlock_create_ruleset(
+    handled_fs: u64,
+    handled_net: u64,
+    scoped: u64,
+    abi: u32,
+) -> io::Result<OwnedFd> {
+    let attr = LandlockRulesetAttr {
+        handled_access_fs: handled_fs,
+        handled_access_net: handled_net,
+        scoped,
+    };
+    let size = match abi {
+        0..=3 => 8usize,
+        4 | 5 => 16,
+        _ => std::mem::size_of::<LandlockRulesetAttr>(),
+    };
+    // SAFETY: `attr` is a valid, initialised struct at least `size` bytes long that outlives
+    // the call.
+    let ret = unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, &attr, size, 0u32) };
+    owned_fd(ret)
+}
+
+/// Adds a path-beneath rule: `allowed` access to the file or hierarchy `parent` refers to.
+pub fn landlock_add_path_rule(
+    ruleset: BorrowedFd<'_>,
+    allowed: u64,
+    parent: BorrowedFd<'_>,
+) -> io::Result<()> {
+    let attr = LandlockPathBeneathAttr {
+        allowed_access: allowed,
+        parent_fd: parent.as_raw_fd(),
+    };
+    // SAFETY: `attr` is valid for the duration of the call; both fds are borrowed open fds.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_add_rule,
+            ruleset.as_raw_fd(),
+            LANDLOCK_RULE_PATH_BENEATH,
+            &attr,
+            0u32,
+        )
+    };
+    check(ret).map(drop)
+}
+
+/// Adds a TCP port rule.
+pub fn landlock_add_net_rule(ruleset: BorrowedFd<'_>, allowed: u64, port: u16) -> io::Result<()> {
+    let attr = LandlockNetPortAttr {
+        allowed_access: allowed,
+        port: u64::from(port),
+    };
+    // SAFETY: `attr` is valid for the duration of the call; `ruleset` is a borrowed open fd.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_add_rule,
+            ruleset.as_raw_fd(),
+            LANDLOCK_RULE_NET_PORT,
+            &attr,
+            0u32,
+        )
+    };
+    check(ret).map(drop)
+}
+
+/// Whether the kernel supports a seccomp return action (`SECCOMP_GET_ACTION_AVAIL`).
+/// `Err` means seccomp itself is unavailable (or blocked by an outer filter).
+pub fn seccomp_action_available(action: u32) -> io::Result<bool> {
+    // SAFETY: the kernel reads one u32 from the pointer, which is valid for the call.
+    let ret = unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0u32, &action) };
+    match check(ret) {
+        Ok(_) => Ok(true),
+        Err(err) if err.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+/// Checks that the kernel's notification structures are no larger than ours (a larger kernel
+/// struct would mean fields we do not zero or read).
+pub fn seccomp_notif_sizes_supported() -> io::Result<bool> {
+    let mut sizes = SeccompNotifSizes::default();
+    // SAFETY: the kernel writes a `struct seccomp_notif_sizes` into `sizes`, which is valid and
+    // exactly that layout.
+    let ret =
+        unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0u32, &mut sizes) };
+    check(ret)?;
+    Ok(
+        usize::from(sizes.seccomp_notif) <= std::mem::size_of::<SeccompNotif>()
+            && usize::from(sizes.seccomp_notif_resp) <= std::mem::size_of::<SeccompNotifResp>()
+            && usize::from(sizes.seccomp_data) <= std::mem::size_of::<SeccompData>(),
+    )
+}
+
+/// One user notification, copied out of the kernel.
+#[derive(Debug, Clone, Copy)]
+pub struct Notification {
+    /// Cookie identifying this notification (for ID_VALID and the response).
+    pub id: u64,
+    /// Thread id of the caller, in the supervisor's pid namespace.
+    pub pid: u32,
+    /// The call.
+    pub data: SeccompData,
+}
+
+/// Receives one notification (blocks until one is pending). ENOENT means the caller went away
+/// between poll and receive.
+pub fn notif_recv(listener: BorrowedFd<'_>) -> io::Result<Notification> {
+    // The kernel requires the buffer to be zeroed.
+    let mut notif = SeccompNotif::default();
+    // SAFETY: `notif` is a zeroed `struct seccomp_notif` of the size encoded in the ioctl
+    // number; the kernel writes into it and nothing else.
+    let ret = unsafe { libc::ioctl(listener.as_raw_fd(), SECCOMP_IOCTL_NOTIF_RECV, &mut notif) };
+    check(ret.into())?;
+    Ok(Notification {
+        id: notif.id,
+        pid: notif.pid,
+        data: notif.data,
+    })
+}
+
+/// How the supervisor answers a notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Response {
+    /// Fail the call with this errno (positive value).
+    Fail(i32),
+    /// Let the kernel carry out the call (used only for exec, which Landlock still mediates).
+    Continue,
+}
+
+/// Sends the answer to a notification. ENOENT means the caller is gone (killed or
+/// interrupted); the caller treats that as done.
+pub fn notif_send(listener: BorrowedFd<'_>, id: u64, response: Response) -> io::Result<()> {
+    let resp = match response {
+        Response::Fail(errno) => SeccompNotifResp {
+            id,
+            val: 0,
+            error: -errno,
+            flags: 0,
+        },
+        Response::Continue => SeccompNotifResp {
+            id,
+            val: 0,
+            error: 0,
+            flags: SECCOMP_USER_NOTIF_FLAG_CONTINUE,
+        },
+    };
+    // SAFETY: `resp` is a valid `struct seccomp_notif_resp`; the kernel only reads it.
+    let ret = unsafe { libc::ioctl(listener.as_raw_fd(), SECCOMP_IOCTL_NOTIF_SEND, &resp) };
+    check(ret.into()).map(drop)
+}
+
+/// Whether notification `id` is still pending (its caller alive and still blocked). Checked
+/// after reading the caller's memory or /proc entries so the report names the right process.
+pub fn notif_id_valid(listener: BorrowedFd<'_>, id: u64) -> bool {
+    // SAFETY: the kernel reads one u64 from the pointer, valid for the call.
+    let ret = unsafe { libc::ioctl(listener.as_raw_fd(), SECCOMP_IOCTL_NOTIF_ID_VALID, &id) };
+    ret == 0
+}
+
+/// `pidfd_open(pid, 0)`.
+pub fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+    // SAFETY: plain integer arguments.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0u32) };
+    owned_fd(ret)
+}
+
+/// `pidfd_getfd(pidfd, target_fd, 0)`: duplicates another process's fd into ours.
+pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, target_fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: plain integer arguments.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), target_fd, 0u32) };
+    owned_fd(ret)
+}
+
+/// `pidfd_send_signal(pidfd, SIGKILL, NULL, 0)`.
+pub fn pidfd_kill(pidfd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: integer arguments and a NULL siginfo, which the call accepts.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0u32,
+        )
+    };
+    check(ret).map(drop)
+}
+
+/// Readiness of the two fds `poll_two` watches.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ready {
+    /// The first fd has data.
+    pub first_readable: bool,
+    /// The first fd hung up or errored.
+    pub first_closed: bool,
+    /// The second fd is readable or hung up.
+    pub second: bool,
+}
+
+/// Waits until `first` or `second` is ready, or `timeout_ms` (-1: forever) passes.
+pub fn poll_two(
+    first: BorrowedFd<'_>,
+    second: BorrowedFd<'_>,
+    timeout_ms: i32,
+) -> io::Result<Ready> {
+    let mut fds = [
+        libc::pollfd {
+            fd: first.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: second.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    // SAFETY: `fds` is a valid array of two pollfd for the duration of the call.
+    let ret = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout_ms) };
+    if ret < 0 {
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::EINTR) {
+            return Ok(Ready::default());
+        }
+        return Err(err);
+    }
+    Ok(Ready {
+        first_readable: fds[0].revents & libc::POLLIN != 0,
+        first_closed: fds[0].revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0,
+        second: fds[1].revents != 0,
+    })
+}
+
+/// A connected pair of close-on-exec SOCK_SEQPACKET sockets (message boundaries kept).
+pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two fds the kernel writes.
+    let ret = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    check(ret.into())?;
+    // SAFETY: both fds were just created for us.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// A message on the launcher channel: four u32 (kind, then up to three values).
+pub type Message = [u32; 4];
+
+/// Receives one channel message; `Ok(None)` when the peer closed its end.
+pub fn recv_message(fd: BorrowedFd<'_>) -> io::Result<Option<Message>> {
+    let mut message: Message = [0; 4];
+    loop {
+        // SAFETY: `message` is a writable buffer of the size passed.
+        let ret = unsafe {
+            libc::recv(
+                fd.as_raw_fd(),
+                message.as_mut_ptr().cast(),
+                std::mem::size_of::<Message>(),
+                0,
+            )
+        };
+        if ret < 0 {
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(err);
+        }
+        if ret == 0 {
+            return Ok(None);
+        }
+        if usize::try_from(ret).ok() != Some(std::mem::size_of::<Message>()) {
+            return Err(io::Error::from_raw_os_error(libc::EPROTO));
+        }
+        return Ok(Some(message));
+    }
+}
+
+/// Sends one channel message (async-signal-safe: also used in the forked child).
+pub fn send_message(fd: RawFd, message: &Message) -> io::Result<()> {
+    // SAFETY: `message` is a readable buffer of the size passed. MSG_NOSIGNAL: a closed peer
+    // must give EPIPE, not kill us.
+    let ret = unsafe {
+        libc::send(
+            fd,
+            message.as_ptr().cast(),
+            std::mem::size_of::<Message>(),
+            libc::MSG_NOSIGNAL,
+        )
+    };
+    check(ret as libc::c_long).map(drop)
+}
+
+/// Channel message kinds (first word of a [`Message`]).
+pub mod message {
+    /// Child -> parent: `[LISTENER_AT, pid, fd, 0]`, sent just before installing the filter:
+    /// the listener will be `fd` in process `pid`.
+    pub const LISTENER_AT: u32 = 1;
+    /// Child -> parent: `[STEP_FAILED, step, errno, 0]`; the child then fails to start.
+    pub const STEP_FAILED: u32 = 2;
+    /// Parent -> child: the listener is held by the supervisor; go on to exec.
+    pub const LISTENER_TAKEN: u32 = 3;
+}
+
+/// Confinement steps, in the order the child runs them (values of `STEP_FAILED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Step {
+    /// `prctl(PR_SET_PDEATHSIG, SIGKILL)` and the check that the parent is still there.
+    ParentDeathSignal = 1,
+    /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`.
+    NoNewPrivs = 2,
+    /// `landlock_restrict_self`.
+    Landlock = 3,
+    /// `seccomp(SECCOMP_SET_MODE_FILTER, ...)`.
+    Seccomp = 4,
+    /// Handing the listener to the supervisor.
+    Handover = 5,
+}
+
+impl Step {
+    /// The step a `STEP_FAILED` message names.
+    pub fn from_u32(value: u32) -> Option<Step> {
+        [
+            Step::ParentDeathSignal,
+            Step::NoNewPrivs,
+            Step::Landlock,
+            Step::Seccomp,
+            Step::Handover,
+        ]
+        .into_iter()
+        .find(|step| *step as u32 == value)
+    }
+}
+
+/// Everything the child needs between fork and exec, prepared by the parent.
+pub struct ChildPlan {
+    /// The seccomp program, already verified by the compiler (none when the user accepted
+    /// running without the seccomp layer).
+    pub filter: Option<nativeguard_seccomp::Program>,
+    /// SECCOMP_FILTER_FLAG_* to install with.
+    pub seccomp_flags: u32,
+    /// Landlock ruleset to restrict to, when that layer applies.
+    pub ruleset: Option<RawFd>,
+    /// Child's end of the launcher channel.
+    pub channel: RawFd,
+    /// Our pid: the child checks it is still its parent after arming the death signal.
+    pub parent_pid: libc::pid_t,
+}
+
+impl ChildPlan {
+    /// Registers the confinement steps to run in the child of `command` before exec.
+    pub fn attach(self, command: &mut Command) {
+        // SAFETY: `confine` only makes raw system calls on memory owned by the moved plan
+        // (copied into the child by fork): no allocation, no locks, so it is async-signal-safe
+        // as `pre_exec` requires.
+        unsafe {
+            command.pre_exec(move || self.confine());
+        }
+    }
+
+    fn fail(&self, step: Step, err: io::Error) -> io::Error {
+        let errno = err.raw_os_error().unwrap_or(libc::EIO);
+        // Best effort: if the report cannot be sent, the spawn error still carries the errno.
+        let _ = send_message(
+            self.channel,
+            &[message::STEP_FAILED, step as u32, errno as u32, 0],
+        );
+        err
+    }
+
+    /// Runs in the forked child. Order matters: the death signal first (so an early parent
+    /// death cannot leave a confined orphan running), Landlock before seccomp (the filter may
+    /// deny the Landlock calls), and the listener handover last.
+    fn confine(&self) -> io::Result<()> {
+        // SAFETY (whole function): each call is a raw system call with integer arguments or
+        // pointers into `self`, which lives until exec.
+        unsafe {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(self.fail(Step::ParentDeathSignal, io::Error::last_os_error()));
+            }
+            if libc::getppid() != self.parent_pid {
+                return Err(self.fail(
+                    Step::ParentDeathSignal,
+                    io::Error::from_raw_os_error(libc::ESRCH),
+                ));
+            }
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0, 0, 0) != 0 {
+                return Err(self.fail(Step::NoNewPrivs, io::Error::last_os_error()));
+            }
+            if let Some(ruleset) = self.ruleset {
+                if libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0u32) != 0 {
+                    return Err(self.fail(Step::Landlock, io::Error::last_os_error()));
+                }
+            }
+            let listening = self.filter.is_some()
+                && self.seccomp_flags & nativeguard_seccomp::sys::FLAG_NEW_LISTENER != 0;
+            if listening {
+                // The listener will take the lowest free fd; learn it now, while no filter can
+                // get in the way of telling the parent.
+                let probe = libc::fcntl(self.channel, libc::F_DUPFD, 0);
+                if probe < 0 {
+                    return Err(self.fail(Step::Handover, io::Error::last_os_error()));
+                }
+                libc::close(probe);
+                let message = [message::LISTENER_AT, libc::getpid() as u32, probe as u32, 0];
+                if let Err(err) = send_message(self.channel, &message) {
+                    return Err(self.fail(Step::Handover, err));
+                }
+            }
+            if let Some(filter) = &self.filter {
+                // The seccomp crate's loader, which allocates nothing. The listener it returns
+                // must stay open until the supervisor has taken its copy: leak it into a raw
+                // fd (it is close-on-exec).
+                match nativeguard_seccomp::sys::install(filter, self.seccomp_flags) {
+                    Ok(listener) => {
+                        let _ = listener.map(std::os::fd::IntoRawFd::into_raw_fd);
+                    }
+                    Err(err) => return Err(self.fail(Step::Seccomp, err)),
+                }
+            }
+            if listening {
+                // Wait until the supervisor holds the listener: the fd is close-on-exec, so an
+                // exec before the handover would leave every notified call failing with ENOSYS.
+                // If this very recv is a notified call, the supervisor (which by then holds the
+                // listener) answers it, so the child never waits forever.
+                let mut ack: Message = [0; 4];
+                libc::recv(
+                    self.channel,
+                    ack.as_mut_ptr().cast(),
+                    std::mem::size_of::<Message>(),
+                    0,
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Identifies the file behind one of our fds, for checking what `pidfd_getfd` returned.
+pub fn fd_target(fd: BorrowedFd<'_>) -> io::Result<std::path::PathBuf> {
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// Our own pid.
+pub fn own_pid() -> libc::pid_t {
+    std::process::id() as libc::pid_t
+}
