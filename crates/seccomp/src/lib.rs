@@ -3,7 +3,7 @@
 //! Seccomp policies for nativeguard, built in layers after gVisor's `pkg/seccomp`:
 //!
 //! ```text
-//! OCI JSON ──oci::parse──▶ Policy ──compile──▶ builder (labels, range tree, argument blocks)
+//! OCI JSON ─from_oci_json─▶ Policy ──compile──▶ builder (labels, range tree, argument blocks)
 //!   (Docker includes/excludes resolved      ──▶ optimizer passes ──▶ verifier ──▶ Program
 //!    for arches, caps, kernel version)                                   │
 //! Policy::evaluate (direct interpreter) ◀── differential tests ──▶ simulate (cBPF interpreter)

@@ -180,3 +180,55 @@ fn raw_call(probe: &Probe) -> i64 {
         }
     }
 }
+
+/// Forks a child that installs `program` (when given), runs `work` and sends back the `u64` it
+/// returns; for benchmarks and tests. `work` runs after `fork` in a copy of a possibly
+/// multi-threaded process: it must not allocate or take locks, and the program must allow
+/// `write` and `exit_group`.
+pub fn run_in_child(program: Option<&Program>, work: fn() -> u64) -> io::Result<u64> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 writes two fds into the array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let (read_fd, write_fd) = (fds[0], fds[1]);
+    // SAFETY: see the function's contract; the child leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        // SAFETY: child side; raw syscalls only.
+        unsafe {
+            libc::close(read_fd);
+            let installed = match program {
+                Some(program) => install(program, 0).is_ok(),
+                None => true,
+            };
+            if !installed {
+                libc::_exit(3);
+            }
+            let bytes = work().to_ne_bytes();
+            libc::write(write_fd, bytes.as_ptr().cast(), bytes.len());
+            libc::_exit(0);
+        }
+    }
+    // SAFETY: closing our copy of the write end; the read end is ours.
+    unsafe { libc::close(write_fd) };
+    // SAFETY: as above.
+    let mut reader = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(read_fd) });
+    let mut bytes = Vec::new();
+    let read = io::Read::read_to_end(&mut reader, &mut bytes);
+    let mut status = 0;
+    // SAFETY: reaping our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    read?;
+    match <[u8; 8]>::try_from(bytes.as_slice()) {
+        Ok(b) if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 => {
+            Ok(u64::from_ne_bytes(b))
+        }
+        _ => Err(io::Error::other(format!(
+            "child ended with status {status:#x}"
+        ))),
+    }
+}
