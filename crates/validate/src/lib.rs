@@ -1,6 +1,18 @@
 //! # nativeguard-validate
 //!
-//! The control validation loop and its report renderers.
-//!
-//! (Design note to be written by this crate's owner: purpose, main types, data flow.)
+//! Control validation: does each control the seed page maps to a technique actually act on it?
 #![deny(missing_docs)]
+
+pub mod catalog;
+mod embedded;
+mod error;
+pub mod expectations;
+pub mod model;
+pub mod process;
+pub mod render;
+pub mod runner;
+mod validation;
+pub mod windows;
+
+pub use error::Error;
+pub use validation::{validate, Inputs};
