@@ -5,7 +5,13 @@
 //! whole group is killed with `SIGKILL` while the leader is still an unreaped zombie (found with
 //! `waitid(WNOWAIT)`), so the group id cannot have been reused and grandchildren die with it;
 //! a test's processes never outlive it. (A descendant that calls `setsid` leaves the group and
-//! is out of reach; the runner stops waiting for its output after a grace period.)
+//! is out of reach; the runner stops waiting for its output after a grace period.) If the
+//! runner itself dies, the kernel kills each step's shell (`PR_SET_PDEATHSIG`).
+//!
+//! Skips are decided before anything runs, in this order: platform (`supported_platforms`
+//! lacks this host), executor (manual steps, `cmd.exe` off Windows, no `pwsh`), elevation
+//! (`elevation_required` and not root), network (see [`network_indicator`]; url-typed inputs
+//! used by the command count too) unless `allow_network`, then unmet prerequisites.
 
 use crate::error::Error;
 use crate::model::{ArgType, AtomicTest, ExecutorKind, Platform, Technique};
@@ -412,6 +418,7 @@ fn execute(
         .stderr(Stdio::piped())
         .process_group(0)
         .envs(env.iter().map(|(k, v)| (k, v)));
+    sys::kill_with_parent(&mut command);
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => {

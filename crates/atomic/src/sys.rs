@@ -46,6 +46,22 @@ pub(crate) fn kill_process_group(pgid: i32) {
     }
 }
 
+/// Makes the kernel SIGKILL the command's process when this thread dies (an interrupted
+/// runner must not leave a test's shell running; its own descendants are not covered).
+pub(crate) fn kill_with_parent(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only calls prctl, which is
+    // async-signal-safe; it touches no memory shared with the parent.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// How a reaped child ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ChildExit {

@@ -1,0 +1,142 @@
+//! `nativeguard emulate NAME`: every emulation exits 0 as the user running the tests (root in
+//! CI) and, when that is root, again as `nobody` (uid/gid 65534, no supplementary groups).
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const NAMES: [&str; 9] = [
+    "libc-exec",
+    "inline-syscall-exec",
+    "anon-stub-exec",
+    "memfd-exec",
+    "spawn-variants",
+    "python-ctypes",
+    "ptrace-poke",
+    "vm-writev",
+    "mprotect-rwx",
+];
+const NOBODY: u32 = 65534;
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+fn ptrace_scope() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn emulate(binary: &Path, name: &str, as_user: Option<u32>) -> Output {
+    let mut command = Command::new(binary);
+    command.args(["emulate", name]).current_dir("/");
+    if let Some(id) = as_user {
+        // std clears the supplementary groups when root drops to another uid.
+        command.uid(id).gid(id);
+    }
+    command.output().unwrap()
+}
+
+/// A copy of the binary that `nobody` can execute (the build directory may not be reachable).
+fn binary_for_nobody() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nativeguard-emulate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let copy = dir.join("nativeguard");
+    std::fs::copy(env!("CARGO_BIN_EXE_nativeguard"), &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    copy
+}
+
+/// Whether `nobody` can run some python3 in PATH (pyenv shims under /root are unreachable).
+fn python_for(user_is_nobody: bool) -> bool {
+    let Some(path) = std::env::var_os("PATH") else {
+        return false;
+    };
+    std::env::split_paths(&path).any(|dir| {
+        let candidate = dir.join("python3");
+        let reachable = !user_is_nobody || !candidate.starts_with("/root");
+        reachable
+            && std::fs::metadata(&candidate)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o001 != 0)
+    })
+}
+
+fn check_all(binary: &Path, as_user: Option<u32>) {
+    let who = if as_user.is_some() {
+        "nobody"
+    } else {
+        "current user"
+    };
+    let root = as_user.is_none() && is_root();
+    for name in NAMES {
+        if name == "python-ctypes" && !python_for(as_user.is_some()) {
+            eprintln!("skipped: {name} as {who}: no python3 this user can run");
+            continue;
+        }
+        let scope = ptrace_scope();
+        let ptrace_blocked =
+            matches!(name, "ptrace-poke" | "vm-writev") && (scope >= 3 || (scope == 2 && !root));
+        let output = emulate(binary, name, as_user);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if ptrace_blocked {
+            // Yama forbids it here: the emulation must say it was blocked (exit 6).
+            assert_eq!(output.status.code(), Some(6), "{name} as {who}: {stderr}");
+            assert!(stderr.starts_with("blocked: "), "{stderr}");
+            eprintln!("skipped: {name} as {who}: Yama ptrace_scope {scope} forbids it ({stderr})");
+            continue;
+        }
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{name} as {who}: stdout {stdout} stderr {stderr}"
+        );
+        assert!(stdout.starts_with(&format!("{name}: ")), "{stdout}");
+        eprint!("{who}: {stdout}");
+    }
+}
+
+#[test]
+fn every_emulation_exits_0() {
+    check_all(Path::new(env!("CARGO_BIN_EXE_nativeguard")), None);
+}
+
+#[test]
+fn every_emulation_exits_0_as_nobody() {
+    if !is_root() {
+        eprintln!("skipped: not root, cannot switch to nobody (the other test ran unprivileged)");
+        return;
+    }
+    let binary = binary_for_nobody();
+    check_all(&binary, Some(NOBODY));
+    let _ = std::fs::remove_dir_all(binary.parent().unwrap());
+}
+
+#[test]
+fn unknown_names_are_usage_errors_and_list_names_all() {
+    let output = Command::new(env!("CARGO_BIN_EXE_nativeguard"))
+        .args(["emulate", "rm-rf"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown emulation 'rm-rf'"));
+    let output = Command::new(env!("CARGO_BIN_EXE_nativeguard"))
+        .args(["emulate", "--list"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&output.stdout);
+    for name in NAMES {
+        assert!(listed.contains(name), "{listed}");
+    }
+}
