@@ -13,6 +13,8 @@ use std::os::unix::fs::FileExt;
 pub const MAX_STRING: usize = 256;
 /// Most `argv` entries shown for an exec.
 pub const MAX_ARGV: usize = 8;
+/// Longest `argv` entry shown (longer ones end with `...`).
+pub const MAX_ARGV_STRING: usize = 64;
 
 /// Reads the memory of the process that made the call.
 pub struct Memory {
@@ -57,26 +59,32 @@ impl Memory {
 
     /// A NUL-terminated string, bounded by [`MAX_STRING`].
     pub fn string(&self, address: u64) -> Option<String> {
+        self.bounded_string(address, MAX_STRING)
+    }
+
+    fn bounded_string(&self, address: u64, limit: usize) -> Option<String> {
         if address == 0 || self.file.is_none() {
             return None;
         }
         let mut bytes = Vec::new();
         let mut chunk = [0u8; 64];
-        while bytes.len() < MAX_STRING {
+        while bytes.len() < limit {
             let got = self.read(address.saturating_add(bytes.len() as u64), &mut chunk);
             if got == 0 {
                 break;
             }
             if let Some(end) = chunk[..got].iter().position(|&b| b == 0) {
                 bytes.extend_from_slice(&chunk[..end]);
-                return Some(quote(&bytes, false));
+                let truncated = bytes.len() > limit;
+                bytes.truncate(limit);
+                return Some(quote(&bytes, truncated));
             }
             bytes.extend_from_slice(&chunk[..got]);
         }
         if bytes.is_empty() {
             return None;
         }
-        bytes.truncate(MAX_STRING);
+        bytes.truncate(limit);
         Some(quote(&bytes, true))
     }
 
@@ -133,7 +141,10 @@ impl Memory {
                 items.push("...".to_string());
                 break;
             }
-            items.push(self.string(item).unwrap_or_else(|| hex(item)));
+            items.push(
+                self.bounded_string(item, MAX_ARGV_STRING)
+                    .unwrap_or_else(|| hex(item)),
+            );
         }
         Some(format!("[{}]", items.join(", ")))
     }

@@ -1,0 +1,222 @@
+//! `nativeguard sandbox` end to end: the shipped T1106 hardening policy blocks every Linux
+//! emulation with a reported denial; JSON reports; exit codes; failing closed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const EMULATIONS: [&str; 9] = [
+    "libc-exec",
+    "inline-syscall-exec",
+    "anon-stub-exec",
+    "memfd-exec",
+    "spawn-variants",
+    "python-ctypes",
+    "ptrace-poke",
+    "vm-writev",
+    "mprotect-rwx",
+];
+
+fn nativeguard() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_nativeguard"))
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn run(command: &mut Command) -> Output {
+    command
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `None` when the kernel lacks what the sandbox needs (the run says why, exit 5).
+fn sandbox_unsupported() -> Option<String> {
+    let output = run(nativeguard()
+        .args(["sandbox", "--policy"])
+        .arg(repo().join("policies/t1106-hardening.json"))
+        .arg("--landlock")
+        .arg(repo().join("policies/t1106-landlock.json"))
+        .args(["--", env!("CARGO_BIN_EXE_nativeguard"), "--version"]));
+    (output.status.code() == Some(5)).then(|| text(&output.stderr))
+}
+
+fn hardened(args: &[&str]) -> Output {
+    run(nativeguard()
+        .args(["sandbox", "--policy"])
+        .arg(repo().join("policies/t1106-hardening.json"))
+        .arg("--landlock")
+        .arg(repo().join("policies/t1106-landlock.json"))
+        .args(args))
+}
+
+#[test]
+fn the_hardened_program_itself_still_runs() {
+    if let Some(reason) = sandbox_unsupported() {
+        eprintln!("skipped: {reason}");
+        return;
+    }
+    let output = hardened(&["--", env!("CARGO_BIN_EXE_nativeguard"), "emulate", "--list"]);
+    assert!(
+        output.status.success(),
+        "{:?}\n{}",
+        output.status,
+        text(&output.stderr)
+    );
+    assert!(
+        !text(&output.stderr).contains("denied "),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn hardening_policy_blocks_every_emulation_with_a_reported_denial() {
+    if let Some(reason) = sandbox_unsupported() {
+        eprintln!("skipped: {reason}");
+        return;
+    }
+    let expected_denial = |name: &str| match name {
+        "libc-exec" | "inline-syscall-exec" | "spawn-variants" => "denied execve(\"/bin/true\"",
+        "anon-stub-exec" | "mprotect-rwx" => "denied mprotect(",
+        "memfd-exec" => "denied memfd_create(\"nativeguard-emulate\"",
+        // python3 itself is not on the execute allow-list.
+        "python-ctypes" => "denied execve(\"/usr/bin/python3\"",
+        "ptrace-poke" => "denied ptrace(PTRACE_ATTACH",
+        "vm-writev" => "denied process_vm_writev(",
+        _ => unreachable!(),
+    };
+    for name in EMULATIONS {
+        if name == "python-ctypes" && !Path::new("/usr/bin/python3").exists() {
+            eprintln!("skipped python-ctypes: no /usr/bin/python3");
+            continue;
+        }
+        let output = hardened(&["--", env!("CARGO_BIN_EXE_nativeguard"), "emulate", name]);
+        let stderr = text(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(6),
+            "{name} was not blocked:\n{stderr}"
+        );
+        assert!(
+            stderr.contains(expected_denial(name)),
+            "{name}: no denial `{}` in:\n{stderr}",
+            expected_denial(name)
+        );
+        // The report names the process: `... pid N /path/to/nativeguard (layer: ERRNO...)`.
+        let line = stderr
+            .lines()
+            .find(|line| line.starts_with(expected_denial(name)))
+            .unwrap_or_default();
+        assert!(
+            line.contains(" pid ") && line.contains("/nativeguard ("),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn json_reports_have_the_contract_keys() {
+    if let Some(reason) = sandbox_unsupported() {
+        eprintln!("skipped: {reason}");
+        return;
+    }
+    let output = hardened(&[
+        "--format",
+        "json",
+        "--",
+        env!("CARGO_BIN_EXE_nativeguard"),
+        "emulate",
+        "memfd-exec",
+    ]);
+    assert_eq!(output.status.code(), Some(6));
+    let stderr = text(&output.stderr);
+    let event: serde_json::Value = stderr
+        .lines()
+        .find_map(|line| serde_json::from_str(line).ok())
+        .unwrap_or_else(|| panic!("no JSON denial in:\n{stderr}"));
+    assert_eq!(event["denied"], "memfd_create");
+    assert_eq!(event["args"][0], "\"nativeguard-emulate\"");
+    assert_eq!(event["args"][1], "MFD_CLOEXEC");
+    assert_eq!(event["layer"], "seccomp");
+    assert_eq!(event["errno"], "EPERM");
+    assert!(event["pid"].as_u64().is_some_and(|pid| pid > 1));
+    assert!(
+        event["exe"]
+            .as_str()
+            .is_some_and(|exe| exe.ends_with("nativeguard")),
+        "{event}"
+    );
+}
+
+#[test]
+fn exit_code_is_zero_for_success_and_six_for_failure() {
+    let root = std::env::temp_dir().join(format!("ng-sandbox-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    let policy = root.join("allow.json");
+    std::fs::write(&policy, r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["memfd_create"], "action": "SCMP_ACT_ERRNO"}]}"#).unwrap();
+    let status = |program: &str| {
+        run(nativeguard()
+            .args(["sandbox", "--policy"])
+            .arg(&policy)
+            .args(["--", program]))
+        .status
+        .code()
+    };
+    assert_eq!(status("/bin/true"), Some(0));
+    assert_eq!(status("/bin/false"), Some(6));
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn a_layer_that_cannot_apply_fails_closed_unless_allowed_missing() {
+    let root = std::env::temp_dir().join(format!("ng-sandbox-closed-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    let landlock = root.join("future.json");
+    std::fs::write(
+        &landlock,
+        r#"{"abi": 999, "read": ["/"], "execute": ["$CMD"], "interpreters": ["$CMD_INTERP"]}"#,
+    )
+    .unwrap();
+    let marker = root.join("ran");
+    let attempt = |extra: &[&str]| {
+        run(nativeguard()
+            .args(["sandbox", "--policy"])
+            .arg(repo().join("policies/t1106-hardening.json"))
+            .arg("--landlock")
+            .arg(&landlock)
+            .args(extra)
+            .args(["--", "/usr/bin/touch"])
+            .arg(&marker))
+    };
+    let refused = attempt(&[]);
+    assert_eq!(refused.status.code(), Some(5), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("--allow-missing landlock"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(
+        !marker.exists(),
+        "the command ran although a layer was missing"
+    );
+    // The hardening policy sends execve to the supervisor, which needs Landlock: still refused.
+    let unsafe_without_landlock = attempt(&["--allow-missing", "landlock"]);
+    assert_eq!(
+        unsafe_without_landlock.status.code(),
+        Some(1),
+        "{}",
+        text(&unsafe_without_landlock.stderr)
+    );
+    assert!(
+        text(&unsafe_without_landlock.stderr).contains("user_notif"),
+        "{}",
+        text(&unsafe_without_landlock.stderr)
+    );
+    assert!(!marker.exists());
+    let _ = std::fs::remove_dir_all(root);
+}
