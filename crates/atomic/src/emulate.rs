@@ -399,9 +399,16 @@ fn python_ctypes(report: &mut Report) -> Result<(), Error> {
         .arg(TARGET)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| Error::Setup {
-            step: "start python3",
-            detail: format!("{}: {e}", python.display()),
+        .map_err(|e| match e.raw_os_error() {
+            // A control refusing to execute the interpreter is a block, not a setup problem.
+            Some(errno @ (libc::EPERM | libc::EACCES)) => Error::Blocked {
+                step: "execve python3",
+                errno,
+            },
+            _ => Error::Setup {
+                step: "start python3",
+                detail: format!("{}: {e}", python.display()),
+            },
         })?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let last = stdout.lines().last().unwrap_or("");

@@ -48,8 +48,9 @@ fn emulate(binary: &Path, name: &str, as_user: Option<u32>) -> Output {
 }
 
 /// A copy of the binary that `nobody` can execute (the build directory may not be reachable).
-fn binary_for_nobody() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("nativeguard-emulate-{}", std::process::id()));
+fn binary_for_nobody(test: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("nativeguard-emulate-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let copy = dir.join("nativeguard");
@@ -118,7 +119,7 @@ fn every_emulation_exits_0_as_nobody() {
         eprintln!("skipped: not root, cannot switch to nobody (the other test ran unprivileged)");
         return;
     }
-    let binary = binary_for_nobody();
+    let binary = binary_for_nobody("all");
     check_all(&binary, Some(NOBODY));
     let _ = std::fs::remove_dir_all(binary.parent().unwrap());
 }
@@ -138,5 +139,74 @@ fn unknown_names_are_usage_errors_and_list_names_all() {
     let listed = String::from_utf8_lossy(&output.stdout);
     for name in NAMES {
         assert!(listed.contains(name), "{listed}");
+    }
+}
+
+#[test]
+fn a_refused_step_exits_6_naming_the_step_and_errno() {
+    if !is_root() {
+        eprintln!("skipped: needs root to run the emulator as nobody under RLIMIT_NPROC 0");
+        return;
+    }
+    // With RLIMIT_NPROC 0 (util-linux prlimit), nobody cannot create a process: fork fails
+    // with EAGAIN.
+    if !Path::new("/usr/bin/prlimit").is_file() {
+        eprintln!("skipped: prlimit (util-linux) not installed");
+        return;
+    }
+    let binary = binary_for_nobody("nproc");
+    let mut command = Command::new("prlimit");
+    command
+        .args(["--nproc=0:0", "--"])
+        .arg(&binary)
+        .args(["emulate", "libc-exec"])
+        .current_dir("/")
+        .uid(NOBODY)
+        .gid(NOBODY);
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(6), "{stderr}");
+    assert_eq!(stderr.trim(), "blocked: fork: EAGAIN");
+    let _ = std::fs::remove_dir_all(binary.parent().unwrap());
+}
+
+#[test]
+fn under_the_shipped_hardening_policy_each_injection_is_blocked() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let policy = root.join("policies/t1106-hardening.json");
+    let landlock = root.join("policies/t1106-landlock.json");
+    if !policy.is_file() || !landlock.is_file() {
+        eprintln!("skipped: policies/t1106-*.json not present");
+        return;
+    }
+    let binary = env!("CARGO_BIN_EXE_nativeguard");
+    for (name, expected) in [
+        ("memfd-exec", "blocked: memfd_create: EPERM"),
+        ("ptrace-poke", "blocked: ptrace(PTRACE_ATTACH): EPERM"),
+        ("vm-writev", "blocked: process_vm_writev: EPERM"),
+        (
+            "mprotect-rwx",
+            "blocked: mprotect(PROT_READ|PROT_WRITE|PROT_EXEC): EPERM",
+        ),
+    ] {
+        let output = Command::new(binary)
+            .arg("sandbox")
+            .arg("--policy")
+            .arg(&policy)
+            .arg("--landlock")
+            .arg(&landlock)
+            .args(["--", binary, "emulate", name])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if output.status.code() == Some(5) {
+            eprintln!("skipped: the sandbox cannot apply here: {stderr}");
+            return;
+        }
+        assert!(
+            stderr.lines().any(|l| l == expected),
+            "{name}: expected `{expected}` in {stderr}"
+        );
+        assert_eq!(output.status.code(), Some(6), "{name}: {stderr}");
     }
 }
