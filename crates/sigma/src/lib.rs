@@ -131,6 +131,7 @@ impl RuleSet {
             .iter()
             .map(|(_, alts)| alts.iter().find_map(|f| eval::field_text(event, f)))
             .collect();
+        let flat = reference::flatten(event);
         let mut out = Vec::new();
         for det in &self.dets {
             let targets: Vec<Option<&pipeline::Target>> = match &det.route {
@@ -143,7 +144,7 @@ impl RuleSet {
                     .collect(),
             };
             let hit = targets.into_iter().any(|t| {
-                let ctx = reference::Ctx::new(event, &self.pipeline.field_prefixes, t);
+                let ctx = reference::Ctx::new(&flat, &self.pipeline.field_prefixes, t);
                 reference::detection_matches(&det.ast, &det.filters, &ctx)
             });
             if hit {

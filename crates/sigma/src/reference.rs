@@ -115,15 +115,19 @@ fn lower_toks(toks: &[Tok]) -> Vec<Tok> {
 
 /// Evaluation context for one event.
 pub(crate) struct Ctx<'a> {
-    pub flat: Vec<(String, &'a Value)>,
+    pub flat: &'a [(String, &'a Value)],
     pub prefixes: &'a [String],
     pub target: Option<&'a Target>,
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(event: &'a Event, prefixes: &'a [String], target: Option<&'a Target>) -> Self {
+    pub fn new(
+        flat: &'a [(String, &'a Value)],
+        prefixes: &'a [String],
+        target: Option<&'a Target>,
+    ) -> Self {
         Ctx {
-            flat: flatten(event),
+            flat,
             prefixes,
             target,
         }
@@ -131,7 +135,7 @@ impl<'a> Ctx<'a> {
 
     fn field(&self, name: &str) -> Option<&'a Value> {
         let name = self.target.map_or(name, |t| t.rename(name));
-        lookup(&self.flat, self.prefixes, name)
+        lookup(self.flat, self.prefixes, name)
     }
 }
 

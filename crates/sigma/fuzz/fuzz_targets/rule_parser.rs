@@ -1,0 +1,36 @@
+//! Arbitrary bytes as a rule file: loading must never panic, and a rule that loads must
+//! evaluate on a fixed event (engine and reference evaluator agreeing) without panicking.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use nativeguard_event::{Event, Timestamp, Value};
+use nativeguard_sigma::{Pipeline, RuleSetBuilder};
+use std::sync::Arc;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    for pipeline in [Pipeline::none(), Pipeline::windows()] {
+        let mut builder = RuleSetBuilder::new(pipeline);
+        let _ = builder.add_file("fuzz.yml", text);
+        let (set, _) = builder.build();
+        let set = Arc::new(set);
+        let mut event = Event::new();
+        event.insert("Channel", "Microsoft-Windows-Sysmon/Operational");
+        event.insert("EventID", Value::Int(1));
+        event.insert("Image", "C:\\Windows\\System32\\cmd.exe");
+        event.insert("CommandLine", "cmd.exe /c whoami -all \u{2013}x aGVsbG8=");
+        event.insert("DestinationIp", "10.0.0.1");
+        event.insert("Count", Value::Int(7));
+        event.insert("List", Value::List(vec![Value::from("a"), Value::Null]));
+        event.insert_path("winlog.event_data.User", "SYSTEM");
+        event.timestamp = Some(Timestamp(0));
+        let mut engine = set.engine();
+        let mut out = Vec::new();
+        engine.evaluate(&event, &mut out);
+        engine.evaluate(&event, &mut out);
+        let reference = set.reference_matches(&event);
+        let engine_plain = out.iter().filter(|d| d.correlation.is_none()).count();
+        // Correlation-fed rules do not alert alone, so the engine reports at most the reference.
+        assert!(engine_plain <= 2 * reference.len());
+    }
+});
