@@ -85,6 +85,19 @@ impl Catalog {
                 });
             }
         }
+        if let Some(named) = std::env::var_os(ART_ENV) {
+            // Fail closed: a folder named explicitly must exist rather than be skipped.
+            let named = PathBuf::from(named);
+            if !named.is_dir() {
+                return Err(Error::Io {
+                    path: named,
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!("{ART_ENV} does not name a directory"),
+                    ),
+                });
+            }
+        }
         if let Some(art) = art_atomics_folder() {
             catalog.read_dir(&art, technique, &mut validator)?;
             catalog.art_folder = Some(art);

@@ -226,3 +226,24 @@ fn exit_codes_failed_invalid_and_bad_input() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+#[test]
+fn a_named_art_folder_that_does_not_exist_is_an_error() {
+    let output = Command::new(env!("CARGO_BIN_EXE_nativeguard"))
+        .args(["atomic", "list", "T1106"])
+        .env("NATIVEGUARD_ART_ATOMICS", "/nonexistent/atomics")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/nonexistent/atomics"), "{stderr}");
+
+    let fixtures = fixture_atomics();
+    let output = Command::new(env!("CARGO_BIN_EXE_nativeguard"))
+        .args(["atomic", "list", "--format", "json", "T1106"])
+        .env("NATIVEGUARD_ART_ATOMICS", &fixtures)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(json(&output).len(), 14);
+}
