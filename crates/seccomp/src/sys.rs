@@ -16,6 +16,18 @@ pub const FLAG_NEW_LISTENER: u32 = 8;
 
 const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
 
+/// Exit status of a child that could not install its filter.
+const INSTALL_FAILED: libc::c_int = 97;
+
+/// The error for a child that could not install its filter (kind `Unsupported`: seccomp is
+/// off, or the process may not set no_new_privs).
+fn install_failed() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "the child could not install the seccomp filter",
+    )
+}
+
 #[repr(C)]
 struct SockFprog {
     len: libc::c_ushort,
@@ -98,7 +110,7 @@ pub fn probe_in_child(program: &Program, probes: &[Probe]) -> io::Result<Vec<i64
                     }
                     0
                 }
-                Err(_) => 3,
+                Err(_) => INSTALL_FAILED,
             };
             libc::_exit(status);
         }
@@ -113,6 +125,9 @@ pub fn probe_in_child(program: &Program, probes: &[Probe]) -> io::Result<Vec<i64
     // SAFETY: reaping our own child.
     unsafe { libc::waitpid(pid, &mut status, 0) };
     read?;
+    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == INSTALL_FAILED {
+        return Err(install_failed());
+    }
     if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
         return Err(io::Error::other(format!(
             "probe child ended with status {status:#x} after {} of {} calls",
@@ -206,7 +221,7 @@ pub fn run_in_child(program: Option<&Program>, work: fn() -> u64) -> io::Result<
                 None => true,
             };
             if !installed {
-                libc::_exit(3);
+                libc::_exit(INSTALL_FAILED);
             }
             let bytes = work().to_ne_bytes();
             libc::write(write_fd, bytes.as_ptr().cast(), bytes.len());
@@ -223,6 +238,9 @@ pub fn run_in_child(program: Option<&Program>, work: fn() -> u64) -> io::Result<
     // SAFETY: reaping our own child.
     unsafe { libc::waitpid(pid, &mut status, 0) };
     read?;
+    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == INSTALL_FAILED {
+        return Err(install_failed());
+    }
     match <[u8; 8]>::try_from(bytes.as_slice()) {
         Ok(b) if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 => {
             Ok(u64::from_ne_bytes(b))
