@@ -395,7 +395,7 @@ impl<'de> Visitor<'de> for SystemSeed<'_, '_> {
                 Value::Object(element) => {
                     for (child, value) in element.iter() {
                         match child {
-                            "#text" => self.out.insert(&*key, value.clone()),
+                            "#text" => self.out.insert(&*key, system_number(&key, value.clone())),
                             "#attributes" => {
                                 let Value::Object(attributes) = value else {
                                     continue;
@@ -405,17 +405,44 @@ impl<'de> Visitor<'de> for SystemSeed<'_, '_> {
                                         ("TimeCreated", "SystemTime") => "TimeCreated".into(),
                                         (element, attribute) => format!("{element}_{attribute}"),
                                     };
-                                    self.out.insert(name, value.clone());
+                                    let value = system_number(&name, value.clone());
+                                    self.out.insert(name, value);
                                 }
                             }
                             child => self.out.insert(format!("{}_{child}", &*key), value.clone()),
                         }
                     }
                 }
-                value => self.out.insert(&*key, value),
+                value => {
+                    let value = system_number(&key, value);
+                    self.out.insert(&*key, value)
+                }
             }
         }
         Ok(())
+    }
+}
+
+/// `System` values that are numbers. Some renderings (forwarded events) carry them as text;
+/// they become integers so every source agrees (`EventID` is always an integer).
+const SYSTEM_NUMBERS: &[&str] = &[
+    "EventID",
+    "Version",
+    "Level",
+    "Task",
+    "Opcode",
+    "EventRecordID",
+    "Execution_ProcessID",
+    "Execution_ThreadID",
+    "EventID_Qualifiers",
+];
+
+fn system_number(name: &str, value: Value) -> Value {
+    match &value {
+        Value::Str(text) if SYSTEM_NUMBERS.contains(&name) => {
+            text.trim().parse::<i64>().map_or(value, Value::Int)
+        }
+        _ => value,
     }
 }
 
@@ -492,7 +519,7 @@ mod tests {
               "EventID":{"#attributes":{"Qualifiers":16384},"#text":4688},
               "Level":0,"Keywords":"0x8020000000000000",
               "TimeCreated":{"#attributes":{"SystemTime":"2019-03-19T23:30:12.345678Z"}},
-              "EventRecordID":42,"Correlation":null,
+              "EventRecordID":"42","Correlation":null,
               "Execution":{"#attributes":{"ProcessID":4,"ThreadID":8}},
               "Channel":"Security","Computer":"pc"},
               "EventData":{"NewProcessName":"C:\\x.exe","CommandLine":"x \"a\""}}}"##,
@@ -509,6 +536,8 @@ mod tests {
             Some(&Value::from("2019-03-19T23:30:12.345678Z"))
         );
         assert_eq!(f.get_direct("Execution_ProcessID"), Some(&Value::Int(4)));
+        // Forwarded events render numbers as text; they still come out as integers.
+        assert_eq!(f.get_direct("EventRecordID"), Some(&Value::Int(42)));
         assert_eq!(f.get_direct("Correlation"), Some(&Value::Null));
         assert_eq!(
             f.get_direct("NewProcessName"),

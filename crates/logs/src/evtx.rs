@@ -7,7 +7,7 @@ use crate::{Error, MAX_EVENT_BYTES, MAX_NESTING_DEPTH};
 use evtx::err::EvtxError;
 use evtx::{EvtxParser, ParserSettings};
 use nativeguard_event::{Event, Fields, Origin, Timestamp};
-use std::io::{Read, Seek};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -18,8 +18,9 @@ pub const EVTX_MAGIC: &[u8; 8] = b"ElfFile\0";
 ///
 /// Records come out in log order (oldest chunk first). A record that cannot be parsed is one
 /// [`Error::EvtxRecord`]; a chunk that cannot be parsed is one [`Error::EvtxChunk`]; reading
-/// goes on after both. Each event's `origin.record_id` is its EventRecordID and its timestamp is
-/// the record header's.
+/// goes on after both. Each event's `origin.record_id` is the record header's number (what the
+/// errors name; an exported log renumbers it from 1 while `EventRecordID` keeps the original)
+/// and its timestamp is `System/TimeCreated` (else the record header's time).
 ///
 /// ```no_run
 /// let mut reader = nativeguard_logs::EvtxReader::open("Security.evtx".as_ref(), 1)?;
@@ -35,7 +36,13 @@ pub const EVTX_MAGIC: &[u8; 8] = b"ElfFile\0";
 pub struct EvtxReader<R: Read + Seek> {
     parser: EvtxParser<R>,
     path: Arc<str>,
+    /// A chunk cut short by the end of the file: its number and the bytes it has.
+    truncated_chunk: Option<(u64, u64)>,
 }
+
+/// EVTX layout: a 4 KiB file header, then 64 KiB chunks.
+const FILE_HEADER_BYTES: u64 = 4096;
+const CHUNK_BYTES: u64 = 65536;
 
 impl EvtxReader<std::fs::File> {
     /// Opens an EVTX file. `threads` chunks are parsed in parallel (1: on the calling thread).
@@ -58,7 +65,18 @@ impl EvtxReader<std::io::Cursor<Vec<u8>>> {
 
 impl<R: Read + Seek + Send + 'static> EvtxReader<R> {
     /// Reads EVTX from any seekable input; `path` names it in events and errors.
-    pub fn new(input: R, path: Arc<str>, threads: usize) -> Result<Self, Error> {
+    pub fn new(mut input: R, path: Arc<str>, threads: usize) -> Result<Self, Error> {
+        let io_error = |source| Error::Io {
+            path: path.clone(),
+            source,
+        };
+        // The parser reads whole chunks only and says nothing about a partial last one (a file
+        // copied while it was written, or cut short): that loss is reported here.
+        let length = input.seek(SeekFrom::End(0)).map_err(io_error)?;
+        input.seek(SeekFrom::Start(0)).map_err(io_error)?;
+        let partial = length.saturating_sub(FILE_HEADER_BYTES) % CHUNK_BYTES;
+        let truncated_chunk = (length > FILE_HEADER_BYTES && partial > 0)
+            .then(|| ((length - FILE_HEADER_BYTES) / CHUNK_BYTES, partial));
         let settings = ParserSettings::new()
             .num_threads(threads.max(1))
             .indent(false)
@@ -69,13 +87,26 @@ impl<R: Read + Seek + Send + 'static> EvtxReader<R> {
                 message: error_chain(&err),
             })?
             .with_configuration(settings);
-        Ok(EvtxReader { parser, path })
+        Ok(EvtxReader {
+            parser,
+            path,
+            truncated_chunk,
+        })
     }
 
     /// Every record, as an event or an error.
     pub fn events(&mut self) -> impl Iterator<Item = Result<Event, Error>> + '_ {
         let path = self.path.clone();
         let for_records = path.clone();
+        let truncated = self.truncated_chunk.map(|(chunk, bytes)| {
+            Err(Error::EvtxChunk {
+                path: path.clone(),
+                chunk: ChunkNumber(Some(chunk)),
+                message: format!(
+                    "the file ends {bytes} bytes into this chunk (it is truncated); its records were not read"
+                ),
+            })
+        });
         self.parser
             .serialized_records(move |record| {
                 let record = record?;
@@ -85,6 +116,7 @@ impl<R: Read + Seek + Send + 'static> EvtxReader<R> {
                 Ok(to_event(&rendered.data, id, nanos, &for_records))
             })
             .map(move |item| item.unwrap_or_else(|err| Err(from_evtx_error(&path, err))))
+            .chain(truncated)
     }
 }
 
@@ -110,9 +142,18 @@ fn to_event(json: &[u8], record: u64, nanos: i128, path: &Arc<str>) -> Result<Ev
             message: format!("rendered JSON does not decode: {err}"),
         },
     })?;
+    // System/TimeCreated first: it is what Windows shows, and some exported logs leave the
+    // record header's time at zero (1601-01-01).
+    let timestamp = crate::json::event_timestamp(&fields).or_else(|| {
+        i64::try_from(nanos)
+            .ok()
+            // A zero FILETIME (1601) does not fit; nothing logged before 1970 is real either.
+            .filter(|&n| n > 0)
+            .map(Timestamp::from_unix_nanos)
+    });
     Ok(Event {
         fields,
-        timestamp: i64::try_from(nanos).ok().map(Timestamp::from_unix_nanos),
+        timestamp,
         origin: Origin {
             source: Some(path.clone()),
             record_id: Some(record),

@@ -36,9 +36,10 @@
 //! `Computer`, `EventRecordID`, `Task`, `Opcode`, `Keywords` from `winlog.*`. Any other object
 //! is taken as it is.
 //!
-//! An event's timestamp is the EVTX record header's time, or for JSON the first of
-//! `@timestamp`, `TimeCreated`, `timestamp`, `UtcTime`, `EventTime` that parses. Its
-//! `origin.record_id` is the EVTX EventRecordID, or the line a JSON object starts on.
+//! An event's timestamp is the first of `@timestamp`, `TimeCreated` (EVTX: `System/TimeCreated`),
+//! `timestamp`, `UtcTime`, `EventTime` that parses, else (EVTX) the record header's time. Its
+//! `origin.record_id` is the EVTX record header's number (exported logs renumber it from 1;
+//! the `EventRecordID` field keeps the original), or the line a JSON object starts on.
 //!
 //! ```
 //! use nativeguard_event::Value;

@@ -1,0 +1,201 @@
+//! Hunt throughput against the parse-only floor, measured in one run (bench/hunt.sh runs it).
+//!
+//! `hunt_bench --rules DIR... [--rounds N] [--jsonl FILE] -- LOGS...`
+//!
+//! 1. parse-only: every input read into events, no rules (`Reader::events`);
+//! 2. hunt: the same, each event evaluated by the rule set (Windows pipeline), as
+//!    `nativeguard hunt` does;
+//! 3. with `--jsonl FILE`: the inputs are first written to FILE as JSON Lines (flattened events),
+//!    then FILE is parse-only'd and hunted the same way.
+//!
+//! Each phase runs `--rounds` times, alternating, and the fastest round counts (the machine is
+//! shared). Times are this process's CPU time (user + system, from /proc/self/stat), so
+//! events/s is per core: everything runs on one thread.
+
+use nativeguard_logs::{discover, Format, Input, Reader};
+use nativeguard_sigma::{Pipeline, RuleSet, RuleSetBuilder};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+struct Round {
+    events: u64,
+    errors: u64,
+    detections: u64,
+    cpu: f64,
+    wall: f64,
+}
+
+fn run(inputs: &[Input], rules: Option<&Arc<RuleSet>>) -> Round {
+    let (cpu0, wall0) = (cpu_seconds(), Instant::now());
+    let (mut events, mut errors, mut detections) = (0, 0, 0);
+    let mut engine = rules.map(|r| r.engine());
+    let mut out = Vec::new();
+    for input in inputs {
+        let Ok(mut reader) = Reader::open(input, 1) else {
+            errors += 1;
+            continue;
+        };
+        for item in reader.events() {
+            match item {
+                Ok(event) => {
+                    events += 1;
+                    if let Some(engine) = engine.as_mut() {
+                        out.clear();
+                        engine.evaluate(&event, &mut out);
+                        detections += out.len() as u64;
+                    }
+                }
+                Err(_) => errors += 1,
+            }
+        }
+    }
+    Round {
+        events,
+        errors,
+        detections,
+        cpu: cpu_seconds() - cpu0,
+        wall: wall0.elapsed().as_secs_f64(),
+    }
+}
+
+fn load_rules(dirs: &[PathBuf]) -> (RuleSet, usize) {
+    let mut builder = RuleSetBuilder::new(Pipeline::windows());
+    let mut failed = 0;
+    let mut files = Vec::new();
+    for dir in dirs {
+        collect(dir, &mut files);
+    }
+    for file in &files {
+        if let Ok(text) = std::fs::read_to_string(file) {
+            failed += builder.add_file(&file.display().to_string(), &text).len();
+        }
+    }
+    let (rules, errors) = builder.build();
+    (rules, failed + errors.len())
+}
+
+fn collect(path: &Path, out: &mut Vec<PathBuf>) {
+    if path.is_dir() {
+        let mut children: Vec<PathBuf> = std::fs::read_dir(path)
+            .map(|e| e.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        children.sort();
+        for child in children {
+            collect(&child, out);
+        }
+    } else if path.extension().is_some_and(|e| e == "yml") {
+        out.push(path.to_path_buf());
+    }
+}
+
+fn best(rounds: &[Round]) -> &Round {
+    rounds
+        .iter()
+        .min_by(|a, b| a.cpu.total_cmp(&b.cpu))
+        .expect("at least one round")
+}
+
+fn compare(label: &str, inputs: &[Input], rules: &Arc<RuleSet>, rounds: usize) {
+    let (mut parse, mut hunt) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        parse.push(run(inputs, None));
+        hunt.push(run(inputs, Some(rules)));
+    }
+    let (p, h) = (best(&parse), best(&hunt));
+    println!(
+        "{label}: {} events ({} errors), {} detections",
+        h.events, h.errors, h.detections
+    );
+    println!(
+        "  parse-only: {:.3}s CPU ({:.3}s wall)  {:.0} events/s per core",
+        p.cpu,
+        p.wall,
+        p.events as f64 / p.cpu
+    );
+    println!(
+        "  hunt:       {:.3}s CPU ({:.3}s wall)  {:.0} events/s per core",
+        h.cpu,
+        h.wall,
+        h.events as f64 / h.cpu
+    );
+    println!(
+        "  hunt / parse-only = {:.2}x   rule cost {:.2} us/event, {:.1} ns per rule per event",
+        h.cpu / p.cpu,
+        (h.cpu - p.cpu) / h.events as f64 * 1e6,
+        (h.cpu - p.cpu) / h.events as f64 / rules.len() as f64 * 1e9
+    );
+}
+
+fn main() -> std::io::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let split = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    let (options, logs) = args.split_at(split);
+    let logs: Vec<&Path> = logs.iter().skip(1).map(Path::new).collect();
+    let (mut rule_dirs, mut rounds, mut jsonl) = (Vec::new(), 3, None);
+    let mut it = options.iter();
+    while let Some(option) = it.next() {
+        match option.as_str() {
+            "--rules" => rule_dirs.extend(it.next().map(PathBuf::from)),
+            "--rounds" => rounds = it.next().and_then(|n| n.parse().ok()).unwrap_or(3),
+            "--jsonl" => jsonl = it.next().map(PathBuf::from),
+            other => panic!("unknown option {other}"),
+        }
+    }
+    let started = Instant::now();
+    let (rules, failed) = load_rules(&rule_dirs);
+    println!(
+        "rules: {} loaded, {} failed, {} unrouted, in {:.2}s",
+        rules.len(),
+        failed,
+        rules.unrouted_rules().count(),
+        started.elapsed().as_secs_f64()
+    );
+    let rules = Arc::new(rules);
+    let found = discover(&logs);
+    let evtx: Vec<Input> = found
+        .inputs
+        .into_iter()
+        .filter(|i| i.format == Format::Evtx)
+        .collect();
+    println!("inputs: {} EVTX files", evtx.len());
+    compare("EVTX", &evtx, &rules, rounds);
+
+    if let Some(path) = jsonl {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        for input in &evtx {
+            let Ok(mut reader) = Reader::open(input, 1) else {
+                continue;
+            };
+            for event in reader.events().flatten() {
+                serde_json::to_writer(&mut out, &event)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        out.flush()?;
+        let size = std::fs::metadata(&path)?.len();
+        println!("JSONL: {} ({:.1} MB)", path.display(), size as f64 / 1e6);
+        let input = [Input {
+            path,
+            format: Format::Jsonl,
+        }];
+        compare("JSONL", &input, &rules, rounds);
+    }
+    Ok(())
+}
