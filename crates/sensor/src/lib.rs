@@ -39,7 +39,10 @@ pub mod process;
 mod sys;
 pub mod wire;
 
-pub use sys::{check_support, object, Sensor, Stats, KERNEL_BTF, PROGRAMS};
+pub use sys::{
+    check_support, install_stop_signals, object, stop_requested, Sensor, Stats, KERNEL_BTF,
+    PROGRAMS,
+};
 
 /// Everything that can go wrong running the sensor.
 #[derive(Debug, thiserror::Error)]
@@ -70,4 +73,7 @@ pub enum Error {
     /// Waiting on the ring buffer failed.
     #[error("polling the ring buffer: {0}")]
     Poll(#[source] std::io::Error),
+    /// Installing the SIGINT/SIGTERM handlers failed.
+    #[error("installing the SIGINT/SIGTERM handlers: {0}")]
+    Signal(#[source] std::io::Error),
 }

@@ -14,6 +14,7 @@ use aya::{Btf, Ebpf, EbpfLoader};
 use nativeguard_event::Event;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 #[repr(C, align(8))]
@@ -234,6 +235,37 @@ impl Sensor {
     pub fn processes(&self) -> &ProcessTable {
         &self.enricher.table
     }
+}
+
+static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn request_stop(_signal: libc::c_int) {
+    STOP_REQUESTED.store(true, Ordering::SeqCst);
+}
+
+/// Makes SIGINT and SIGTERM request a clean stop instead of killing the process: the handler
+/// only sets a flag ([`stop_requested`]), and without `SA_RESTART` a pending [`Sensor::poll`]
+/// returns at once, so the caller can flush its output and drop the sensor (which detaches).
+pub fn install_stop_signals() -> Result<(), Error> {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: a zeroed sigaction is valid; the handler is async-signal-safe (one atomic
+        // store) and lives for the whole program.
+        let rc = unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = request_stop as extern "C" fn(libc::c_int) as usize;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut())
+        };
+        if rc != 0 {
+            return Err(Error::Signal(std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
+
+/// Whether SIGINT or SIGTERM arrived since [`install_stop_signals`].
+pub fn stop_requested() -> bool {
+    STOP_REQUESTED.load(Ordering::SeqCst)
 }
 
 /// Wall-clock minus boot-clock, in nanoseconds.
