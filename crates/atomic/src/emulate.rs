@@ -1,6 +1,6 @@
 //! Safe Linux emulations of native API abuse (ATT&CK T1106), one per behaviour a control should
 //! see. Each only touches children it created, only ever executes `/bin/true`, reaps every
-//! child, and takes well under a second. The system calls live in [`crate::sys`].
+//! child, and takes well under a second. The system calls live in the private `sys` module.
 //!
 //! | name | what it does |
 //! |---|---|

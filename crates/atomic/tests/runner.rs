@@ -299,3 +299,26 @@ fn skip_rules_explain_themselves() {
     let result = run(&manual, &options());
     assert_eq!(result.skip, Some(SkipKind::Executor));
 }
+
+#[test]
+fn get_prereqs_that_download_need_allow_network() {
+    let t = one_test(
+        "  dependencies:\n  - description: the tool is present\n    prereq_command: 'false'\n    \
+         get_prereq_command: wget -q -O /tmp/x https://example.org/tool\n",
+        "    command: echo ran\n",
+    );
+    let get = RunOptions {
+        mode: Mode::GetPrereqs,
+        ..options()
+    };
+    let result = run(&t, &get);
+    assert_eq!(result.skip, Some(SkipKind::Network));
+    let reason = result.reason.unwrap();
+    assert!(
+        reason.contains("get_prereq_command for 'the tool is present'"),
+        "{reason}"
+    );
+    assert!(reason.contains("--allow-network"), "{reason}");
+    // A plain run only checks the prerequisite, which does not reach the network.
+    assert_eq!(run(&t, &options()).skip, Some(SkipKind::Prerequisite));
+}
