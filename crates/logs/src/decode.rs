@@ -292,7 +292,7 @@ impl StoreOther for SystemSeed<'_, '_> {
 
 impl StoreOther for DataSeed<'_, '_, '_> {
     fn store(self, value: Value) {
-        self.out.insert(self.name, value);
+        insert_data(self.out, self.name, value);
     }
     fn values(&self) -> ValueSeed<'_> {
         self.values
@@ -493,12 +493,22 @@ impl<'de> Visitor<'de> for DataSeed<'_, '_, '_> {
                 }
                 name => {
                     let value = map.next_value_seed(self.values)?;
-                    self.out.insert(name, value);
+                    insert_data(self.out, name, value);
                 }
             }
         }
         Ok(())
     }
+}
+
+/// Adds one `EventData`/`UserData` field. A name with spaces (Windows Defender's
+/// `Threat Name`, `Process Name`) is also added without them, the name Sigma rules use
+/// (`ThreatName`), as SigmaHQ's own regression runner sees it.
+fn insert_data(out: &mut Fields, name: &str, value: Value) {
+    if name.contains(' ') {
+        out.insert(name.replace(' ', ""), value.clone());
+    }
+    out.insert(name, value);
 }
 
 #[cfg(test)]
@@ -556,6 +566,9 @@ mod tests {
                  "Operation":"ExecMethod","ClientProcessId":25920}}}}"##,
         );
         assert_eq!(f.get_direct("Operation"), Some(&Value::from("ExecMethod")));
+        let f = decode(r##"{"Event":{"EventData":{"Threat Name":"EICAR","Path":"p"}}}"##);
+        assert_eq!(f.get_direct("ThreatName"), Some(&Value::from("EICAR")));
+        assert_eq!(f.get_direct("Threat Name"), Some(&Value::from("EICAR")));
         assert_eq!(f.get_direct("ClientProcessId"), Some(&Value::Int(25920)));
         let f = decode(r##"{"Event":{"System":{},"EventData":{"Data":["a","b"],"Binary":"00"}}}"##);
         assert_eq!(

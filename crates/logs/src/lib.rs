@@ -28,7 +28,8 @@
 //! `Provider_Name`, `Provider_Guid`, `Computer`, `EventRecordID`, `TimeCreated`, `Level`,
 //! `Task`, `Opcode`, `Keywords`, `Version`, `Execution_ProcessID`, `Execution_ThreadID`,
 //! `Security_UserID`, `Correlation_ActivityID` (any `System` attribute is `<Element>_<Name>`),
-//! then every `EventData`/`UserData` field by its name (`Image`, `CommandLine`, ...). Unnamed
+//! then every `EventData`/`UserData` field by its name (`Image`, `CommandLine`, ...; a name with
+//! spaces, as Windows Defender writes them, also without its spaces: `ThreatName`). Unnamed
 //! `Data` elements are kept under `Data` (a string or a list), where keyword searches see them.
 //!
 //! A winlogbeat object keeps its nesting (`winlog.event_data.Image` resolves) and also gets the
