@@ -450,6 +450,11 @@ const PRCTL_OPTIONS: &[(u32, &str)] = &[
     (0x59616d61, "PR_SET_PTRACER"),
 ];
 
+/// A file mode (`umode_t`), in octal as people write it.
+fn mode(raw: u64) -> String {
+    format!("{:#o}", raw as u32)
+}
+
 fn dirfd(raw: u64) -> String {
     if raw as u32 as i32 == -100 {
         "AT_FDCWD".to_string()
@@ -523,17 +528,13 @@ pub fn decode_args(arch: Arch, name: &str, args: &[u64; 6], memory: &Memory) -> 
             flags(args[2], PROT, "PROT_NONE"),
             int(args[3]),
         ]),
-        "open" => Some(vec![
-            string(0),
-            open_flags(args[1]),
-            format!("{:#o}", args[2] as u32),
-        ]),
-        "creat" => Some(vec![string(0), format!("{:#o}", args[1] as u32)]),
+        "open" => Some(vec![string(0), open_flags(args[1]), mode(args[2])]),
+        "creat" => Some(vec![string(0), mode(args[1])]),
         "openat" => Some(vec![
             dirfd(args[0]),
             string(1),
             open_flags(args[2]),
-            format!("{:#o}", args[3] as u32),
+            mode(args[3]),
         ]),
         "openat2" => {
             let how = memory.u64_at(args[2]).map(open_flags);
@@ -593,7 +594,9 @@ pub fn decode_args(arch: Arch, name: &str, args: &[u64; 6], memory: &Memory) -> 
         "unlink" | "rmdir" | "chdir" | "chroot" | "acct" | "swapon" | "swapoff" | "uselib" => {
             Some(vec![string(0)])
         }
-        "mkdir" | "chmod" | "access" | "truncate" | "stat" | "lstat" | "readlink" | "statfs" => {
+        "mkdir" | "chmod" => Some(vec![string(0), mode(args[1])]),
+        "mkdirat" | "fchmodat" => Some(vec![dirfd(args[0]), string(1), mode(args[2])]),
+        "access" | "truncate" | "stat" | "lstat" | "readlink" | "statfs" => {
             let count = nativeguard_syscalls::syscall(arch, name).map_or(2, |s| s.args.len());
             Some(
                 (0..count)
@@ -601,8 +604,8 @@ pub fn decode_args(arch: Arch, name: &str, args: &[u64; 6], memory: &Memory) -> 
                     .collect(),
             )
         }
-        "unlinkat" | "mkdirat" | "fchmodat" | "faccessat" | "faccessat2" | "newfstatat"
-        | "readlinkat" | "statx" | "mknodat" | "fchownat" => {
+        "unlinkat" | "faccessat" | "faccessat2" | "newfstatat" | "readlinkat" | "statx"
+        | "mknodat" | "fchownat" => {
             let count = nativeguard_syscalls::syscall(arch, name).map_or(3, |s| s.args.len());
             Some(
                 (0..count)
@@ -739,6 +742,15 @@ mod tests {
                 [(-100i64) as u64, 0, 0o2 | 0o100 | 0o2000000, 0o644, 0, 0]
             ),
             "AT_FDCWD, NULL, O_RDWR|O_CREAT|O_CLOEXEC, 0o644"
+        );
+    }
+
+    #[test]
+    fn modes_are_octal() {
+        assert_eq!(decode("mkdir", [0, 0o777, 0, 0, 0, 0]), "NULL, 0o777");
+        assert_eq!(
+            decode("mkdirat", [(-100i64) as u64, 0, 0o755, 0, 0, 0]),
+            "AT_FDCWD, NULL, 0o755"
         );
     }
 

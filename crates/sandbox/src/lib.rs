@@ -73,13 +73,14 @@
 //! * Landlock denials of opens and writes are not notified (Landlock has no user-space
 //!   callback): those calls fail with EACCES and are not in the report.
 //!
-//! ```no_run
+//! ```
 //! use nativeguard_sandbox::{Sandbox, SandboxConfig};
 //! use nativeguard_seccomp::{Action, Policy, Rule};
 //!
+//! // Deny uname(2) with EPERM; everything else runs.
 //! let policy = Policy {
 //!     default_action: Action::Allow,
-//!     rules: vec![Rule::new(&["memfd_create"], Action::Errno(1))],
+//!     rules: vec![Rule::new(&["uname"], Action::Errno(1))],
 //!     ..Policy::default()
 //! };
 //! let config = SandboxConfig {
@@ -87,11 +88,16 @@
 //!     policy_path: "inline".into(),
 //!     landlock: None,
 //!     allow_missing: Vec::new(),
-//!     command: vec!["python3".into(), "-c".into(), "import os; os.memfd_create('x')".into()],
+//!     command: vec!["uname".into()],
 //! };
 //! let sandbox = Sandbox::prepare(config)?;
-//! let outcome = sandbox.run(Box::new(|denial| eprintln!("denied {}", denial.call())))?;
+//! let outcome = sandbox.run(Box::new(|denial| {
+//!     // e.g. `denied uname(0x7ffd5b1e8a40)`
+//!     assert_eq!(denial.syscall, "uname");
+//!     assert_eq!(denial.errno, 1);
+//! }))?;
 //! assert_eq!(outcome.stats.denied, 1);
+//! assert!(!outcome.status.success(), "uname fails when its syscall does");
 //! # Ok::<(), nativeguard_sandbox::Error>(())
 //! ```
 #![deny(missing_docs)]

@@ -9,6 +9,7 @@
 //! * `denied_call_is_reported_with_decoded_args_and_policy_errno`
 //! * `socket_high_bits_cannot_slip_past_an_af_netlink_rule`
 //! * `kill_action_reports_then_kills_the_process`
+//! * `calls_through_abis_outside_the_policy_are_reported_and_killed` (int 0x80, x32)
 //! * `landlock_read_write_exec_allow_lists_are_enforced`
 //! * `exec_outside_the_allow_list_is_reported`, `loader_named_directly_is_denied`
 //! * `denied_exec_stays_denied_while_another_thread_rewrites_the_path` (TOCTOU)
@@ -102,6 +103,7 @@ fn run_helper(mode: &str) -> i32 {
                 )
             })
         }
+        "foreign_abi" => foreign_abi_helper(),
         "files" => files_helper(),
         "exec_race" => exec_race_helper(),
         "nested" => nested_helper(),
@@ -133,6 +135,29 @@ fn run_helper(mode: &str) -> i32 {
         "sandbox_then_sleep" => sandbox_then_sleep_helper(),
         _ => 254,
     }
+}
+
+/// An i386 `int 0x80` getpid (nr 20) or an x32 getpid (nr 0x4000_0000 | 39) from this
+/// 64-bit process; exits 100 if the call returned at all.
+#[cfg(target_arch = "x86_64")]
+fn foreign_abi_helper() -> i32 {
+    let mut ret: i64;
+    if helper_arg() == "i386" {
+        // SAFETY: i386 getpid through int 0x80 takes no arguments and touches no memory.
+        unsafe { std::arch::asm!("int 0x80", inlateout("rax") 20i64 => ret, options(nostack)) };
+    } else {
+        // SAFETY: the syscall instruction with an x32 getpid number; rcx/r11 are clobbered.
+        unsafe {
+            std::arch::asm!("syscall", inlateout("rax") 0x4000_0027i64 => ret, out("rcx") _, out("r11") _, options(nostack))
+        };
+    }
+    eprintln!("foreign ABI call returned {ret}");
+    100
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn foreign_abi_helper() -> i32 {
+    100
 }
 
 /// Bit 0: read inside allowed; bit 1: read outside denied; bit 2: write inside allowed;
@@ -423,6 +448,29 @@ fn kill_action_reports_then_kills_the_process() {
     assert_eq!(denials.len(), 1, "{denials:?}");
     assert!(denials[0].killed);
     assert_eq!(denials[0].syscall, "getppid");
+}
+
+fn calls_through_abis_outside_the_policy_are_reported_and_killed() {
+    use std::os::unix::process::ExitStatusExt;
+    if !cfg!(target_arch = "x86_64") {
+        eprintln!("skipped: i386 and x32 calls exist on x86_64 only");
+        return;
+    }
+    let mut policy = allow_all_but(&["memfd_create"], Action::Errno(1));
+    policy.arches = vec![nativeguard_syscalls::Arch::X86_64];
+    for (abi, arch, name) in [
+        ("i386", nativeguard_syscalls::Arch::I386, "getpid"),
+        ("x32", nativeguard_syscalls::Arch::X32, "getpid"),
+    ] {
+        let (status, denials) = sandboxed("foreign_abi", abi, policy.clone(), None).unwrap();
+        assert_eq!(status.signal(), Some(libc::SIGKILL), "{abi}: {status:?}");
+        assert_eq!(denials.len(), 1, "{abi}: {denials:?}");
+        assert_eq!(
+            (denials[0].arch, denials[0].syscall.as_str()),
+            (Some(arch), name)
+        );
+        assert!(denials[0].killed);
+    }
 }
 
 fn landlock_read_write_exec_allow_lists_are_enforced() {
@@ -733,6 +781,10 @@ fn main() {
         (
             "kill_action_reports_then_kills_the_process",
             kill_action_reports_then_kills_the_process,
+        ),
+        (
+            "calls_through_abis_outside_the_policy_are_reported_and_killed",
+            calls_through_abis_outside_the_policy_are_reported_and_killed,
         ),
         (
             "landlock_read_write_exec_allow_lists_are_enforced",
