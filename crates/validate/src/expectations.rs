@@ -150,6 +150,9 @@ pub struct ForbiddenRule {
 pub struct LinuxTestExpectation {
     /// The `nativeguard emulate` name.
     pub emulation: String,
+    /// The test's GUID in the shipped atomics file, to pair it with `atomic list`.
+    #[serde(default)]
+    pub guid: Option<String>,
     /// A benign baseline: observed, no alert at level low or above.
     #[serde(default)]
     pub baseline: bool,

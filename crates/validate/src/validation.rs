@@ -191,15 +191,22 @@ fn plan_tests<'a>(
             continue;
         }
         let name = test.name.to_ascii_lowercase();
-        let expectation = exp
-            .linux_tests
-            .iter()
-            .filter(|e| !matched.contains(e.emulation.as_str()))
-            // Longest name first, so `libc-exec` never claims `inline-syscall-exec`'s test.
-            .filter(|e| {
-                name.contains(&e.emulation) || name.contains(&e.emulation.replace('-', " "))
-            })
-            .max_by_key(|e| e.emulation.len());
+        let unmatched = || {
+            exp.linux_tests
+                .iter()
+                .filter(|e| !matched.contains(e.emulation.as_str()))
+        };
+        // By GUID; else by the emulation's name in the test's name (longest first, so
+        // `libc-exec` never claims `inline-syscall-exec`'s test).
+        let expectation = unmatched()
+            .find(|e| e.guid.is_some() && e.guid == test.guid)
+            .or_else(|| {
+                unmatched()
+                    .filter(|e| {
+                        name.contains(&e.emulation) || name.contains(&e.emulation.replace('-', " "))
+                    })
+                    .max_by_key(|e| e.emulation.len())
+            });
         match expectation {
             Some(expectation) => {
                 matched.insert(expectation.emulation.as_str());
@@ -238,7 +245,7 @@ fn plan_tests<'a>(
         }
         linux.push(LinuxTest {
             name: format!("nativeguard emulate {}", expectation.emulation),
-            guid: None,
+            guid: expectation.guid.clone(),
             expectation,
         });
     }
@@ -343,12 +350,13 @@ fn judge_test(
     match detection {
         None => {}
         Some(outcome) if outcome.exit_code != Some(0) => {
-            errors.push(format!(
-                "detection run: `{}` did not run to completion under the {control} (exit {}): {}",
-                test.name,
+            let why = format!(
+                "did not run to completion under the {control} (exit {}): {}",
                 exit_text(outcome.exit_code),
                 outcome.stderr_tail.trim()
-            ));
+            );
+            errors.push(format!("detection run: `{}` {why}", test.name));
+            result.reason = Some(format!("detection run: {why}"));
         }
         Some(outcome) => {
             let mut first: Vec<AlertSummary> = Vec::new();
