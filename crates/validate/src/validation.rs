@@ -350,11 +350,18 @@ fn judge_test(
     match detection {
         None => {}
         Some(outcome) if outcome.exit_code != Some(0) => {
-            let why = format!(
+            let mut why = format!(
                 "did not run to completion under the {control} (exit {}): {}",
                 exit_text(outcome.exit_code),
                 outcome.stderr_tail.trim()
             );
+            if control == "trace" && outcome.stderr_tail.contains("ptrace") {
+                // The kernel allows one tracer per process, and `trace` already is it.
+                why.push_str(
+                    " (a process traced by `nativeguard trace` cannot be ptrace-attached by \
+                     another; run as root to validate this test with the sensor)",
+                );
+            }
             errors.push(format!("detection run: `{}` {why}", test.name));
             result.reason = Some(format!("detection run: {why}"));
         }
@@ -464,7 +471,7 @@ fn judge_test(
                     .unwrap_or_default();
                 fail(
                     "sandbox",
-                    format!("the hardening policy blocked a benign baseline: {denial}"),
+                    format!("blocked, but the hardening policy must let it run: {denial}"),
                 );
             } else if !blocked && e.prevented {
                 fail(
@@ -545,6 +552,17 @@ fn judge_linux_rules(
             .filter(|t| t.expected_rules.contains(&id))
             .count();
         let forbidden = exp.forbidden_rules.iter().find(|f| f.id == id);
+        // Alerts at level low or above on a benign baseline are false positives.
+        let false_positive_on: Vec<&str> = ran
+            .iter()
+            .filter(|t| t.baseline)
+            .filter(|t| {
+                t.alerts
+                    .iter()
+                    .any(|a| a.id == id && level_rank(&a.level) >= level_rank("low"))
+            })
+            .filter_map(|t| t.emulation.as_deref())
+            .collect();
         let (result, evidence) = if meta.is_none() {
             (
                 RuleStatus::Missing,
@@ -571,6 +589,15 @@ fn judge_linux_rules(
                     format!("must stay silent but fired on {}", fired_on.join(", ")),
                 )
             }
+        } else if !false_positive_on.is_empty() {
+            (
+                RuleStatus::Failed,
+                format!(
+                    "false positive on the benign baseline {}; fired on {}",
+                    false_positive_on.join(", "),
+                    fired_on.join(", ")
+                ),
+            )
         } else if expecting.is_empty() {
             let also = if fired_on.is_empty() {
                 String::new()
@@ -656,7 +683,7 @@ fn judge_policy_controls(
             };
             let verb = match control.run {
                 Run::Detection => "detected by their intended rules (baselines observed, silent)",
-                Run::Prevention => "blocked as expected (baselines allowed to run)",
+                Run::Prevention => "blocked or allowed as the hardening policy must",
             };
             let mut result = format!("{passed}/{} Linux tests {verb}", verdicts.len());
             if not_run > 0 {

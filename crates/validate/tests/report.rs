@@ -574,3 +574,65 @@ fn html_matrix_renders_in_headless_chromium() {
         "{counts:?}"
     );
 }
+
+#[test]
+fn a_rule_alerting_on_a_baseline_fails_even_if_it_fires_where_expected() {
+    struct Noisy(FakeRunner);
+    impl ControlRunner for Noisy {
+        fn list_tests(&mut self, t: &str) -> Result<Vec<ListedTest>, Error> {
+            self.0.list_tests(t)
+        }
+        fn start_analysis(&mut self) -> Result<AnalysisControl, Error> {
+            self.0.start_analysis()
+        }
+        fn detect(&mut self, emulation: &str) -> Result<DetectionOutcome, Error> {
+            let mut outcome = self.0.detect(emulation)?;
+            if emulation == "spawn-variants" {
+                outcome.alerts.push(AlertSummary {
+                    id: "e325d8e1-c0e6-4d16-be67-bf6bf64dfb1f".into(),
+                    title: "Direct Syscall Bypassing Libc".into(),
+                    level: "high".into(),
+                    author: None,
+                    latency_ms: 8,
+                });
+            }
+            Ok(outcome)
+        }
+        fn stop_analysis(&mut self) -> Result<Vec<String>, Error> {
+            self.0.stop_analysis()
+        }
+        fn prevention_control(&self) -> PreventionControl {
+            self.0.prevention_control()
+        }
+        fn prevent(&mut self, emulation: &str) -> Result<PreventionOutcome, Error> {
+            self.0.prevent(emulation)
+        }
+    }
+    let exp = Expectations::builtin("T1106").unwrap();
+    let mut runner = Noisy(FakeRunner::new());
+    let report = validate(
+        &mut runner,
+        Inputs {
+            expectations: &exp,
+            linux_rules: &linux_rules(),
+            windows: validate_embedded(&exp),
+        },
+    );
+    let failure = report
+        .failures
+        .iter()
+        .find(|f| f.entry.contains("spawn"))
+        .unwrap();
+    assert!(
+        failure.message.contains("false positive"),
+        "{}",
+        failure.message
+    );
+    let rule = report
+        .rules
+        .iter()
+        .find(|r| r.id.starts_with("e325d8e1"))
+        .unwrap();
+    assert_eq!(rule.result, RuleStatus::Failed, "{}", rule.evidence);
+    assert!(rule.evidence.contains("spawn-variants"));
+}

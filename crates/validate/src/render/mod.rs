@@ -65,8 +65,8 @@ pub(crate) fn prevention_text(test: &TestResult) -> String {
         (TestStatus::Skipped, _, _) => "skipped".to_string(),
         (_, Verdict::NotRun, _) => "NOT RUN".to_string(),
         (_, Verdict::Pass, Some(true)) => format!("prevented{denial}"),
-        (_, Verdict::Pass, _) => "allowed to run (baseline)".to_string(),
-        (_, Verdict::Fail, Some(true)) => format!("FAILED: baseline blocked{denial}"),
+        (_, Verdict::Pass, _) => "allowed to run, as expected".to_string(),
+        (_, Verdict::Fail, Some(true)) => format!("FAILED: blocked but must run{denial}"),
         (_, Verdict::Fail, _) => "NOT PREVENTED".to_string(),
     }
 }
