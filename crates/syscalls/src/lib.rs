@@ -307,9 +307,10 @@ mod tests {
             types(Arch::X86_64, "prctl"),
             Some(&[Int, Long, Long, Long, Long][..])
         );
+        // sys_clone keeps only the low 32 bits of its flags (gen/curated.tsv).
         assert_eq!(
             types(Arch::X86_64, "clone"),
-            Some(&[Long, Long, Pointer, Pointer, Long][..])
+            Some(&[Int, Long, Pointer, Pointer, Long][..])
         );
         assert_eq!(types(Arch::X86_64, "mmap").map(<[_]>::len), Some(6));
         assert_eq!(types(Arch::I386, "mmap"), Some(&[Pointer][..]));
@@ -323,6 +324,47 @@ mod tests {
         assert!(is_known_anywhere("socketcall"));
         assert!(!is_known_anywhere("sockett"));
         assert!(!is_known_anywhere(""));
+    }
+
+    /// Cross-check against a second source: the host's own UAPI headers (Debian linux-libc-dev,
+    /// older than our tables) must agree on every number they define.
+    #[test]
+    fn numbers_agree_with_the_host_uapi_headers() {
+        let headers = [
+            (
+                Arch::X86_64,
+                "/usr/include/x86_64-linux-gnu/asm/unistd_64.h",
+            ),
+            (Arch::I386, "/usr/include/x86_64-linux-gnu/asm/unistd_32.h"),
+            (Arch::X32, "/usr/include/x86_64-linux-gnu/asm/unistd_x32.h"),
+        ];
+        for (arch, path) in headers {
+            let Ok(text) = std::fs::read_to_string(path) else {
+                eprintln!("skipped: {path} not found (install linux-libc-dev)");
+                continue;
+            };
+            let mut checked = 0;
+            for line in text.lines() {
+                let Some(rest) = line.strip_prefix("#define __NR_") else {
+                    continue;
+                };
+                let Some((name, value)) = rest.split_once(' ') else {
+                    continue;
+                };
+                let value = value.trim();
+                let nr = match value.strip_prefix("(__X32_SYSCALL_BIT + ") {
+                    Some(rest) => rest
+                        .trim_end_matches(')')
+                        .parse::<u32>()
+                        .map(|n| n | X32_SYSCALL_BIT),
+                    None => value.parse::<u32>(),
+                };
+                let Ok(nr) = nr else { continue };
+                assert_eq!(lookup(arch, name), Some(nr), "{arch} {name} in {path}");
+                checked += 1;
+            }
+            assert!(checked > 300, "{path}: only {checked} numbers read");
+        }
     }
 
     #[test]
