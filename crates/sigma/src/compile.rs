@@ -7,15 +7,45 @@ use crate::pipeline::Target;
 use crate::reference::lower;
 use std::collections::{HashMap, HashSet};
 
-/// Interned field names (lowercased), shared by every compiled rule of a rule set.
+/// FNV-1a: field names are short and trusted to be few, so a simple fast hash beats SipHash.
+#[derive(Clone, Copy)]
+pub(crate) struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// Builds [`Fnv`] hashers.
+pub(crate) type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
+
+/// Interned field names (in `field_key` form), shared by every compiled rule of a rule set.
 #[derive(Debug, Default)]
 pub(crate) struct FieldTable {
-    pub ids: HashMap<String, u32>,
+    pub ids: HashMap<String, u32, FnvBuild>,
+}
+
+impl std::fmt::Debug for Fnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fnv")
+    }
 }
 
 impl FieldTable {
     pub fn intern(&mut self, name: &str) -> u32 {
-        let key = lower(name);
+        let key = crate::reference::field_key(name);
         let next = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
         *self.ids.entry(key).or_insert(next)
     }
@@ -331,26 +361,39 @@ pub(crate) fn compile_detection(
     Expr::And(parts)
 }
 
-/// Literals of which at least one occurs (lowercased, as a substring) in some value of every
-/// event the expression matches; `None` when no such set is known.
-pub(crate) fn required_literals(expr: &Expr) -> Option<Vec<String>> {
+/// A literal and the field whose value must contain it (`Keywords`: any value).
+pub(crate) type Literal = (String, Source);
+
+/// Whether an expression searches every value (keyword lists).
+pub(crate) fn uses_keywords(expr: &Expr) -> bool {
+    match expr {
+        Expr::And(p) | Expr::Or(p) | Expr::AtLeast(_, p) => p.iter().any(uses_keywords),
+        Expr::Not(inner) => uses_keywords(inner),
+        Expr::Item(item) => item.source == Source::Keywords,
+    }
+}
+
+/// Literals of which at least one occurs (lowercased, as a substring) in the value of its field
+/// in every event the expression matches; `None` when no such set is known.
+pub(crate) fn required_literals(expr: &Expr) -> Option<Vec<Literal>> {
     match expr {
         Expr::Item(item) => {
             if item.negate {
                 return None;
             }
-            let one = |t: &Test| -> Option<Vec<String>> {
+            let source = item.source;
+            let one = |t: &Test| -> Option<Vec<Literal>> {
                 match t {
                     Test::Lower(s) | Test::Cased(s) => {
                         let lit = s.required_literal()?;
                         // A cased literal's lowercase is a substring of the lowercased value.
-                        Some(vec![lower(lit)])
+                        Some(vec![(lower(lit), source)])
                     }
                     Test::LowerSet(set) => {
                         if set.iter().any(String::is_empty) {
                             None
                         } else {
-                            Some(set.iter().cloned().collect())
+                            Some(set.iter().map(|l| (l.clone(), source)).collect())
                         }
                     }
                     _ => None,
@@ -387,7 +430,7 @@ pub(crate) fn required_literals(expr: &Expr) -> Option<Vec<String>> {
 }
 
 /// How selective a literal set is: its shortest literal first, then fewer literals.
-fn quality(lits: &[String]) -> (usize, std::cmp::Reverse<usize>) {
-    let shortest = lits.iter().map(String::len).min().unwrap_or(0).min(8);
+fn quality(lits: &[Literal]) -> (usize, std::cmp::Reverse<usize>) {
+    let shortest = lits.iter().map(|(l, _)| l.len()).min().unwrap_or(0).min(8);
     (shortest, std::cmp::Reverse(lits.len()))
 }

@@ -2,7 +2,7 @@
 
 use crate::ast::RefMode;
 use crate::compile::{CItem, Expr, Source, Test};
-use crate::reference::{lower, parse_ip};
+use crate::reference::{field_key, lower, parse_ip};
 use crate::ruleset::{Bucket, RuleSet};
 use nativeguard_event::{Event, Fields, Value};
 
@@ -15,10 +15,15 @@ pub(crate) fn field_text(event: &Event, name: &str) -> Option<String> {
 #[derive(Default)]
 struct Entry {
     orig: String,
+    /// Lowercased `orig`; filled for values of fields some rule names, or for every value
+    /// when a rule of the bucket searches keywords.
     lower: String,
     has_text: bool,
-    num: Option<f64>,
+    /// The field ids the value answers to (its name, and its name without a pipeline prefix).
+    ids: [u32; 2],
 }
+
+const NO_FIELD: u32 = u32::MAX;
 
 /// Where a field's values are among the entries.
 #[derive(Clone, Copy, Default)]
@@ -28,6 +33,15 @@ struct Slot {
     /// The value is a list (so it has no single text for `fieldref`).
     list: bool,
     null: bool,
+}
+
+/// A value as a number: what `Value::as_f64` gives (numbers render and parse back exactly).
+fn number(e: &Entry) -> Option<f64> {
+    if e.has_text {
+        e.orig.trim().parse().ok()
+    } else {
+        None
+    }
 }
 
 /// Per-event buffers, reused from event to event (no allocation once warm).
@@ -42,6 +56,7 @@ pub(crate) struct Scratch {
     var_stamp: Vec<u32>,
     det_stamp: Vec<u32>,
     pattern_stamp: Vec<u32>,
+    keyword_stamp: Vec<u32>,
     candidates: Vec<u32>,
 }
 
@@ -58,6 +73,7 @@ impl Scratch {
             var_stamp: vec![0; variants],
             det_stamp: vec![0; dets],
             pattern_stamp: Vec::new(),
+            keyword_stamp: Vec::new(),
             candidates: Vec::new(),
         }
     }
@@ -70,16 +86,27 @@ impl Scratch {
             self.var_stamp.iter_mut().for_each(|s| *s = 0);
             self.det_stamp.iter_mut().for_each(|s| *s = 0);
             self.pattern_stamp.iter_mut().for_each(|s| *s = 0);
+            self.keyword_stamp.iter_mut().for_each(|s| *s = 0);
             self.stamp = 1;
         }
     }
 
-    /// Flattens the event into entries and slots, lowercasing every value once.
-    pub fn load(&mut self, event: &Event, set: &RuleSet) {
+    /// Flattens the event into entries and slots, lowercasing each needed value once.
+    pub fn load(&mut self, event: &Event, set: &RuleSet, all_values: bool) {
         self.next_stamp();
         self.used = 0;
         self.name.clear();
         self.walk(&event.fields, set);
+        for e in &mut self.entries[..self.used] {
+            if e.has_text && (all_values || e.ids != [NO_FIELD; 2]) {
+                if e.orig.is_ascii() {
+                    e.lower.push_str(&e.orig);
+                    e.lower.make_ascii_lowercase();
+                } else {
+                    e.lower.extend(e.orig.chars().flat_map(char::to_lowercase));
+                }
+            }
+        }
     }
 
     fn walk(&mut self, fields: &Fields, set: &RuleSet) {
@@ -100,7 +127,10 @@ impl Scratch {
                     list: matches!(value, Value::List(_)),
                     null: value.is_null(),
                 };
-                self.register(set, slot);
+                let ids = self.register(set, slot);
+                for e in &mut self.entries[start as usize..self.used] {
+                    e.ids = ids;
+                }
             }
             self.name.truncate(base);
         }
@@ -122,7 +152,6 @@ impl Scratch {
         self.used += 1;
         e.orig.clear();
         e.lower.clear();
-        e.num = value.as_f64();
         e.has_text = match value {
             Value::Str(s) => {
                 e.orig.push_str(s);
@@ -136,32 +165,32 @@ impl Scratch {
                 None => false,
             },
         };
-        if e.has_text {
-            if e.orig.is_ascii() {
-                e.lower.push_str(&e.orig);
-                e.lower.make_ascii_lowercase();
-            } else {
-                e.lower.extend(e.orig.chars().flat_map(char::to_lowercase));
-            }
-        }
     }
 
     /// Gives the current name (and its prefix-stripped form) its slot, first one wins.
-    fn register(&mut self, set: &RuleSet, slot: Slot) {
+    fn register(&mut self, set: &RuleSet, slot: Slot) -> [u32; 2] {
+        let mut ids = [NO_FIELD; 2];
         self.lowered_name.clear();
-        self.lowered_name.push_str(&self.name);
-        self.lowered_name.make_ascii_lowercase();
+        self.lowered_name.extend(
+            self.name
+                .chars()
+                .filter(|c| *c != ' ')
+                .map(|c| c.to_ascii_lowercase()),
+        );
         if let Some(&id) = set.fields.ids.get(self.lowered_name.as_str()) {
             self.set_slot(id, slot);
+            ids[0] = id;
         }
         for prefix in &set.pipeline.field_prefixes {
             if let Some(rest) = self.name.strip_prefix(prefix.as_str()) {
-                let rest = rest.to_ascii_lowercase();
+                let rest = field_key(rest);
                 if let Some(&id) = set.fields.ids.get(rest.as_str()) {
                     self.set_slot(id, slot);
+                    ids[1] = id;
                 }
             }
         }
+        ids
     }
 
     fn set_slot(&mut self, id: u32, slot: Slot) {
@@ -179,7 +208,7 @@ impl Scratch {
 
     /// The first text of a field (for correlation keys and values).
     pub fn text(&self, set: &RuleSet, name: &str) -> Option<&str> {
-        let id = *set.fields.ids.get(lower(name).as_str())?;
+        let id = *set.fields.ids.get(field_key(name).as_str())?;
         let slot = self.slot(id)?;
         let e = self.entries.get(slot.start as usize)?;
         (slot.len >= 1 && e.has_text).then_some(e.orig.as_str())
@@ -187,10 +216,10 @@ impl Scratch {
 
     /// The first number of a field.
     pub fn number(&self, set: &RuleSet, name: &str) -> Option<f64> {
-        let id = *set.fields.ids.get(lower(name).as_str())?;
+        let id = *set.fields.ids.get(field_key(name).as_str())?;
         let slot = self.slot(id)?;
         (slot.len >= 1)
-            .then(|| self.entries[slot.start as usize].num)
+            .then(|| number(&self.entries[slot.start as usize]))
             .flatten()
     }
 
@@ -198,21 +227,41 @@ impl Scratch {
     /// index into `RuleSet::dets`), each once.
     pub fn run_bucket(&mut self, set: &RuleSet, bucket: &Bucket) -> Vec<u32> {
         self.candidates.clear();
-        if let Some(ac) = &bucket.automaton {
-            if self.pattern_stamp.len() < bucket.by_literal.len() {
-                self.pattern_stamp.resize(bucket.by_literal.len(), 0);
+        let field_scan = bucket
+            .automaton
+            .as_ref()
+            .map(|ac| (ac, &bucket.by_literal, false));
+        let keyword_scan = bucket
+            .keyword_automaton
+            .as_ref()
+            .map(|ac| (ac, &bucket.by_keyword, true));
+        for (ac, by_literal, every_value) in field_scan.into_iter().chain(keyword_scan) {
+            let stamps = if every_value {
+                &mut self.keyword_stamp
+            } else {
+                &mut self.pattern_stamp
+            };
+            if stamps.len() < by_literal.len() {
+                stamps.resize(by_literal.len(), 0);
             }
             for e in &self.entries[..self.used] {
                 if !e.has_text || e.lower.is_empty() {
                     continue;
                 }
+                let wanted = every_value
+                    || e.ids
+                        .iter()
+                        .any(|&id| id != NO_FIELD && bucket.scan_field[id as usize]);
+                if !wanted {
+                    continue;
+                }
                 for m in ac.find_overlapping_iter(e.lower.as_str()) {
                     let p = m.pattern().as_usize();
-                    if self.pattern_stamp[p] == self.stamp {
+                    if stamps[p] == self.stamp {
                         continue;
                     }
-                    self.pattern_stamp[p] = self.stamp;
-                    for &v in &bucket.by_literal[p] {
+                    stamps[p] = self.stamp;
+                    for &v in &by_literal[p] {
                         if self.var_stamp[v as usize] != self.stamp {
                             self.var_stamp[v as usize] = self.stamp;
                             self.candidates.push(v);
@@ -298,7 +347,7 @@ impl Scratch {
             Test::Cased(st) => e.has_text && st.matches(&e.orig),
             Test::Regex(re) => e.has_text && re.is_match(&e.orig),
             Test::Cidr(net) => e.has_text && parse_ip(&e.orig).is_some_and(|ip| net.contains(ip)),
-            Test::Num(op, n) => e.num.is_some_and(|v| op.holds(v, *n)),
+            Test::Num(op, n) => number(e).is_some_and(|v| op.holds(v, *n)),
             Test::FieldRef { slot, mode, cased } => {
                 if !e.has_text {
                     return false;

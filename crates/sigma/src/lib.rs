@@ -29,7 +29,8 @@
 //!
 //! ## Semantics worth knowing
 //! - Strings compare case-insensitively unless `cased`; `re` is case-sensitive unless `|i`.
-//! - Field names match ignoring ASCII case; a pipeline's `field_prefixes` let `Image` find
+//! - Field names match ignoring ASCII case and spaces (`ThreatName` finds Defender's
+//!   `Threat Name`); a pipeline's `field_prefixes` let `Image` find
 //!   `winlog.event_data.Image`. Numbers compare as text for plain values (`EventID: 4688`
 //!   matches the integer 4688 and the string "4688") and as numbers for `gt`/`gte`/`lt`/`lte`.
 //! - `null` matches an absent or null field; `neq` is "not equal to any value" (so it matches

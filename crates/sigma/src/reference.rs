@@ -15,6 +15,18 @@ pub(crate) fn lower(text: &str) -> String {
     text.chars().flat_map(char::to_lowercase).collect()
 }
 
+/// The form in which field names are compared: ASCII-lowercased, spaces removed (Windows
+/// Defender writes `Threat Name` where rules say `ThreatName`).
+pub(crate) fn field_key(name: &str) -> String {
+    let mut key = String::with_capacity(name.len());
+    key.extend(
+        name.chars()
+            .filter(|c| *c != ' ')
+            .map(|c| c.to_ascii_lowercase()),
+    );
+    key
+}
+
 /// Every field of an event by its dotted name, nested objects descended, in source order.
 pub(crate) fn flatten(event: &Event) -> Vec<(String, &Value)> {
     fn walk<'a>(

@@ -7,7 +7,9 @@
 //! rules' compiled expressions.
 
 use crate::builder::{answers_to, is_detection};
-use crate::compile::{compile_detection, required_literals, Expr, FieldTable};
+use crate::compile::{
+    compile_detection, required_literals, uses_keywords, Expr, FieldTable, Literal, Source,
+};
 use crate::correlation::{CorrRule, CorrelationState};
 use crate::error::LoadError;
 use crate::eval::Scratch;
@@ -49,11 +51,28 @@ pub(crate) struct Bucket {
     pub always: Vec<u32>,
     /// Variants evaluated when one of their literals occurs.
     pub filtered: Vec<u32>,
-    /// Over every literal of `filtered`; pattern id -> variants in `by_literal`.
+    /// Over the literals that must be in a named field, run on those fields' values;
+    /// pattern id -> variants in `by_literal`.
     pub automaton: Option<AhoCorasick>,
     pub by_literal: Vec<Vec<u32>>,
+    /// Over the literals of keyword lists, run on every value; pattern id -> variants in
+    /// `by_keyword`.
+    pub keyword_automaton: Option<AhoCorasick>,
+    pub by_keyword: Vec<Vec<u32>>,
     /// Index of the target the bucket belongs to, for renames of group-by fields.
     pub targets: Vec<u32>,
+    /// Some rule searches every value (keywords): lowercase every value.
+    pub all_values: bool,
+    /// Per field id: whether a literal of `automaton` can be in that field.
+    pub scan_field: Vec<bool>,
+}
+
+/// Buckets by routing key, and by the set of targets a key selects (many keys, e.g. every
+/// Security EventID, select the same targets and so share one bucket).
+#[derive(Default)]
+struct BucketCache {
+    by_key: HashMap<String, Arc<Bucket>>,
+    by_targets: HashMap<Vec<u32>, Arc<Bucket>>,
 }
 
 /// An immutable, shareable set of compiled rules.
@@ -67,8 +86,9 @@ pub struct RuleSet {
     pub(crate) fields: FieldTable,
     /// Variants of rules routed to every event.
     everywhere: Vec<u32>,
-    literals: Vec<Option<Vec<String>>>,
-    buckets: Mutex<HashMap<String, Arc<Bucket>>>,
+    literals: Vec<Option<Vec<Literal>>>,
+    keywords: Vec<bool>,
+    buckets: Mutex<BucketCache>,
     unresolved: Vec<(usize, String)>,
     unrouted: Vec<usize>,
 }
@@ -155,7 +175,8 @@ impl RuleSet {
             fields: FieldTable::default(),
             everywhere: Vec::new(),
             literals: Vec::new(),
-            buckets: Mutex::new(HashMap::new()),
+            keywords: Vec::new(),
+            buckets: Mutex::new(BucketCache::default()),
             unresolved,
             unrouted: Vec::new(),
         };
@@ -172,6 +193,7 @@ impl RuleSet {
                     let expr = compile_detection(&det.ast, &det.filters, None, &mut self.fields);
                     self.everywhere.push(self.variants.len() as u32);
                     self.literals.push(required_literals(&expr));
+                    self.keywords.push(uses_keywords(&expr));
                     self.variants.push(Variant {
                         det: det_id,
                         expr,
@@ -190,6 +212,7 @@ impl RuleSet {
                         let expr =
                             compile_detection(&det.ast, &det.filters, Some(t), &mut self.fields);
                         self.literals.push(required_literals(&expr));
+                        self.keywords.push(uses_keywords(&expr));
                         self.variants.push(Variant {
                             det: det_id,
                             expr,
@@ -261,21 +284,27 @@ impl RuleSet {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some(b) = cache.get(key) {
+        if let Some(b) = cache.by_key.get(key) {
             return Arc::clone(b);
         }
-        if cache.len() >= MAX_ROUTE_CACHE {
-            cache.clear();
+        if cache.by_key.len() >= MAX_ROUTE_CACHE {
+            cache.by_key.clear();
         }
         let accepted: Vec<u32> = (0..self.targets.len())
             .filter(|&t| self.targets[t].accepts(values))
             .map(|t| t as u32)
             .collect();
+        if let Some(b) = cache.by_targets.get(&accepted) {
+            let b = Arc::clone(b);
+            cache.by_key.insert(key.to_string(), Arc::clone(&b));
+            return b;
+        }
         let mut always = Vec::new();
         let mut filtered = Vec::new();
-        let mut patterns: Vec<String> = Vec::new();
-        let mut pattern_ids: HashMap<String, usize> = HashMap::new();
-        let mut by_literal: Vec<Vec<u32>> = Vec::new();
+        let mut fields = LiteralIndex::default();
+        let mut keywords = LiteralIndex::default();
+        let mut all_values = false;
+        let mut scan_field = vec![false; self.fields.len()];
         let candidates =
             self.everywhere
                 .iter()
@@ -286,49 +315,92 @@ impl RuleSet {
                         .is_some_and(|t| accepted.contains(&t))
                 }));
         for v in candidates {
+            all_values |= self.keywords[v as usize];
             match &self.literals[v as usize] {
                 None => always.push(v),
                 Some(lits) => {
                     filtered.push(v);
-                    for lit in lits {
-                        let id = *pattern_ids.entry(lit.clone()).or_insert_with(|| {
-                            patterns.push(lit.clone());
-                            by_literal.push(Vec::new());
-                            patterns.len() - 1
-                        });
-                        if by_literal[id].last() != Some(&v) {
-                            by_literal[id].push(v);
+                    for (lit, source) in lits {
+                        match source {
+                            Source::Keywords => keywords.add(lit, v),
+                            Source::Field(f) => {
+                                scan_field[*f as usize] = true;
+                                fields.add(lit, v);
+                            }
                         }
                     }
                 }
             }
         }
-        let automaton = if patterns.is_empty() {
-            None
-        } else {
-            match AhoCorasick::builder()
-                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                .build(&patterns)
-                .or_else(|_| AhoCorasick::new(&patterns))
-            {
-                Ok(ac) => Some(ac),
-                Err(_) => {
-                    // Could not index: evaluate those rules unconditionally instead.
-                    always.append(&mut filtered);
-                    by_literal.clear();
-                    None
-                }
-            }
-        };
+        let (automaton, by_literal) = fields.build();
+        let (keyword_automaton, by_keyword) = keywords.build();
+        if (automaton.is_none() && !by_literal.is_empty())
+            || (keyword_automaton.is_none() && !by_keyword.is_empty())
+        {
+            // Could not index: evaluate those rules unconditionally instead.
+            always.append(&mut filtered);
+        }
         let bucket = Arc::new(Bucket {
             always,
             filtered,
             automaton,
             by_literal,
-            targets: accepted,
+            keyword_automaton,
+            by_keyword,
+            targets: accepted.clone(),
+            all_values,
+            scan_field,
         });
-        cache.insert(key.to_string(), Arc::clone(&bucket));
+        cache.by_key.insert(key.to_string(), Arc::clone(&bucket));
+        cache.by_targets.insert(accepted, Arc::clone(&bucket));
         bucket
+    }
+}
+
+/// Most literals for which a bucket's automaton is built as a DFA.
+const MAX_DFA_LITERALS: usize = 1000;
+
+/// Literals and the variants that need them, on the way to an automaton.
+#[derive(Default)]
+struct LiteralIndex {
+    patterns: Vec<String>,
+    ids: HashMap<String, usize>,
+    variants: Vec<Vec<u32>>,
+}
+
+impl LiteralIndex {
+    fn add(&mut self, literal: &str, variant: u32) {
+        let id = match self.ids.get(literal) {
+            Some(&id) => id,
+            None => {
+                self.patterns.push(literal.to_string());
+                self.variants.push(Vec::new());
+                self.ids
+                    .insert(literal.to_string(), self.patterns.len() - 1);
+                self.patterns.len() - 1
+            }
+        };
+        if self.variants[id].last() != Some(&variant) {
+            self.variants[id].push(variant);
+        }
+    }
+
+    fn build(self) -> (Option<AhoCorasick>, Vec<Vec<u32>>) {
+        if self.patterns.is_empty() {
+            return (None, Vec::new());
+        }
+        // A DFA searches fastest but is slow to build and large for thousands of literals.
+        let kind = if self.patterns.len() <= MAX_DFA_LITERALS {
+            aho_corasick::AhoCorasickKind::DFA
+        } else {
+            aho_corasick::AhoCorasickKind::ContiguousNFA
+        };
+        let automaton = AhoCorasick::builder()
+            .kind(Some(kind))
+            .build(&self.patterns)
+            .or_else(|_| AhoCorasick::new(&self.patterns))
+            .ok();
+        (automaton, self.variants)
     }
 }
 
@@ -357,7 +429,6 @@ impl Engine {
     /// Evaluates one event; pushes a Detection per matching rule and per correlation that fires.
     pub fn evaluate(&mut self, event: &Event, out: &mut Vec<Detection>) {
         let set = Arc::clone(&self.set);
-        self.scratch.load(event, &set);
         // Routing key, computed once.
         self.key.clear();
         self.key_values.clear();
@@ -382,6 +453,7 @@ impl Engine {
                 b
             }
         };
+        self.scratch.load(event, &set, bucket.all_values);
         let matched = self.scratch.run_bucket(&set, &bucket);
         for &d in &matched {
             let det = &set.dets[d as usize];
