@@ -244,3 +244,68 @@ fn limits_are_enforced() {
         })
     ));
 }
+
+#[test]
+fn a_whole_config_json_is_read_through_linux_seccomp() {
+    let config = r#"{"ociVersion": "1.0.2", "process": {"args": ["sh"]},
+        "linux": {"seccomp": {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+            "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+                         {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+                          "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"},
+                                   {"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}]}]}}}"#;
+    let policy = Policy::from_oci_json(config, &ResolveOptions::default()).unwrap();
+    assert_eq!(policy.default_action, Action::Errno(38));
+    assert_eq!(policy.arches, vec![Arch::X86_64, Arch::I386]);
+    // runc: a repeated argument index makes each condition its own rule (OR).
+    assert_eq!(policy.rules.len(), 3);
+    let bad = config.replace("\"names\": [\"read\"]", "\"names\": [\"reed\"]");
+    let err = Policy::from_oci_json(&bad, &ResolveOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string().split(':').next(),
+        Some("linux.seccomp.syscalls[0].names[0]")
+    );
+}
+
+/// Golden disassembly of a small policy: the layout (arch check first, x32 told apart inside
+/// the x86_64 section, binary search, 32-bit `int` compare, shared returns) is pinned here.
+/// Updating it is intentional, never automatic.
+#[test]
+fn disassembly_golden() {
+    let policy = Policy {
+        default_action: Action::Allow,
+        rules: vec![
+            nativeguard_seccomp::Rule::new(&["socket"], Action::Errno(1)).with(
+                0,
+                nativeguard_seccomp::CmpOp::Eq,
+                16,
+                0,
+            ),
+            nativeguard_seccomp::Rule::new(&["ptrace"], Action::KillProcess),
+        ],
+        ..Policy::default()
+    };
+    let program = compile(&policy, &[Arch::X86_64], &CompileOptions::default()).unwrap();
+    let text = nativeguard_seccomp::disassemble(&program);
+    let want = "\
+0000: ld [arch]
+0001: jeq #0xc000003e -> 0003, 0002
+0002: ret KILL_PROCESS
+0003: ld [nr]
+0004: jge #0x66 -> 0008, 0005
+0005: jge #0x2a -> 0007, 0006
+0006: jge #0x29 -> 0012, 0015
+0007: jge #0x65 -> 0014, 0015
+0008: jge #0x40000000 -> 0010, 0009
+0009: jge #0x1d6 -> 0016, 0015
+0010: jge #0x80000000 -> 0011, 0014
+0011: jge #0xc0000000 -> 0014, 0016
+0012: ld [args[0].lo]
+0013: jeq #0x10 -> 0017, 0015
+0014: ret KILL_PROCESS
+0015: ret ALLOW
+0016: ret ERRNO(38)
+0017: ret ERRNO(1)
+";
+    assert_eq!(text, want, "got:\n{text}");
+}
