@@ -1,6 +1,6 @@
 //! Hunt throughput against the parse-only floor, measured in one run (bench/hunt.sh runs it).
 //!
-//! `hunt_bench --rules DIR... [--rounds N] [--jsonl FILE] -- LOGS...`
+//! `hunt_bench --rules DIR... [--rounds N] [--repeat N] [--jsonl FILE] -- LOGS...`
 //!
 //! 1. parse-only: every input read into events, no rules (`Reader::events`);
 //! 2. hunt: the same, each event evaluated by the rule set (Windows pipeline), as
@@ -9,7 +9,8 @@
 //!    then FILE is parse-only'd and hunted the same way.
 //!
 //! Each phase runs `--rounds` times, alternating, and the fastest round counts (the machine is
-//! shared). Times are this process's CPU time (user + system, from /proc/self/stat), so
+//! shared); each round reads the inputs `--repeat` times (default 10), so that CPU time, counted
+//! in 10 ms ticks, is measured over seconds. Times are this process's CPU time (user + system, from /proc/self/stat), so
 //! events/s is per core: everything runs on one thread.
 
 use nativeguard_logs::{discover, Format, Input, Reader};
@@ -42,12 +43,12 @@ struct Round {
     wall: f64,
 }
 
-fn run(inputs: &[Input], rules: Option<&Arc<RuleSet>>) -> Round {
+fn run(inputs: &[Input], rules: Option<&Arc<RuleSet>>, repeat: usize) -> Round {
     let (cpu0, wall0) = (cpu_seconds(), Instant::now());
     let (mut events, mut errors, mut detections) = (0, 0, 0);
     let mut engine = rules.map(|r| r.engine());
     let mut out = Vec::new();
-    for input in inputs {
+    for input in inputs.iter().cycle().take(inputs.len() * repeat) {
         let Ok(mut reader) = Reader::open(input, 1) else {
             errors += 1;
             continue;
@@ -112,15 +113,15 @@ fn best(rounds: &[Round]) -> &Round {
         .expect("at least one round")
 }
 
-fn compare(label: &str, inputs: &[Input], rules: &Arc<RuleSet>, rounds: usize) {
+fn compare(label: &str, inputs: &[Input], rules: &Arc<RuleSet>, rounds: usize, repeat: usize) {
     let (mut parse, mut hunt) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        parse.push(run(inputs, None));
-        hunt.push(run(inputs, Some(rules)));
+        parse.push(run(inputs, None, repeat));
+        hunt.push(run(inputs, Some(rules), repeat));
     }
     let (p, h) = (best(&parse), best(&hunt));
     println!(
-        "{label}: {} events ({} errors), {} detections",
+        "{label}: {} events ({} errors), {} detections ({repeat} passes over the inputs per round)",
         h.events, h.errors, h.detections
     );
     println!(
@@ -148,13 +149,14 @@ fn main() -> std::io::Result<()> {
     let split = args.iter().position(|a| a == "--").unwrap_or(args.len());
     let (options, logs) = args.split_at(split);
     let logs: Vec<&Path> = logs.iter().skip(1).map(Path::new).collect();
-    let (mut rule_dirs, mut rounds, mut jsonl) = (Vec::new(), 3, None);
+    let (mut rule_dirs, mut rounds, mut jsonl, mut repeat) = (Vec::new(), 3, None, 10);
     let mut it = options.iter();
     while let Some(option) = it.next() {
         match option.as_str() {
             "--rules" => rule_dirs.extend(it.next().map(PathBuf::from)),
             "--rounds" => rounds = it.next().and_then(|n| n.parse().ok()).unwrap_or(3),
             "--jsonl" => jsonl = it.next().map(PathBuf::from),
+            "--repeat" => repeat = it.next().and_then(|n| n.parse().ok()).unwrap_or(10),
             other => panic!("unknown option {other}"),
         }
     }
@@ -175,7 +177,7 @@ fn main() -> std::io::Result<()> {
         .filter(|i| i.format == Format::Evtx)
         .collect();
     println!("inputs: {} EVTX files", evtx.len());
-    compare("EVTX", &evtx, &rules, rounds);
+    compare("EVTX", &evtx, &rules, rounds, repeat);
 
     if let Some(path) = jsonl {
         let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
@@ -195,7 +197,7 @@ fn main() -> std::io::Result<()> {
             path,
             format: Format::Jsonl,
         }];
-        compare("JSONL", &input, &rules, rounds);
+        compare("JSONL", &input, &rules, rounds, repeat);
     }
     Ok(())
 }

@@ -290,6 +290,25 @@ impl StoreOther for SystemSeed<'_, '_> {
     }
 }
 
+impl StoreOther for SystemElementSeed<'_, '_, '_> {
+    fn store(self, value: Value) {
+        self.out.insert(self.name, system_number(self.name, value));
+    }
+    fn values(&self) -> ValueSeed<'_> {
+        self.values
+    }
+}
+
+impl StoreOther for AttributesSeed<'_, '_, '_> {
+    fn store(self, value: Value) {
+        self.out
+            .insert(format!("{}_attributes", self.element), value);
+    }
+    fn values(&self) -> ValueSeed<'_> {
+        self.values
+    }
+}
+
 impl StoreOther for DataSeed<'_, '_, '_> {
     fn store(self, value: Value) {
         insert_data(self.out, self.name, value);
@@ -390,34 +409,88 @@ impl<'de> Visitor<'de> for SystemSeed<'_, '_> {
     store_other_values!();
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            let value = map.next_value_seed(self.values)?;
-            match value {
-                Value::Object(element) => {
-                    for (child, value) in element.iter() {
-                        match child {
-                            "#text" => self.out.insert(&*key, system_number(&key, value.clone())),
-                            "#attributes" => {
-                                let Value::Object(attributes) = value else {
-                                    continue;
-                                };
-                                for (attribute, value) in attributes.iter() {
-                                    let name = match (&*key, attribute) {
-                                        ("TimeCreated", "SystemTime") => "TimeCreated".into(),
-                                        (element, attribute) => format!("{element}_{attribute}"),
-                                    };
-                                    let value = system_number(&name, value.clone());
-                                    self.out.insert(name, value);
-                                }
-                            }
-                            child => self.out.insert(format!("{}_{child}", &*key), value.clone()),
-                        }
-                    }
+            map.next_value_seed(SystemElementSeed {
+                out: &mut *self.out,
+                values: self.values,
+                name: &key,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// One child of `System`, streamed into `out` (no intermediate object): its text or value
+/// under its name, its attributes as `<Element>_<Attribute>`.
+struct SystemElementSeed<'a, 'b, 'k> {
+    out: &'a mut Fields,
+    values: ValueSeed<'b>,
+    name: &'k str,
+}
+
+impl<'de> DeserializeSeed<'de> for SystemElementSeed<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SystemElementSeed<'_, '_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an EVTX System element")
+    }
+    store_other_values!();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(child) = map.next_key_seed(KeySeed)? {
+            match &*child {
+                "#attributes" => map.next_value_seed(AttributesSeed {
+                    out: &mut *self.out,
+                    values: self.values,
+                    element: self.name,
+                })?,
+                "#text" => {
+                    let value = map.next_value_seed(self.values)?;
+                    self.out.insert(self.name, system_number(self.name, value));
                 }
-                value => {
-                    let value = system_number(&key, value);
-                    self.out.insert(&*key, value)
+                child => {
+                    let value = map.next_value_seed(self.values)?;
+                    self.out.insert(format!("{}_{child}", self.name), value);
                 }
             }
+        }
+        Ok(())
+    }
+}
+
+/// The `#attributes` of a `System` element.
+struct AttributesSeed<'a, 'b, 'k> {
+    out: &'a mut Fields,
+    values: ValueSeed<'b>,
+    element: &'k str,
+}
+
+impl<'de> DeserializeSeed<'de> for AttributesSeed<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AttributesSeed<'_, '_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("EVTX attributes")
+    }
+    store_other_values!();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(attribute) = map.next_key_seed(KeySeed)? {
+            let value = map.next_value_seed(self.values)?;
+            let name = match (self.element, &*attribute) {
+                ("TimeCreated", "SystemTime") => "TimeCreated".into(),
+                (element, attribute) => format!("{element}_{attribute}"),
+            };
+            let value = system_number(&name, value);
+            self.out.insert(name, value);
         }
         Ok(())
     }
@@ -566,10 +639,10 @@ mod tests {
                  "Operation":"ExecMethod","ClientProcessId":25920}}}}"##,
         );
         assert_eq!(f.get_direct("Operation"), Some(&Value::from("ExecMethod")));
+        assert_eq!(f.get_direct("ClientProcessId"), Some(&Value::Int(25920)));
         let f = decode(r##"{"Event":{"EventData":{"Threat Name":"EICAR","Path":"p"}}}"##);
         assert_eq!(f.get_direct("ThreatName"), Some(&Value::from("EICAR")));
         assert_eq!(f.get_direct("Threat Name"), Some(&Value::from("EICAR")));
-        assert_eq!(f.get_direct("ClientProcessId"), Some(&Value::Int(25920)));
         let f = decode(r##"{"Event":{"System":{},"EventData":{"Data":["a","b"],"Binary":"00"}}}"##);
         assert_eq!(
             f.get_direct("Data"),
