@@ -19,7 +19,15 @@
 //!   arguments are compared on their low 32 bits only (the kernel truncates them), 64-bit ones
 //!   across both halves; numbers above the highest known syscall get ENOSYS; more than 4,096
 //!   instructions is an error.
+//! * Semantics shared by the compiler and [`Policy::evaluate`]: when several rules match a call
+//!   the most restrictive action wins (the kernel's order for stacked filters; ties go to the
+//!   earlier rule); numbers the ABI's table lacks below its highest syscall take the verdict of
+//!   the syscall just below them (the kernel answers ENOSYS to them anyway), which lets ranges
+//!   merge; see [`Policy`].
 //! * [`bpf`]: [`SockFilter`], [`verify`], [`simulate`], [`disassemble`], [`stats`].
+//! * [`optimize`]: instruction-level passes (jump threading, `ja` to `ret`, equal-target
+//!   conditionals, dead code), each tested on its own and, through the differential tests and
+//!   the `compiler` fuzz target, against the unoptimized program.
 //! * [`sys`]: loads a program into a forked child (for tests and the sandbox).
 //!
 //! ```
