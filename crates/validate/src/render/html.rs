@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{detection_text, prevention_text, rule_status_text};
+use crate::catalog::level_rank;
 use crate::model::{Report, RuleOrigin, RuleStatus, TestResult, TestStatus, Verdict};
 
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:78em;color:#222}\
@@ -55,6 +56,9 @@ fn rule_cell(test: &TestResult, rule_id: &str) -> (String, &'static str) {
     match (expected, alert) {
         (true, Some(a)) => (format!("✔ fired, {} ms", a.latency_ms), "pass"),
         (true, None) => ("✘ missed".into(), "fail"),
+        (false, Some(a)) if test.baseline && level_rank(&a.level) >= level_rank("low") => {
+            (format!("✘ false positive ({})", a.level), "fail")
+        }
         (false, Some(a)) => (format!("fired ({}), not expected", a.level), "info"),
         (false, None) => ("·".into(), "none"),
     }
