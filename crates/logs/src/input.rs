@@ -230,3 +230,74 @@ impl Reader {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("nativeguard-logs-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir
+    }
+
+    #[test]
+    fn directory_depth_limit_stops_the_walk_with_an_error() {
+        let root = temp_dir("depth");
+        let mut deepest = root.clone();
+        for level in 0..=MAX_DIRECTORY_DEPTH + 1 {
+            deepest = deepest.join("d");
+            std::fs::create_dir(&deepest).expect("mkdir");
+            if level == MAX_DIRECTORY_DEPTH - 1 {
+                std::fs::write(deepest.join("at_limit.jsonl"), "{}\n").expect("write");
+            }
+        }
+        std::fs::write(deepest.join("too_deep.jsonl"), "{}\n").expect("write");
+        let found = discover(&[root.as_path()]);
+        std::fs::remove_dir_all(&root).ok();
+        let names: Vec<_> = found
+            .inputs
+            .iter()
+            .filter_map(|i| i.path.file_name())
+            .collect();
+        assert_eq!(names, ["at_limit.jsonl"]);
+        assert_eq!(found.errors.len(), 1);
+        assert!(
+            found.errors[0]
+                .to_string()
+                .contains("deeper than 64 levels"),
+            "{}",
+            found.errors[0]
+        );
+    }
+
+    #[test]
+    fn symbolic_link_loops_are_walked_once() {
+        let root = temp_dir("loop");
+        std::fs::create_dir(root.join("a")).expect("mkdir");
+        std::fs::write(root.join("a/x.evtx"), b"ElfFile\0").expect("write");
+        std::os::unix::fs::symlink(&root, root.join("a/back")).expect("symlink");
+        let found = discover(&[root.as_path()]);
+        std::fs::remove_dir_all(&root).ok();
+        assert_eq!(found.inputs.len(), 1, "{:?}", found.inputs);
+        assert!(found.errors.is_empty());
+    }
+
+    #[test]
+    fn explicit_files_are_sniffed_when_their_extension_says_nothing() {
+        let root = temp_dir("sniff");
+        std::fs::write(root.join("a.log"), b"ElfFile\0rest").expect("write");
+        std::fs::write(root.join("b.txt"), b"  [{\"a\":1}]").expect("write");
+        std::fs::write(root.join("c"), b"{\"a\":1}\n").expect("write");
+        let paths = [root.join("a.log"), root.join("b.txt"), root.join("c")];
+        let found = discover(&paths.iter().map(PathBuf::as_path).collect::<Vec<_>>());
+        let inside_dir = discover(&[root.as_path()]);
+        std::fs::remove_dir_all(&root).ok();
+        let formats: Vec<_> = found.inputs.iter().map(|i| i.format).collect();
+        assert_eq!(formats, [Format::Evtx, Format::Json, Format::Jsonl]);
+        // Inside a directory only the known extensions count.
+        assert_eq!((inside_dir.inputs.len(), inside_dir.ignored), (0, 3));
+    }
+}
