@@ -261,3 +261,74 @@ fn validate_refuses_a_technique_without_data() {
         "{stderr}"
     );
 }
+
+/// Runs `command` as user `nobody` through setpriv, when root and setpriv exists.
+fn as_nobody(binary: &Path, args: &[&str]) -> Result<Output, String> {
+    if !nix_is_root() {
+        return Err("not root: cannot switch to another user".into());
+    }
+    let probe = Command::new("setpriv").arg("--version").output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        return Err("setpriv (util-linux) is not installed".into());
+    }
+    Ok(run(Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(binary)
+        .args(args)
+        .env("HOME", std::env::temp_dir())))
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn validate_as_a_normal_user_falls_back_to_the_tracer() {
+    if let Some(reason) = missing_prerequisite() {
+        eprintln!("skipped: {reason}");
+        return;
+    }
+    let binary = Path::new(env!("CARGO_BIN_EXE_nativeguard"));
+    let output = match as_nobody(binary, &["validate", "T1106", "--format", "json"]) {
+        Ok(output) => output,
+        Err(reason) => {
+            eprintln!("skipped: {reason}");
+            return;
+        }
+    };
+    let stderr = text(&output.stderr);
+    let Ok(report) = serde_json::from_slice::<serde_json::Value>(&output.stdout) else {
+        // The binary may sit where `nobody` cannot reach it (a private target dir).
+        eprintln!("skipped: the binary did not run as nobody: {stderr}");
+        return;
+    };
+    assert_eq!(report["analysis_control"]["kind"], "trace", "{stderr}");
+    let reason = report["analysis_control"]["reason"].as_str().unwrap();
+    assert!(reason.contains("not root"), "{reason}");
+    for test in report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["platform"] == "linux")
+    {
+        let emulation = test["emulation"].as_str().unwrap();
+        // The sandbox needs no privilege: every test is still blocked.
+        assert_eq!(test["prevented"], true, "{emulation}: {test:#}");
+        if test["detection"] == "not-run" {
+            // Only a test that itself uses ptrace may not run under the ptrace tracer, and the
+            // report must say why.
+            assert_eq!(emulation, "ptrace-poke", "{test:#}");
+            assert!(
+                test["reason"].as_str().unwrap().contains("ptrace-attached"),
+                "{test:#}"
+            );
+        }
+    }
+}
