@@ -197,3 +197,54 @@ fn rules_that_fail_to_load_are_reported_and_the_hunt_goes_on() {
     );
     assert!(detections.iter().all(|d| d["rule"]["title"] == "Memssp"));
 }
+
+#[test]
+fn correlation_detections_are_rendered_with_their_group() {
+    let dir = std::env::temp_dir().join(format!("nativeguard-hunt-corr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(
+        dir.join("corr.yml"),
+        "title: Mimikatz Command Line
+id: 6c0a1e5e-0000-4000-8000-000000000003
+name: mimikatz_cmd
+author: Test
+logsource: {product: windows, category: process_creation}
+detection:
+    sel: {CommandLine|contains: 'mimikatz.exe'}
+    condition: sel
+level: medium
+---
+title: Repeated Mimikatz On One Host
+id: 6c0a1e5e-0000-4000-8000-000000000004
+author: Test
+correlation:
+    type: event_count
+    rules: [mimikatz_cmd]
+    group-by: [Computer]
+    timespan: 10m
+    condition: {gte: 3}
+level: high
+",
+    )
+    .expect("write rule");
+    let fixture = fixtures().join("generated/t1106_service_process_control.jsonl");
+    let (code, detections, stderr) = hunt(&[
+        "--rules",
+        dir.join("corr.yml").to_str().expect("utf-8"),
+        "--format",
+        "jsonl",
+        fixture.to_str().expect("utf-8"),
+    ]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(code, Some(0), "{stderr}");
+    let correlations: Vec<_> = detections
+        .iter()
+        .filter(|d| d["rule"]["title"] == "Repeated Mimikatz On One Host")
+        .collect();
+    assert!(!correlations.is_empty(), "{stderr}");
+    for d in correlations {
+        assert_eq!(d["correlation"]["group"]["Computer"], "ws01.example.test");
+        assert!(d["correlation"]["value"].as_f64().is_some_and(|v| v >= 3.0));
+        assert_eq!(d["rule"]["author"], "Test");
+    }
+}
