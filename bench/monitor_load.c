@@ -1,6 +1,8 @@
 /* Load generators for bench/monitor.sh (built by it with cc -O2).
- *   monitor_load getppid N        N getppid() calls; prints ns per call
- *   monitor_load spawn N PATH     N fork + execve(PATH) + wait; prints us per spawn
+ *   monitor_load getppid N        N getppid() calls; prints "WALL CPU" ns per call
+ *   monitor_load spawn N PATH     N fork + execve(PATH) + wait; prints "WALL CPU" us per spawn
+ * CPU is user + system time of this process and its waited-for children (getrusage): on a
+ * loaded machine it is what the probes cost the workload, without time spent preempted.
  *   monitor_load storm SECONDS PATH  fork+exec PATH in a loop for SECONDS; prints the count
  */
 #define _GNU_SOURCE
@@ -10,7 +12,19 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
+
+static double cpu(void)
+{
+	struct rusage self, children;
+	getrusage(RUSAGE_SELF, &self);
+	getrusage(RUSAGE_CHILDREN, &children);
+	return self.ru_utime.tv_sec + self.ru_stime.tv_sec + children.ru_utime.tv_sec +
+	       children.ru_stime.tv_sec +
+	       (self.ru_utime.tv_usec + self.ru_stime.tv_usec + children.ru_utime.tv_usec +
+		children.ru_stime.tv_usec) / 1e6;
+}
 
 static double now(void)
 {
@@ -39,16 +53,16 @@ int main(int argc, char **argv)
 		return 2;
 	long n = atol(argv[2]);
 	if (!strcmp(argv[1], "getppid")) {
-		double start = now();
+		double start = now(), start_cpu = cpu();
 		for (long i = 0; i < n; i++)
 			syscall(SYS_getppid);
-		printf("%.2f\n", (now() - start) * 1e9 / n);
+		printf("%.2f %.2f\n", (now() - start) * 1e9 / n, (cpu() - start_cpu) * 1e9 / n);
 	} else if (!strcmp(argv[1], "spawn") && argc == 4) {
-		double start = now();
+		double start = now(), start_cpu = cpu();
 		for (long i = 0; i < n; i++)
 			if (spawn(argv[3]))
 				return 1;
-		printf("%.2f\n", (now() - start) * 1e6 / n);
+		printf("%.2f %.2f\n", (now() - start) * 1e6 / n, (cpu() - start_cpu) * 1e6 / n);
 	} else if (!strcmp(argv[1], "storm") && argc == 4) {
 		double end = now() + n;
 		long count = 0;
