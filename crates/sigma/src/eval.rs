@@ -56,7 +56,6 @@ pub(crate) struct Scratch {
     var_stamp: Vec<u32>,
     det_stamp: Vec<u32>,
     pattern_stamp: Vec<u32>,
-    keyword_stamp: Vec<u32>,
     candidates: Vec<u32>,
 }
 
@@ -73,7 +72,6 @@ impl Scratch {
             var_stamp: vec![0; variants],
             det_stamp: vec![0; dets],
             pattern_stamp: Vec::new(),
-            keyword_stamp: Vec::new(),
             candidates: Vec::new(),
         }
     }
@@ -86,7 +84,6 @@ impl Scratch {
             self.var_stamp.iter_mut().for_each(|s| *s = 0);
             self.det_stamp.iter_mut().for_each(|s| *s = 0);
             self.pattern_stamp.iter_mut().for_each(|s| *s = 0);
-            self.keyword_stamp.iter_mut().for_each(|s| *s = 0);
             self.stamp = 1;
         }
     }
@@ -227,41 +224,28 @@ impl Scratch {
     /// index into `RuleSet::dets`), each once.
     pub fn run_bucket(&mut self, set: &RuleSet, bucket: &Bucket) -> Vec<u32> {
         self.candidates.clear();
-        let field_scan = bucket
-            .automaton
-            .as_ref()
-            .map(|ac| (ac, &bucket.by_literal, false));
-        let keyword_scan = bucket
-            .keyword_automaton
-            .as_ref()
-            .map(|ac| (ac, &bucket.by_keyword, true));
-        for (ac, by_literal, every_value) in field_scan.into_iter().chain(keyword_scan) {
-            let stamps = if every_value {
-                &mut self.keyword_stamp
-            } else {
-                &mut self.pattern_stamp
-            };
-            if stamps.len() < by_literal.len() {
-                stamps.resize(by_literal.len(), 0);
+        if self.pattern_stamp.len() < bucket.patterns {
+            self.pattern_stamp.resize(bucket.patterns, 0);
+        }
+        for e in &self.entries[..self.used] {
+            if !e.has_text || e.lower.is_empty() {
+                continue;
             }
-            for e in &self.entries[..self.used] {
-                if !e.has_text || e.lower.is_empty() {
-                    continue;
+            let mut scans = [None, None, None];
+            for (i, &id) in e.ids.iter().enumerate() {
+                if id != NO_FIELD && (i == 0 || id != e.ids[0]) {
+                    scans[i] = bucket.field_scans.get(id as usize).and_then(Option::as_ref);
                 }
-                let wanted = every_value
-                    || e.ids
-                        .iter()
-                        .any(|&id| id != NO_FIELD && bucket.scan_field[id as usize]);
-                if !wanted {
-                    continue;
-                }
-                for m in ac.find_overlapping_iter(e.lower.as_str()) {
+            }
+            scans[2] = bucket.keyword_scan.as_ref();
+            for scan in scans.into_iter().flatten() {
+                for m in scan.automaton.find_overlapping_iter(e.lower.as_str()) {
                     let p = m.pattern().as_usize();
-                    if stamps[p] == self.stamp {
+                    if self.pattern_stamp[scan.offset + p] == self.stamp {
                         continue;
                     }
-                    stamps[p] = self.stamp;
-                    for &v in &by_literal[p] {
+                    self.pattern_stamp[scan.offset + p] = self.stamp;
+                    for &v in &scan.variants[p] {
                         if self.var_stamp[v as usize] != self.stamp {
                             self.var_stamp[v as usize] = self.stamp;
                             self.candidates.push(v);

@@ -51,20 +51,25 @@ pub(crate) struct Bucket {
     pub always: Vec<u32>,
     /// Variants evaluated when one of their literals occurs.
     pub filtered: Vec<u32>,
-    /// Over the literals that must be in a named field, run on those fields' values;
-    /// pattern id -> variants in `by_literal`.
-    pub automaton: Option<AhoCorasick>,
-    pub by_literal: Vec<Vec<u32>>,
-    /// Over the literals of keyword lists, run on every value; pattern id -> variants in
-    /// `by_keyword`.
-    pub keyword_automaton: Option<AhoCorasick>,
-    pub by_keyword: Vec<Vec<u32>>,
+    /// Per field id: an automaton over the literals that must be in that field, run on that
+    /// field's values only.
+    pub field_scans: Vec<Option<Scan>>,
+    /// Over the literals of keyword lists, run on every value.
+    pub keyword_scan: Option<Scan>,
+    /// Total patterns of all scans (for per-event pattern stamps).
+    pub patterns: usize,
     /// Index of the target the bucket belongs to, for renames of group-by fields.
     pub targets: Vec<u32>,
     /// Some rule searches every value (keywords): lowercase every value.
     pub all_values: bool,
-    /// Per field id: whether a literal of `automaton` can be in that field.
-    pub scan_field: Vec<bool>,
+}
+
+/// One Aho-Corasick automaton and, per pattern, the variants needing it.
+pub(crate) struct Scan {
+    pub automaton: AhoCorasick,
+    pub variants: Vec<Vec<u32>>,
+    /// Where this scan's pattern ids start in the bucket's pattern stamps.
+    pub offset: usize,
 }
 
 /// Buckets by routing key, and by the set of targets a key selects (many keys, e.g. every
@@ -301,10 +306,9 @@ impl RuleSet {
         }
         let mut always = Vec::new();
         let mut filtered = Vec::new();
-        let mut fields = LiteralIndex::default();
+        let mut per_field: HashMap<u32, LiteralIndex> = HashMap::new();
         let mut keywords = LiteralIndex::default();
         let mut all_values = false;
-        let mut scan_field = vec![false; self.fields.len()];
         let candidates =
             self.everywhere
                 .iter()
@@ -323,33 +327,40 @@ impl RuleSet {
                     for (lit, source) in lits {
                         match source {
                             Source::Keywords => keywords.add(lit, v),
-                            Source::Field(f) => {
-                                scan_field[*f as usize] = true;
-                                fields.add(lit, v);
-                            }
+                            Source::Field(f) => per_field.entry(*f).or_default().add(lit, v),
                         }
                     }
                 }
             }
         }
-        let (automaton, by_literal) = fields.build();
-        let (keyword_automaton, by_keyword) = keywords.build();
-        if (automaton.is_none() && !by_literal.is_empty())
-            || (keyword_automaton.is_none() && !by_keyword.is_empty())
-        {
+        let mut patterns = 0;
+        let mut unindexed = false;
+        let mut field_scans: Vec<Option<Scan>> = (0..self.fields.len()).map(|_| None).collect();
+        for (field, index) in per_field {
+            match index.build(&mut patterns) {
+                Some(scan) => field_scans[field as usize] = Some(scan),
+                None => unindexed = true,
+            }
+        }
+        let keyword_scan = if keywords.patterns.is_empty() {
+            None
+        } else {
+            let scan = keywords.build(&mut patterns);
+            unindexed |= scan.is_none();
+            scan
+        };
+        if unindexed {
             // Could not index: evaluate those rules unconditionally instead.
             always.append(&mut filtered);
         }
         let bucket = Arc::new(Bucket {
             always,
             filtered,
-            automaton,
-            by_literal,
-            keyword_automaton,
-            by_keyword,
+            field_scans,
+            keyword_scan,
+            patterns,
             targets: accepted.clone(),
             all_values,
-            scan_field,
         });
         cache.by_key.insert(key.to_string(), Arc::clone(&bucket));
         cache.by_targets.insert(accepted, Arc::clone(&bucket));
@@ -358,7 +369,7 @@ impl RuleSet {
 }
 
 /// Most literals for which a bucket's automaton is built as a DFA.
-const MAX_DFA_LITERALS: usize = 1000;
+const MAX_DFA_LITERALS: usize = 200;
 
 /// Literals and the variants that need them, on the way to an automaton.
 #[derive(Default)]
@@ -385,10 +396,7 @@ impl LiteralIndex {
         }
     }
 
-    fn build(self) -> (Option<AhoCorasick>, Vec<Vec<u32>>) {
-        if self.patterns.is_empty() {
-            return (None, Vec::new());
-        }
+    fn build(self, offset: &mut usize) -> Option<Scan> {
         // A DFA searches fastest but is slow to build and large for thousands of literals.
         let kind = if self.patterns.len() <= MAX_DFA_LITERALS {
             aho_corasick::AhoCorasickKind::DFA
@@ -399,8 +407,14 @@ impl LiteralIndex {
             .kind(Some(kind))
             .build(&self.patterns)
             .or_else(|_| AhoCorasick::new(&self.patterns))
-            .ok();
-        (automaton, self.variants)
+            .ok()?;
+        let scan = Scan {
+            automaton,
+            variants: self.variants,
+            offset: *offset,
+        };
+        *offset += scan.variants.len();
+        Some(scan)
     }
 }
 
