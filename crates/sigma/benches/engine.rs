@@ -7,6 +7,7 @@
 //!   prints events/s per core for each and the ratio (parse + evaluate) / parse.
 //! - JSONL: the same events rendered as JSON Lines, parsed by nativeguard-logs' JSONL reader
 //!   and evaluated; prints events/s per core of parse + evaluate.
+//!
 //! Prints `skipped: <reason>` when the datasets are absent.
 
 use nativeguard_event::Event;
