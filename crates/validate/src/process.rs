@@ -32,6 +32,8 @@ use crate::Error;
 pub const HARDENING_POLICY: &str = "t1106-hardening.json";
 /// The Landlock policy file shipped in `policies/`.
 pub const LANDLOCK_POLICY: &str = "t1106-landlock.json";
+/// How long to keep reading after the sync marker, for lines printed in the same batch.
+const SYNC_GRACE: Duration = Duration::from_millis(200);
 /// Lines of stderr kept for error messages.
 const TAIL_LINES: usize = 12;
 /// Longest line kept from a child's output (longer ones are cut, never buffered whole).
@@ -63,7 +65,8 @@ pub struct ProcessOptions {
     pub landlock: Option<PathBuf>,
     /// Longest a single test may run.
     pub test_timeout: Duration,
-    /// How long to keep listening after a test exits, for alerts still in flight.
+    /// Longest to wait, after a test exits, for the sensor to catch up with it (it is done
+    /// as soon as the sensor reports a marker process started after the test).
     pub settle: Duration,
     /// Longest the sensor may take to attach.
     pub sensor_start_timeout: Duration,
@@ -79,7 +82,7 @@ impl ProcessOptions {
             policy: None,
             landlock: None,
             test_timeout: Duration::from_secs(60),
-            settle: Duration::from_millis(1500),
+            settle: Duration::from_secs(15),
             sensor_start_timeout: Duration::from_secs(60),
         }
     }
@@ -94,6 +97,8 @@ pub struct ProcessRunner {
     policy: (PathBuf, String),
     landlock: (PathBuf, String),
     exe_canonical: PathBuf,
+    /// Tests after which the sensor had not caught up within `settle`.
+    lagged: usize,
 }
 
 struct Monitor {
@@ -148,6 +153,7 @@ impl ProcessRunner {
             policy,
             landlock,
             exe_canonical,
+            lagged: 0,
         })
     }
 
@@ -324,7 +330,17 @@ impl ProcessRunner {
             stderr_tail: run.stderr_tail,
             ..DetectionOutcome::default()
         };
-        let deadline = Instant::now() + settle;
+        // Sync: once the sensor prints the exec of a marker process started after the test
+        // ended, everything the test did has been through the ring buffer and the rules.
+        let marker = self.sync_marker()?;
+        let Some(monitor) = self.monitor.as_mut() else {
+            return Err(Error::Control {
+                command: "monitor".into(),
+                message: "the sensor is not running".into(),
+            });
+        };
+        let mut deadline = Instant::now() + settle;
+        let mut synced = false;
         loop {
             let wait = deadline.saturating_duration_since(Instant::now());
             let (at, line) = match monitor.lines.recv_timeout(wait) {
@@ -343,6 +359,11 @@ impl ProcessRunner {
             let event = value.get("event").unwrap_or(&Value::Null);
             let pid = number(event, &["ProcessId", "pid"]);
             let ppid = number(event, &["ParentProcessId", "ppid"]);
+            if !synced && pid == Some(u64::from(marker)) {
+                synced = true;
+                deadline = Instant::now() + SYNC_GRACE;
+                continue;
+            }
             let ours = match (pid, ppid) {
                 (Some(pid), _) if tree.contains(&pid) => true,
                 (Some(pid), Some(ppid)) if tree.contains(&ppid) => {
@@ -362,7 +383,32 @@ impl ProcessRunner {
                 pid != Some(u64::from(root)),
             );
         }
+        if !synced {
+            outcome.stderr_tail.push_str(&format!(
+                "\n(the sensor had not caught up {settle:?} after the test ended)"
+            ));
+            self.lagged += 1;
+        }
         Ok(outcome)
+    }
+
+    /// Starts a short-lived process whose exec the sensor will report after the test's
+    /// events; returns its pid.
+    fn sync_marker(&mut self) -> Result<u32, Error> {
+        let mut child = self
+            .exe()
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|err| Error::Control {
+                command: format!("{} --version", self.exe_name()),
+                message: format!("could not start the sync marker: {err}"),
+            })?;
+        let pid = child.id();
+        let _ = child.wait();
+        Ok(pid)
     }
 
     fn detect_with_tracer(&mut self, emulation: &str) -> Result<DetectionOutcome, Error> {
@@ -522,11 +568,18 @@ impl ControlRunner for ProcessRunner {
             let _ = reader.join();
         }
         let tail = monitor.stderr.lock().map(|t| t.clone()).unwrap_or_default();
-        let mut notes: Vec<String> = tail
-            .iter()
-            .filter(|l| l.to_ascii_lowercase().contains("lost"))
-            .map(|l| format!("sensor: {l}"))
-            .collect();
+        let mut notes: Vec<String> = Vec::new();
+        if self.lagged > 0 {
+            notes.push(format!(
+                "the sensor had not caught up {:?} after {} test(s) ended; alerts after that are not counted",
+                self.options.settle, self.lagged
+            ));
+        }
+        notes.extend(
+            tail.iter()
+                .filter(|l| l.to_ascii_lowercase().contains("lost"))
+                .map(|l| format!("sensor: {l}")),
+        );
         match status {
             Some(status) if status.success() => {}
             Some(status) => notes.push(format!(
