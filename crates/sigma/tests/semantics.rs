@@ -631,3 +631,125 @@ fn correlation_aliases_and_chains() {
     assert_eq!(titles, vec!["outer"]);
     assert_eq!(fired[0].0, 3);
 }
+
+#[test]
+fn window_event_limit_caps_a_group() {
+    use nativeguard_sigma::MAX_WINDOW_EVENTS;
+    let cap = correlation_set(&format!(
+        "title: many\ncorrelation:\n  type: event_count\n  rules: [failed_login]\n  group-by: [User]\n  timespan: 1h\n  condition:\n    gt: {MAX_WINDOW_EVENTS}\n"
+    ));
+    let at_cap = correlation_set(&format!(
+        "title: many\ncorrelation:\n  type: event_count\n  rules: [failed_login]\n  group-by: [User]\n  timespan: 1h\n  condition:\n    gte: {MAX_WINDOW_EVENTS}\n"
+    ));
+    let events: Vec<Event> = (0..=MAX_WINDOW_EVENTS as i64)
+        .map(|i| {
+            let mut e = event(&[("Kind", s("fail")), ("User", s("u"))]);
+            e.timestamp = Some(Timestamp(i));
+            e
+        })
+        .collect();
+    assert!(
+        fire_times(&cap, &events).is_empty(),
+        "a window never holds more than the limit"
+    );
+    assert_eq!(fire_times(&at_cap, &events).len(), 1);
+}
+
+#[test]
+fn group_limit_stops_tracking_new_groups_until_old_ones_expire() {
+    use nativeguard_sigma::MAX_CORRELATION_GROUPS;
+    let set = correlation_set("title: pairs\ncorrelation:\n  type: event_count\n  rules: [failed_login]\n  group-by: [User]\n  timespan: 10s\n  condition:\n    gte: 2\n");
+    let mut engine = set.engine();
+    let mut out = Vec::new();
+    let fail = |t: i64, user: String| {
+        let mut e = event(&[("Kind", s("fail")), ("User", Value::from(user))]);
+        e.timestamp = Some(Timestamp(t));
+        e
+    };
+    for i in 0..MAX_CORRELATION_GROUPS {
+        engine.evaluate(&fail(0, format!("u{i}")), &mut out);
+    }
+    // One group too many: not tracked, so its second event does not fire.
+    engine.evaluate(&fail(1, "extra".into()), &mut out);
+    engine.evaluate(&fail(2, "extra".into()), &mut out);
+    assert!(out.is_empty());
+    // An existing group still fires.
+    engine.evaluate(&fail(3, "u7".into()), &mut out);
+    assert_eq!(out.len(), 1);
+    // Once the old groups expired, new groups are tracked again.
+    out.clear();
+    engine.evaluate(&fail(20_000_000_000, "late".into()), &mut out);
+    engine.evaluate(&fail(20_000_000_001, "late".into()), &mut out);
+    assert_eq!(out.len(), 1);
+}
+
+#[test]
+fn route_cache_limit_keeps_results_right() {
+    use nativeguard_sigma::MAX_ROUTE_CACHE;
+    let yaml = "name: t\nkeys:\n  kind: [Kind]\nunrouted: skip\nlogsources:\n  - logsource: {product: test}\n    targets:\n      - {kind: hit}\n";
+    let mut b = RuleSetBuilder::new(Pipeline::parse("t", yaml).expect("pipeline"));
+    assert!(b
+        .add_file("r.yml", &rule("  sel:\n    A: 1\n  condition: sel"))
+        .is_empty());
+    let set = Arc::new(b.build().0);
+    let mut engine = set.engine();
+    let mut hits = 0;
+    for i in 0..MAX_ROUTE_CACHE + 10 {
+        let mut out = Vec::new();
+        let kind = if i % 100 == 0 {
+            "hit".to_string()
+        } else {
+            format!("k{i}")
+        };
+        engine.evaluate(
+            &event(&[("Kind", Value::from(kind)), ("A", s("1"))]),
+            &mut out,
+        );
+        hits += out.len();
+    }
+    assert_eq!(hits, (MAX_ROUTE_CACHE + 10).div_ceil(100));
+}
+
+#[test]
+fn regex_size_limit_refuses_huge_patterns() {
+    let mut b = RuleSetBuilder::new(Pipeline::none());
+    let errors = b.add_file(
+        "re.yml",
+        &rule("  sel:\n    A|re: '(?:\\w{100}){100}'\n  condition: sel"),
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].message.contains("size limit"), "{}", errors[0]);
+    assert!(b
+        .add_file(
+            "ok.yml",
+            &rule("  sel:\n    A|re: '\\w{10}'\n  condition: sel")
+        )
+        .is_empty());
+}
+
+#[test]
+fn placeholder_expansion_limit() {
+    use nativeguard_sigma::MAX_VALUE_EXPANSION;
+    let many: Vec<String> = (0..MAX_VALUE_EXPANSION).map(|i| format!("v{i}")).collect();
+    let mut b = RuleSetBuilder::new(Pipeline::none());
+    b.set_placeholders(HashMap::from([
+        ("a".to_string(), many.clone()),
+        ("b".to_string(), vec!["x".into(), "y".into()]),
+    ]));
+    let errors = b.add_file(
+        "p.yml",
+        &rule("  sel:\n    A|expand: '%a%%b%'\n  condition: sel"),
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.message.contains("MAX_VALUE_EXPANSION")),
+        "{errors:?}"
+    );
+    assert!(b
+        .add_file(
+            "q.yml",
+            &rule("  sel:\n    A|expand: '%a%'\n  condition: sel")
+        )
+        .is_empty());
+}
