@@ -17,8 +17,9 @@ use crate::parse::{Body, ParsedRule};
 use crate::pipeline::{Pipeline, Route, Target};
 use crate::rule::{Detection, RuleInfo};
 use aho_corasick::AhoCorasick;
-use nativeguard_event::Event;
+use nativeguard_event::{Event, Value};
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 /// Most distinct routing keys whose buckets are kept; past it the cache starts over.
@@ -443,22 +444,53 @@ impl Engine {
     /// Evaluates one event; pushes a Detection per matching rule and per correlation that fires.
     pub fn evaluate(&mut self, event: &Event, out: &mut Vec<Detection>) {
         let set = Arc::clone(&self.set);
-        // Routing key, computed once.
+        // Routing key, computed once, without allocating: each key's lowercased text (or NUL
+        // when absent), separated by US.
         self.key.clear();
-        self.key_values.clear();
         for (_, alternatives) in &set.pipeline.keys {
-            let value = alternatives
-                .iter()
-                .find_map(|f| crate::eval::field_text(event, f));
-            if let Some(v) = &value {
-                self.key.push_str(v);
+            let mut found = false;
+            for field in alternatives {
+                match event.get(field) {
+                    Some(Value::Int(i)) => {
+                        let _ = write!(self.key, "{i}");
+                    }
+                    Some(Value::UInt(u)) => {
+                        let _ = write!(self.key, "{u}");
+                    }
+                    Some(Value::Str(text)) => {
+                        if text.is_ascii() {
+                            let start = self.key.len();
+                            self.key.push_str(text);
+                            self.key[start..].make_ascii_lowercase();
+                        } else {
+                            self.key.extend(text.chars().flat_map(char::to_lowercase));
+                        }
+                    }
+                    Some(other) => match other.to_text() {
+                        Some(text) => self.key.push_str(&crate::reference::lower(&text)),
+                        None => continue,
+                    },
+                    None => continue,
+                }
+                found = true;
+                break;
+            }
+            if !found {
+                self.key.push('\u{0}');
             }
             self.key.push('\u{1f}');
-            self.key_values.push(value);
         }
         let bucket = match self.local_buckets.get(&self.key) {
             Some(b) => Arc::clone(b),
             None => {
+                self.key_values.clear();
+                for (_, alternatives) in &set.pipeline.keys {
+                    self.key_values.push(
+                        alternatives
+                            .iter()
+                            .find_map(|f| crate::eval::field_text(event, f)),
+                    );
+                }
                 let b = set.bucket(&self.key, &self.key_values);
                 if self.local_buckets.len() >= MAX_ROUTE_CACHE {
                     self.local_buckets.clear();
