@@ -82,6 +82,25 @@ mod tests {
     }
 
     #[test]
+    fn headers_beyond_the_read_bound_are_unknown_not_static() {
+        let mut elf = vec![0u8; MAX_ELF_HEADER_BYTES + 4096];
+        elf[..4].copy_from_slice(b"\x7fELF");
+        elf[4] = 2;
+        elf[5] = 1;
+        let phoff = MAX_ELF_HEADER_BYTES as u64 + 64;
+        elf[32..40].copy_from_slice(&phoff.to_le_bytes());
+        elf[54..56].copy_from_slice(&56u16.to_le_bytes());
+        elf[56..58].copy_from_slice(&1u16.to_le_bytes());
+        let at = phoff as usize;
+        elf[at..at + 4].copy_from_slice(&3u32.to_le_bytes());
+        assert_eq!(is_dynamic(&elf), Some(true));
+        let path = std::env::temp_dir().join(format!("ng-elf-{}", std::process::id()));
+        std::fs::write(&path, &elf).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(linkage_of(&path.display().to_string()), "unknown");
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
     fn reads_elf32_headers() {
         let mut elf = vec![0u8; 52 + 32];
         elf[..4].copy_from_slice(b"\x7fELF");

@@ -213,18 +213,26 @@ pub fn read_process(pid: u32, users: &mut UserNames) -> ProcessInfo {
 
 /// Whether `pid` descends from `ancestor`, following `PPid` links in `/proc`.
 pub fn is_descendant(pid: u32, ancestor: u32) -> bool {
+    descends(pid, ancestor, |pid| {
+        read_status(pid).map(|status| status.ppid)
+    })
+}
+
+/// Whether `pid` descends from `ancestor` given a parent lookup; at most
+/// [`MAX_ANCESTRY_DEPTH`] links are followed (a pid-reuse cycle cannot loop).
+fn descends(pid: u32, ancestor: u32, parent_of: impl Fn(u32) -> Option<u32>) -> bool {
     let mut current = pid;
     for _ in 0..MAX_ANCESTRY_DEPTH {
-        let Some(status) = read_status(current) else {
+        let Some(parent) = parent_of(current) else {
             return false;
         };
-        if status.ppid == ancestor {
+        if parent == ancestor {
             return true;
         }
-        if status.ppid <= 1 || status.ppid == current {
+        if parent <= 1 || parent == current {
             return false;
         }
-        current = status.ppid;
+        current = parent;
     }
     false
 }
@@ -291,6 +299,32 @@ mod tests {
         assert_eq!(users.get(&0).map(String::as_str), Some("root"));
         assert_eq!(users.get(&65534).map(String::as_str), Some("nobody"));
         assert_eq!(users.len(), 2);
+    }
+
+    #[test]
+    fn ancestry_walks_are_bounded() {
+        // A chain 1000 -> 999 -> ... -> 2: the answer is found within the bound...
+        let chain = |pid: u32| (pid > 2).then(|| pid - 1);
+        assert!(descends(100, 2, chain));
+        assert!(descends(2 + MAX_ANCESTRY_DEPTH as u32, 2, chain));
+        // ...and not beyond it.
+        assert!(!descends(3 + MAX_ANCESTRY_DEPTH as u32, 2, chain));
+        // A cycle (pid reuse) ends.
+        assert!(!descends(10, 99, |pid| Some(if pid == 10 {
+            11
+        } else {
+            10
+        })));
+    }
+
+    #[test]
+    fn proc_reads_are_bounded() {
+        let path = std::env::temp_dir().join(format!("ng-bounded-{}", std::process::id()));
+        let big = vec![b'a'; MAX_PROC_FILE_BYTES as usize + 100];
+        std::fs::write(&path, &big).unwrap_or_else(|e| panic!("{e}"));
+        let read = read_bounded(&path.display().to_string(), MAX_PROC_FILE_BYTES);
+        assert_eq!(read.map(|b| b.len()), Some(MAX_PROC_FILE_BYTES as usize));
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

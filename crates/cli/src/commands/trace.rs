@@ -129,7 +129,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ChildExit::Signal(signal) => format!("was killed by signal {signal}"),
     };
     eprintln!(
-        "nativeguard trace: {} events, {alerts} alerts, {} processes; the command {ended}",
+        "nativeguard trace: events: {}, alerts: {alerts}, processes: {}; the command {ended}",
         result.stats.events, result.stats.processes
     );
     Ok(if result.exit.success() {
