@@ -692,7 +692,10 @@ struct ChildRun {
 
 /// Runs a child to completion (killing it after `timeout`), reading both pipes as it goes.
 fn run_child(mut command: Command, timeout: Duration, what: String) -> Result<ChildRun, Error> {
+    use std::os::unix::process::CommandExt as _;
+    // Its own process group, so a timeout kills the test's children too.
     let mut child = command
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -721,6 +724,12 @@ fn run_child(mut command: Command, timeout: Duration, what: String) -> Result<Ch
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
             Ok(None) => {
                 timed_out = true;
+                if let Ok(group) = i32::try_from(pid) {
+                    let _ = nix::sys::signal::killpg(
+                        nix::unistd::Pid::from_raw(group),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
                 let _ = child.kill();
                 break child.wait().ok();
             }
@@ -830,6 +839,24 @@ mod tests {
         assert_eq!(outcome.alerts.len(), 1);
         assert_eq!(outcome.alerts[0].latency_ms, 7);
         assert_eq!(outcome.events, 3);
+    }
+
+    #[test]
+    fn a_timeout_kills_the_whole_process_group() {
+        let mut command = Command::new("sh");
+        command.args(["-c", "sleep 30 & echo $!; wait"]);
+        let started = Instant::now();
+        let run = run_child(command, Duration::from_millis(300), "sh".into()).unwrap();
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert_eq!(run.exit_code, None, "killed");
+        assert!(run.stderr_tail.contains("killed after"));
+        let grandchild: i32 = run.stdout[0].1.trim().parse().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(grandchild), None).is_ok()
+            && !std::fs::read_to_string(format!("/proc/{grandchild}/stat"))
+                .unwrap_or_default()
+                .contains(") Z ");
+        assert!(!alive, "the background sleep was killed with its group");
     }
 
     #[test]
