@@ -177,3 +177,39 @@ fn learned_profile_lets_the_run_pass_and_a_removed_syscall_is_denied_readably() 
     eprintln!("denial as reported: {denial}");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// The contract `validate` relies on: alerts (JSONL) alone on stdout, the command's stdout on
+/// stderr, exit 0 / 6 from the command's status.
+#[test]
+fn trace_keeps_stdout_for_alerts_and_passes_the_exit_status() {
+    let ok = run(nativeguard().args([
+        "trace",
+        "--format",
+        "jsonl",
+        "--events",
+        "--",
+        "/bin/sh",
+        "-c",
+        // The output differs from the command line (which the events carry).
+        "echo from-the-$((1+1))-command",
+    ]));
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    let stdout = text(&ok.stdout);
+    assert!(!stdout.contains("from-the-2-command"), "{stdout}");
+    assert!(text(&ok.stderr).contains("from-the-2-command"));
+    let mut creations = 0;
+    for line in stdout.lines() {
+        let item: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|err| panic!("{err}: {line}"));
+        assert_eq!(item["source"]["path"], "trace");
+        if item["event"]["EventType"] == "process_creation" {
+            creations += 1;
+            assert_eq!(item["event"]["SyscallOrigin"], "libc");
+        }
+    }
+    assert_eq!(creations, 1, "{stdout}");
+    let failed = run(nativeguard().args(["trace", "--", "/bin/sh", "-c", "exit 3"]));
+    assert_eq!(failed.status.code(), Some(6));
+    let killed = run(nativeguard().args(["trace", "--", "/bin/sh", "-c", "kill -9 $$"]));
+    assert_eq!(killed.status.code(), Some(6));
+}
