@@ -5,12 +5,18 @@
 use libfuzzer_sys::fuzz_target;
 use nativeguard_event::{Event, Timestamp, Value};
 use nativeguard_sigma::{Pipeline, RuleSetBuilder};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+/// Parsed once: the shipped pipelines are not what this target fuzzes.
+fn pipelines() -> &'static [Pipeline; 2] {
+    static PIPELINES: OnceLock<[Pipeline; 2]> = OnceLock::new();
+    PIPELINES.get_or_init(|| [Pipeline::none(), Pipeline::windows()])
+}
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    for pipeline in [Pipeline::none(), Pipeline::windows()] {
-        let mut builder = RuleSetBuilder::new(pipeline);
+    for pipeline in pipelines() {
+        let mut builder = RuleSetBuilder::new(pipeline.clone());
         let _ = builder.add_file("fuzz.yml", text);
         let (set, _) = builder.build();
         let set = Arc::new(set);
