@@ -238,6 +238,21 @@ impl Decoded {
     }
 }
 
+/// Text of at most [`MAX_STRING_BYTES`] bytes from raw bytes: invalid UTF-8 becomes U+FFFD
+/// (three bytes each, so lossy text can outgrow its input), cut on a character boundary and
+/// marked with `...` when it does not fit.
+pub fn bounded_text(bytes: &[u8], complete: bool) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    if complete && text.len() <= MAX_STRING_BYTES {
+        return text.into_owned();
+    }
+    let mut cut = text.len().min(MAX_STRING_BYTES);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}...", &text[..cut])
+}
+
 /// Reads a NUL-terminated string of at most [`MAX_STRING_BYTES`], page by page so that a
 /// string ending just before an unmapped page is still read.
 pub fn read_string(tracee: &mut dyn Tracee, address: u64) -> Option<String> {
@@ -257,7 +272,7 @@ pub fn read_string(tracee: &mut dyn Tracee, address: u64) -> Option<String> {
         }
         if let Some(nul) = chunk[..got].iter().position(|&b| b == 0) {
             bytes.extend_from_slice(&chunk[..nul]);
-            return Some(String::from_utf8_lossy(&bytes).into_owned());
+            return Some(bounded_text(&bytes, true));
         }
         bytes.extend_from_slice(&chunk[..got]);
         if got < want {
@@ -266,7 +281,7 @@ pub fn read_string(tracee: &mut dyn Tracee, address: u64) -> Option<String> {
         cursor = cursor.checked_add(got as u64)?;
     }
     // Unterminated (unreadable tail or over the bound): report what was read, marked.
-    (!bytes.is_empty()).then(|| format!("{}...", String::from_utf8_lossy(&bytes)))
+    (!bytes.is_empty()).then(|| bounded_text(&bytes, false))
 }
 
 fn read_word<const N: usize>(tracee: &mut dyn Tracee, address: u64) -> Option<[u8; N]> {
@@ -489,7 +504,7 @@ fn resolve_at(tracee: &mut dyn Tracee, dirfd: i32, path: &str) -> String {
         tracee.fd_target(dirfd).map(|target| target.image)
     };
     match base {
-        Some(base) => normalize(&format!("{base}/{path}")),
+        Some(base) => bounded_text(normalize(&format!("{base}/{path}")).as_bytes(), true),
         None => path.to_string(),
     }
 }
@@ -810,6 +825,18 @@ mod tests {
         assert_eq!(read.len(), MAX_STRING_BYTES + 3);
         assert_eq!(read_string(&mut fake, 0), None);
         assert_eq!(read_string(&mut fake, 0x5), None);
+        // Invalid UTF-8 grows threefold when made lossy: still cut at the bound (found by
+        // the `decode` fuzz target).
+        let mut fake = Fake {
+            memory: vec![(
+                0x10000,
+                [vec![0xff; MAX_STRING_BYTES - 1], vec![0]].concat(),
+            )],
+            ..Fake::default()
+        };
+        let lossy = read_string(&mut fake, 0x10000).unwrap_or_default();
+        assert!(lossy.len() <= MAX_STRING_BYTES + 3, "{}", lossy.len());
+        assert!(lossy.starts_with('\u{fffd}') && lossy.ends_with("..."));
     }
 
     #[test]
