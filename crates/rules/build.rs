@@ -31,10 +31,19 @@ fn main() {
         collect(&base, &mut files);
         files.sort();
         writeln!(code, "/// The `{set}` ruleset.").ok();
-        writeln!(code, "pub static {}: &[EmbeddedRule] = &[", set.to_uppercase()).ok();
+        writeln!(
+            code,
+            "pub static {}: &[EmbeddedRule] = &[",
+            set.to_uppercase()
+        )
+        .ok();
         for file in &files {
             println!("cargo:rerun-if-changed={}", file.display());
-            let rel = file.strip_prefix(&root).unwrap_or(file).display().to_string();
+            let rel = file
+                .strip_prefix(&root)
+                .unwrap_or(file)
+                .display()
+                .to_string();
             let abs = file.canonicalize().unwrap_or_else(|_| file.clone());
             writeln!(
                 code,

@@ -293,8 +293,10 @@ fn clone3_fork() -> i32 {
 }
 
 /// vfork(2) then execve in the child, both inside one assembly block so the child (which
-/// shares this stack and memory until it execs) never returns into compiled code. Returns the
-/// child's pid and how it ended; a failed exec exits the child with the errno as exit code.
+/// shares this stack and memory until it execs) never returns into compiled code. The child
+/// calls libc's `execve` (not a raw `syscall`), so this stays the benign baseline a control must
+/// not alert on. Returns the child's pid and how it ended; a failed exec exits the child with
+/// the errno as exit code.
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn vfork_exec(image: &ExecImage) -> Result<(i32, ChildExit), Error> {
     let path = image.path.as_ptr();
@@ -302,28 +304,30 @@ pub(crate) fn vfork_exec(image: &ExecImage) -> Result<(i32, ChildExit), Error> {
     let envp = image.envp_ptrs.as_ptr();
     let ret: i64;
     // SAFETY: rax = 58 (vfork). The parent resumes at label 2 with rax = pid or -errno. The child
-    // (rax = 0) uses only registers: execve (59) with rdi/rsi/rdx, which syscall preserves, then
-    // exit (60) with -errno if execve returned. No stack is touched in the child.
+    // (rax = 0) still has rdi/rsi/rdx (syscall preserves them), aligns the stack and calls
+    // libc's execve; if that returns, it exits with errno through libc's `_exit`, so it never
+    // returns into compiled code. Without `nostack` the compiler keeps nothing in the red zone,
+    // so the child's calls only write below the parent's live stack.
     unsafe {
         std::arch::asm!(
             "mov eax, 58",
             "syscall",
             "test rax, rax",
             "jnz 2f",
-            "mov eax, 59",
-            "syscall",
-            "neg rax",
-            "mov rdi, rax",
-            "mov eax, 60",
-            "syscall",
+            "and rsp, -16",
+            "call {execve}",
+            "call {errno_location}",
+            "mov edi, dword ptr [rax]",
+            "call {exit}",
             "2:",
-            out("rax") ret,
-            inout("rdi") path => _,
+            execve = sym libc::execve,
+            errno_location = sym libc::__errno_location,
+            exit = sym libc::_exit,
+            inout("rax") 0i64 => ret,
+            in("rdi") path,
             in("rsi") argv,
             in("rdx") envp,
-            out("rcx") _,
-            out("r11") _,
-            options(nostack),
+            clobber_abi("C"),
         );
     }
     if ret < 0 {

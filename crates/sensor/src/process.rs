@@ -221,7 +221,7 @@ pub fn elf_is_dynamic(bytes: &[u8]) -> Option<bool> {
     }
     for index in 0..phnum {
         let at = phoff.checked_add(index.checked_mul(phentsize)?)?;
-        let p_type = u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?);
+        let p_type = u32::from_le_bytes(bytes.get(at..at.checked_add(4)?)?.try_into().ok()?);
         if p_type == PT_INTERP {
             return Some(true);
         }
@@ -353,6 +353,12 @@ mod tests {
         assert_eq!(elf_is_dynamic(&fake), Some(false));
         assert_eq!(elf_is_dynamic(b"#!/bin/sh"), None);
         assert_eq!(elf_is_dynamic(&me[..60]), None);
+        // A hostile e_phoff at the top of the address space ends the scan, never overflows.
+        let mut hostile = me[..64].to_vec();
+        hostile[32..40].copy_from_slice(&(u64::MAX - 1).to_le_bytes());
+        hostile[56] = 1;
+        hostile[57] = 0;
+        assert_eq!(elf_is_dynamic(&hostile), None);
     }
 
     #[test]

@@ -53,7 +53,10 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>, unreadable: &mut Vec<(String, St
         children.sort();
         for child in children {
             if child.is_dir()
-                || matches!(child.extension().and_then(|e| e.to_str()), Some("yml" | "yaml"))
+                || matches!(
+                    child.extension().and_then(|e| e.to_str()),
+                    Some("yml" | "yaml")
+                )
             {
                 collect(&child, out, unreadable);
             }
