@@ -5,6 +5,7 @@
 mod commands;
 mod exit_code;
 mod output;
+mod rule_loading;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -8,10 +8,11 @@
 
 use crate::exit_code;
 use crate::output::{Format, Printer};
+use crate::rule_loading::load_rules;
 use anyhow::Context as _;
 use nativeguard_event::{Event, Timestamp};
 use nativeguard_logs::{Reader, Scope};
-use nativeguard_sigma::{Detection, Level, Pipeline, RuleInfo, RuleSet, RuleSetBuilder};
+use nativeguard_sigma::{Detection, Level, Pipeline, RuleInfo, RuleSet};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -82,7 +83,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let format = args.format.unwrap_or_else(Format::for_stdout);
     let filter = DetectionFilter::new(&args);
 
-    let (rules, rule_errors) = load_rules(&args.rules);
+    let (rules, rule_errors) =
+        load_rules(Pipeline::windows(), nativeguard_rules::WINDOWS, &args.rules);
     for error in &rule_errors {
         eprintln!("nativeguard: rule skipped: {error}");
     }
@@ -163,77 +165,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         exit_code::SUCCESS.into()
     })
-}
-
-/// Loads the embedded Windows ruleset, or the `--rules` paths instead.
-/// Rules that did not load come back as `path:line: why` lines.
-fn load_rules(paths: &[PathBuf]) -> (RuleSet, Vec<String>) {
-    let mut builder = RuleSetBuilder::new(Pipeline::windows());
-    let mut errors = Vec::new();
-    if paths.is_empty() {
-        for rule in nativeguard_rules::WINDOWS {
-            errors.extend(
-                builder
-                    .add_file(rule.path, rule.text)
-                    .iter()
-                    .map(ToString::to_string),
-            );
-        }
-    } else {
-        let mut files = Vec::new();
-        for path in paths {
-            collect_rule_files(path, &mut files, &mut errors);
-        }
-        for file in files {
-            let label = file.display().to_string();
-            match std::fs::read_to_string(&file) {
-                Ok(text) => errors.extend(
-                    builder
-                        .add_file(&label, &text)
-                        .iter()
-                        .map(ToString::to_string),
-                ),
-                Err(error) => errors.push(unreadable(&label, &error)),
-            }
-        }
-    }
-    let (rules, build_errors) = builder.build();
-    errors.extend(build_errors.iter().map(ToString::to_string));
-    (rules, errors)
-}
-
-/// A rule file that could not be read, reported like a rule that did not load.
-fn unreadable(path: &str, error: &std::io::Error) -> String {
-    format!("{path}: cannot read: {error}")
-}
-
-/// `.yml`/`.yaml` files under `path` (itself if it is a file), sorted per directory.
-fn collect_rule_files(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<String>) {
-    let label = path.display().to_string();
-    let meta = match std::fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(error) => return errors.push(unreadable(&label, &error)),
-    };
-    if !meta.is_dir() {
-        files.push(path.to_path_buf());
-        return;
-    }
-    let entries = match std::fs::read_dir(path) {
-        Ok(entries) => entries,
-        Err(error) => return errors.push(unreadable(&label, &error)),
-    };
-    let mut children: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-    children.sort();
-    for child in children {
-        if child.is_dir() {
-            collect_rule_files(&child, files, errors);
-        } else if child
-            .extension()
-            .is_some_and(|ext| ext == "yml" || ext == "yaml")
-        {
-            files.push(child);
-        }
-    }
 }
 
 /// `--min-level`, `--tag`, `--status`, `--from`, `--to`.

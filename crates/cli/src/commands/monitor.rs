@@ -14,12 +14,13 @@
 
 use crate::exit_code;
 use crate::output::{Format, Printer};
+use crate::rule_loading::load_rules;
 use anyhow::Context as _;
 use nativeguard_event::Event;
 use nativeguard_sensor::{Error as SensorError, Sensor};
-use nativeguard_sigma::{Detection, Engine, Level, LoadError, Pipeline, RuleSet, RuleSetBuilder};
+use nativeguard_sigma::{Detection, Engine, Level, Pipeline};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -82,61 +83,6 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("duration out of range: {text:?}"))
 }
 
-/// Loads the embedded Linux rules, or the `--rules` paths; returns what failed to load.
-fn load_rules(paths: &[PathBuf]) -> (RuleSet, Vec<String>) {
-    let mut builder = RuleSetBuilder::new(Pipeline::linux());
-    let mut errors: Vec<String> = Vec::new();
-    if paths.is_empty() {
-        for rule in nativeguard_rules::LINUX {
-            note(&mut errors, builder.add_file(rule.path, rule.text));
-        }
-    } else {
-        let mut files = Vec::new();
-        for path in paths {
-            collect_rule_files(path, &mut files, &mut errors);
-        }
-        for file in files {
-            match std::fs::read_to_string(&file) {
-                Ok(text) => note(
-                    &mut errors,
-                    builder.add_file(&file.display().to_string(), &text),
-                ),
-                Err(err) => errors.push(format!("{}: {err}", file.display())),
-            }
-        }
-    }
-    let (rules, build_errors) = builder.build();
-    errors.extend(build_errors.iter().map(ToString::to_string));
-    (rules, errors)
-}
-
-fn note(errors: &mut Vec<String>, found: Vec<LoadError>) {
-    errors.extend(found.iter().map(ToString::to_string));
-}
-
-fn collect_rule_files(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<String>) {
-    if path.is_file() {
-        files.push(path.to_path_buf());
-        return;
-    }
-    let entries = match std::fs::read_dir(path) {
-        Ok(entries) => entries,
-        Err(err) => {
-            errors.push(format!("{}: {err}", path.display()));
-            return;
-        }
-    };
-    let mut children: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-    children.sort();
-    for child in children {
-        if child.is_dir() {
-            collect_rule_files(&child, files, errors);
-        } else if child.extension().is_some_and(|e| e == "yml" || e == "yaml") {
-            files.push(child);
-        }
-    }
-}
-
 #[derive(Default)]
 struct Counts {
     events: u64,
@@ -175,7 +121,7 @@ fn report(
 
 /// Runs `nativeguard monitor`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (rules, rule_errors) = load_rules(&args.rules);
+    let (rules, rule_errors) = load_rules(Pipeline::linux(), nativeguard_rules::LINUX, &args.rules);
     for error in &rule_errors {
         eprintln!("nativeguard monitor: rule not loaded: {error}");
     }
@@ -264,7 +210,7 @@ mod tests {
 
     #[test]
     fn embedded_linux_rules_all_load() {
-        let (rules, errors) = load_rules(&[]);
+        let (rules, errors) = load_rules(Pipeline::linux(), nativeguard_rules::LINUX, &[]);
         assert!(errors.is_empty(), "{errors:?}");
         assert!(rules.len() >= nativeguard_rules::LINUX.len());
     }

@@ -13,9 +13,10 @@
 
 use crate::exit_code;
 use crate::output::{Format, Printer};
+use crate::rule_loading::load_rules;
 use anyhow::Context;
 use nativeguard_event::Event;
-use nativeguard_sigma::{Detection, Level, Pipeline, RuleSet, RuleSetBuilder};
+use nativeguard_sigma::{Detection, Level, Pipeline};
 use nativeguard_tracer::{ChildExit, Tracer};
 use std::ffi::OsString;
 use std::io::Write;
@@ -69,7 +70,7 @@ fn parse_level(text: &str) -> Result<Level, String> {
 
 /// Runs `nativeguard trace`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (rules, rule_errors) = load_rules(&args.rules);
+    let (rules, rule_errors) = load_rules(Pipeline::linux(), nativeguard_rules::LINUX, &args.rules);
     for error in &rule_errors {
         eprintln!("nativeguard trace: rule not loaded: {error}");
     }
@@ -197,71 +198,6 @@ fn write_profile(path: &Path, learned: &nativeguard_tracer::Learner) -> anyhow::
     Ok(())
 }
 
-/// The embedded Linux ruleset, or the rules under `paths` instead. Rules that did not load
-/// come back as `path:line: why` lines.
-fn load_rules(paths: &[PathBuf]) -> (RuleSet, Vec<String>) {
-    let mut builder = RuleSetBuilder::new(Pipeline::linux());
-    let mut errors = Vec::new();
-    if paths.is_empty() {
-        for rule in nativeguard_rules::LINUX {
-            errors.extend(
-                builder
-                    .add_file(rule.path, rule.text)
-                    .iter()
-                    .map(ToString::to_string),
-            );
-        }
-    } else {
-        let mut files = Vec::new();
-        for path in paths {
-            collect_rule_files(path, &mut files, &mut errors);
-        }
-        for file in files {
-            let label = file.display().to_string();
-            match std::fs::read_to_string(&file) {
-                Ok(text) => errors.extend(
-                    builder
-                        .add_file(&label, &text)
-                        .iter()
-                        .map(ToString::to_string),
-                ),
-                Err(error) => errors.push(format!("{label}: cannot read: {error}")),
-            }
-        }
-    }
-    let (rules, build_errors) = builder.build();
-    errors.extend(build_errors.iter().map(ToString::to_string));
-    (rules, errors)
-}
-
-/// `.yml`/`.yaml` files under `path` (itself if it is a file), sorted per directory.
-fn collect_rule_files(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<String>) {
-    let label = path.display().to_string();
-    let meta = match std::fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(error) => return errors.push(format!("{label}: cannot read: {error}")),
-    };
-    if !meta.is_dir() {
-        files.push(path.to_path_buf());
-        return;
-    }
-    let mut children: Vec<PathBuf> = match std::fs::read_dir(path) {
-        Ok(entries) => entries.flatten().map(|e| e.path()).collect(),
-        Err(error) => return errors.push(format!("{label}: cannot read: {error}")),
-    };
-    children.sort();
-    for child in children {
-        if child.is_dir() {
-            collect_rule_files(&child, files, errors);
-        } else if child
-            .extension()
-            .is_some_and(|ext| ext == "yml" || ext == "yaml")
-        {
-            files.push(child);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,10 +232,14 @@ mod tests {
 
     #[test]
     fn embedded_linux_rules_load() {
-        let (rules, errors) = load_rules(&[]);
+        let (rules, errors) = load_rules(Pipeline::linux(), nativeguard_rules::LINUX, &[]);
         assert!(errors.is_empty(), "{errors:?}");
         assert!(rules.len() >= 12, "{}", rules.len());
-        let (_, errors) = load_rules(&[PathBuf::from("/nonexistent/rules")]);
+        let (_, errors) = load_rules(
+            Pipeline::linux(),
+            nativeguard_rules::LINUX,
+            &[PathBuf::from("/nonexistent/rules")],
+        );
         assert_eq!(errors.len(), 1);
         assert!(
             errors[0].starts_with("/nonexistent/rules: cannot read"),

@@ -1,0 +1,99 @@
+//! Loading Sigma rules for `hunt`, `monitor` and `trace`: the embedded ruleset, or the
+//! `--rules` files and folders instead. Every rule that does not load comes back as a
+//! `path:line: why` line, and the others still load.
+
+use nativeguard_rules::EmbeddedRule;
+use nativeguard_sigma::{Pipeline, RuleSet, RuleSetBuilder};
+use std::path::{Path, PathBuf};
+
+/// Builds a ruleset through `pipeline` from `paths` (files or folders, recursively), or from
+/// `embedded` when no path is given. Returns the ruleset and what failed to load.
+pub fn load_rules(
+    pipeline: Pipeline,
+    embedded: &[EmbeddedRule],
+    paths: &[PathBuf],
+) -> (RuleSet, Vec<String>) {
+    let mut builder = RuleSetBuilder::new(pipeline);
+    let mut errors = Vec::new();
+    let mut add = |builder: &mut RuleSetBuilder, label: &str, text: &str| {
+        let failed = builder.add_file(label, text);
+        errors.extend(failed.iter().map(ToString::to_string));
+    };
+    if paths.is_empty() {
+        for rule in embedded {
+            add(&mut builder, rule.path, rule.text);
+        }
+    } else {
+        let mut files = Vec::new();
+        let mut unreadable = Vec::new();
+        for path in paths {
+            collect_rule_files(path, &mut files, &mut unreadable);
+        }
+        for file in files {
+            let label = file.display().to_string();
+            match std::fs::read_to_string(&file) {
+                Ok(text) => add(&mut builder, &label, &text),
+                Err(error) => unreadable.push(format!("{label}: cannot read: {error}")),
+            }
+        }
+        errors.extend(unreadable);
+    }
+    let (rules, build_errors) = builder.build();
+    errors.extend(build_errors.iter().map(ToString::to_string));
+    (rules, errors)
+}
+
+/// `.yml`/`.yaml` files under `path` (itself if it is a file), sorted per directory.
+fn collect_rule_files(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<String>) {
+    let label = path.display().to_string();
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(error) => return errors.push(format!("{label}: cannot read: {error}")),
+    };
+    if !meta.is_dir() {
+        files.push(path.to_path_buf());
+        return;
+    }
+    let mut children: Vec<PathBuf> = match std::fs::read_dir(path) {
+        Ok(entries) => entries.flatten().map(|e| e.path()).collect(),
+        Err(error) => return errors.push(format!("{label}: cannot read: {error}")),
+    };
+    children.sort();
+    for child in children {
+        if child.is_dir() {
+            collect_rule_files(&child, files, errors);
+        } else if child
+            .extension()
+            .is_some_and(|ext| ext == "yml" || ext == "yaml")
+        {
+            files.push(child);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_rules_fail_alone_and_missing_paths_are_reported() {
+        let dir = std::env::temp_dir().join(format!("ng-rule-loading-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub")).expect("temp dir");
+        let good = "title: t\nid: 5d1c6a5e-0b8f-4a57-9a52-2a4f4f5a0c11\nlogsource:\n  product: linux\n  category: process_creation\ndetection:\n  s:\n    Image|endswith: /true\n  condition: s\nlevel: low\n";
+        std::fs::write(dir.join("sub/good.yml"), good).expect("write");
+        std::fs::write(dir.join("bad.yml"), "title: [unclosed\n").expect("write");
+        std::fs::write(dir.join("notes.txt"), "not a rule").expect("write");
+        let missing = dir.join("missing.yml");
+        let (rules, errors) = load_rules(Pipeline::linux(), &[], &[dir.clone(), missing]);
+        std::fs::remove_dir_all(&dir).ok();
+        assert_eq!(rules.len(), 1, "errors: {errors:?}");
+        assert_eq!(errors.len(), 2, "errors: {errors:?}");
+        assert!(errors.iter().any(|e| e.contains("bad.yml")), "{errors:?}");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("missing.yml: cannot read")),
+            "{errors:?}"
+        );
+    }
+}
