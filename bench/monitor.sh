@@ -14,7 +14,7 @@
 set -euo pipefail
 ROUNDS=${1:-5}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/targets/sensor}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 # Not under /tmp: SigmaHQ's "Program Executions in Suspicious Folders" rightly flags programs
 # run from /tmp, and the load generator must not be what the rules see.
 mkdir -p "$CARGO_TARGET_DIR"

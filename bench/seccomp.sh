@@ -4,7 +4,7 @@
 # ratios). Results are recorded in bench/seccomp.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/targets/seccomp}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 profile=../shared/datasets/seccomp/default.json
 cargo bench -p nativeguard-seccomp --bench seccomp
 if [ -f "$profile" ] && cargo build --release -q -p nativeguard 2>/dev/null; then
