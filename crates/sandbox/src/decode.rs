@@ -5,6 +5,7 @@
 //! REPORT ONLY: the caller may change that memory at any time, so nothing read here ever
 //! decides whether a call is allowed (see the crate's design note).
 
+use nativeguard_syscalls::flags::{AT_FLAGS, MAP_FLAGS};
 use nativeguard_syscalls::{Arch, ArgType};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -286,23 +287,6 @@ const PROT: &[(u64, &str)] = &[
     (0x0100_0000, "PROT_GROWSDOWN"),
 ];
 
-const MAP: &[(u64, &str)] = &[
-    (0x01, "MAP_SHARED"),
-    (0x02, "MAP_PRIVATE"),
-    (0x10, "MAP_FIXED"),
-    (0x20, "MAP_ANONYMOUS"),
-    (0x100, "MAP_GROWSDOWN"),
-    (0x800, "MAP_DENYWRITE"),
-    (0x1000, "MAP_EXECUTABLE"),
-    (0x2000, "MAP_LOCKED"),
-    (0x4000, "MAP_NORESERVE"),
-    (0x8000, "MAP_POPULATE"),
-    (0x10000, "MAP_NONBLOCK"),
-    (0x20000, "MAP_STACK"),
-    (0x40000, "MAP_HUGETLB"),
-    (0x100000, "MAP_FIXED_NOREPLACE"),
-];
-
 const OPEN_FLAGS: &[(u64, &str)] = &[
     (0o1, "O_WRONLY"),
     (0o2, "O_RDWR"),
@@ -433,14 +417,6 @@ const MEMFD_FLAGS: &[(u64, &str)] = &[
     (16, "MFD_EXEC"),
 ];
 
-const AT_FLAGS: &[(u64, &str)] = &[
-    (0x100, "AT_SYMLINK_NOFOLLOW"),
-    (0x200, "AT_REMOVEDIR"),
-    (0x400, "AT_SYMLINK_FOLLOW"),
-    (0x800, "AT_NO_AUTOMOUNT"),
-    (0x1000, "AT_EMPTY_PATH"),
-];
-
 const PRCTL_OPTIONS: &[(u32, &str)] = &[
     (1, "PR_SET_PDEATHSIG"),
     (4, "PR_SET_DUMPABLE"),
@@ -513,7 +489,7 @@ pub fn decode_args(arch: Arch, name: &str, args: &[u64; 6], memory: &Memory) -> 
             pointer(args[0]),
             args[1].to_string(),
             int_flags(args[2], PROT, "PROT_NONE"),
-            int_flags(args[3], MAP, "0"),
+            int_flags(args[3], MAP_FLAGS, "0"),
             int(args[4]),
             hex(args[5]),
         ]),

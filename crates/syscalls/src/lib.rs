@@ -32,6 +32,7 @@ use std::fmt;
 use std::sync::OnceLock;
 
 #[rustfmt::skip]
+pub mod flags;
 mod generated;
 
 /// `__X32_SYSCALL_BIT`: set in every x32 syscall number.

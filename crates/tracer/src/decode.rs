@@ -7,6 +7,7 @@
 
 use crate::procfs::ExeName;
 use nativeguard_event::linux::SyscallOrigin;
+use nativeguard_syscalls::flags::{AT_FLAGS, MAP_FLAGS};
 
 /// Most bytes of one string argument (path, memfd name, module parameters) read.
 pub const MAX_STRING_BYTES: usize = 4096;
@@ -327,25 +328,6 @@ const MFD_FLAGS: &[(u64, &str)] = &[
     (0x4, "MFD_HUGETLB"),
     (0x8, "MFD_NOEXEC_SEAL"),
     (0x10, "MFD_EXEC"),
-];
-
-const AT_FLAGS: &[(u64, &str)] = &[(0x100, "AT_SYMLINK_NOFOLLOW"), (0x1000, "AT_EMPTY_PATH")];
-
-const MAP_FLAGS: &[(u64, &str)] = &[
-    (0x01, "MAP_SHARED"),
-    (0x02, "MAP_PRIVATE"),
-    (0x10, "MAP_FIXED"),
-    (0x20, "MAP_ANONYMOUS"),
-    (0x100, "MAP_GROWSDOWN"),
-    (0x800, "MAP_DENYWRITE"),
-    (0x1000, "MAP_EXECUTABLE"),
-    (0x2000, "MAP_LOCKED"),
-    (0x4000, "MAP_NORESERVE"),
-    (0x8000, "MAP_POPULATE"),
-    (0x10000, "MAP_NONBLOCK"),
-    (0x20000, "MAP_STACK"),
-    (0x40000, "MAP_HUGETLB"),
-    (0x100000, "MAP_FIXED_NOREPLACE"),
 ];
 
 const OPEN_FLAGS: &[(u64, &str)] = &[
