@@ -85,49 +85,19 @@ pub struct Probe {
 /// an allowed call really runs, in the child.
 #[cfg(target_arch = "x86_64")]
 pub fn probe_in_child(program: &Program, probes: &[Probe]) -> io::Result<Vec<i64>> {
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: pipe2 writes two fds into the array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let (read_fd, write_fd) = (fds[0], fds[1]);
-    // SAFETY: fork in a possibly multi-threaded process; the child only makes raw syscalls
-    // (no allocation, no locks) and leaves with _exit.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if pid == 0 {
-        // SAFETY: child side, see above.
+    let (bytes, status) = fork_reporting(|write_fd| {
+        // SAFETY: child side: raw syscalls only, no allocation or locks.
         unsafe {
-            libc::close(read_fd);
-            let status = match install(program, 0) {
-                Ok(_) => {
-                    for probe in probes {
-                        let ret = raw_call(probe);
-                        let bytes = ret.to_ne_bytes();
-                        libc::write(write_fd, bytes.as_ptr().cast(), bytes.len());
-                    }
-                    0
-                }
-                Err(_) => INSTALL_FAILED,
-            };
-            libc::_exit(status);
+            if install(program, 0).is_err() {
+                return INSTALL_FAILED;
+            }
+            for probe in probes {
+                let bytes = raw_call(probe).to_ne_bytes();
+                libc::write(write_fd, bytes.as_ptr().cast(), bytes.len());
+            }
         }
-    }
-    // SAFETY: closing our copy of the write end.
-    unsafe { libc::close(write_fd) };
-    // SAFETY: the read end is ours.
-    let mut reader = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(read_fd) });
-    let mut bytes = Vec::new();
-    let read = io::Read::read_to_end(&mut reader, &mut bytes);
-    let mut status = 0;
-    // SAFETY: reaping our own child.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
-    read?;
-    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == INSTALL_FAILED {
-        return Err(install_failed());
-    }
+        0
+    })?;
     if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
         return Err(io::Error::other(format!(
             "probe child ended with status {status:#x} after {} of {} calls",
@@ -201,6 +171,32 @@ fn raw_call(probe: &Probe) -> i64 {
 /// multi-threaded process: it must not allocate or take locks, and the program must allow
 /// `write` and `exit_group`.
 pub fn run_in_child(program: Option<&Program>, work: fn() -> u64) -> io::Result<u64> {
+    let (bytes, status) = fork_reporting(|write_fd| {
+        if program.is_some_and(|program| install(program, 0).is_err()) {
+            return INSTALL_FAILED;
+        }
+        let bytes = work().to_ne_bytes();
+        // SAFETY: child side: a raw write of a stack buffer to our pipe.
+        unsafe { libc::write(write_fd, bytes.as_ptr().cast(), bytes.len()) };
+        0
+    })?;
+    match <[u8; 8]>::try_from(bytes.as_slice()) {
+        Ok(b) if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 => {
+            Ok(u64::from_ne_bytes(b))
+        }
+        _ => Err(io::Error::other(format!(
+            "child ended with status {status:#x}"
+        ))),
+    }
+}
+
+/// Forks a child that runs `child(write_fd)` and exits with its return value; the parent reads
+/// everything the child wrote to the pipe, reaps it, and returns the bytes and the wait status
+/// (an `INSTALL_FAILED` exit becomes the install error). `child` runs after `fork` in a copy of
+/// a possibly multi-threaded process: it must not allocate or take locks.
+fn fork_reporting(
+    child: impl FnOnce(libc::c_int) -> libc::c_int,
+) -> io::Result<(Vec<u8>, libc::c_int)> {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: pipe2 writes two fds into the array.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -213,19 +209,10 @@ pub fn run_in_child(program: Option<&Program>, work: fn() -> u64) -> io::Result<
         return Err(io::Error::last_os_error());
     }
     if pid == 0 {
-        // SAFETY: child side; raw syscalls only.
+        // SAFETY: child side: close our copy of the read end, run, leave without unwinding.
         unsafe {
             libc::close(read_fd);
-            let installed = match program {
-                Some(program) => install(program, 0).is_ok(),
-                None => true,
-            };
-            if !installed {
-                libc::_exit(INSTALL_FAILED);
-            }
-            let bytes = work().to_ne_bytes();
-            libc::write(write_fd, bytes.as_ptr().cast(), bytes.len());
-            libc::_exit(0);
+            libc::_exit(child(write_fd));
         }
     }
     // SAFETY: closing our copy of the write end; the read end is ours.
@@ -241,12 +228,5 @@ pub fn run_in_child(program: Option<&Program>, work: fn() -> u64) -> io::Result<
     if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == INSTALL_FAILED {
         return Err(install_failed());
     }
-    match <[u8; 8]>::try_from(bytes.as_slice()) {
-        Ok(b) if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 => {
-            Ok(u64::from_ne_bytes(b))
-        }
-        _ => Err(io::Error::other(format!(
-            "child ended with status {status:#x}"
-        ))),
-    }
+    Ok((bytes, status))
 }
