@@ -462,6 +462,45 @@ pub fn run(program: &Program, data: &SeccompData) -> Result<(u32, usize), Error>
     }
 }
 
+/// Whether the kernel's seccomp action cache (Linux 5.11+, `seccomp_cache_prepare`) will allow
+/// `nr` on `arch` without running the program: a port of the kernel's `seccomp_is_const_allow`,
+/// which emulates the program with only `nr` and `arch` known and gives up at the first load of
+/// anything else or any instruction it does not model. A call answered from the cache costs a
+/// bit test instead of a filter run, which is what makes an all-allowing path free.
+pub fn kernel_caches_allow(program: &Program, arch: Arch, nr: u32) -> bool {
+    let code = &program.instructions;
+    let mut a = 0u32;
+    let mut pc = 0usize;
+    while let Some(insn) = code.get(pc) {
+        match insn.code {
+            c if c == LD | W | ABS => match insn.k {
+                SeccompData::NR_OFFSET => a = nr,
+                SeccompData::ARCH_OFFSET => a = arch.audit_arch(),
+                _ => return false,
+            },
+            c if c == RET | K => return insn.k == RET_ALLOW,
+            c if c == JMP | JA => pc += insn.k as usize,
+            c if c == JMP | JEQ | K
+                || c == JMP | JGE | K
+                || c == JMP | JGT | K
+                || c == JMP | JSET | K =>
+            {
+                let taken = match c & 0xf0 {
+                    JEQ => a == insn.k,
+                    JGE => a >= insn.k,
+                    JGT => a > insn.k,
+                    _ => a & insn.k != 0,
+                };
+                pc += usize::from(if taken { insn.jt } else { insn.jf });
+            }
+            c if c == ALU | AND | K => a &= insn.k,
+            _ => return false,
+        }
+        pc += 1;
+    }
+    false
+}
+
 /// Names a seccomp return value: `ALLOW`, `ERRNO(1)`, `KILL_PROCESS`...
 pub fn describe_return(ret: u32) -> String {
     let data = ret & RET_DATA;
@@ -726,5 +765,28 @@ mod tests {
         let back = Program::from_bytes(&p.to_bytes()).unwrap();
         assert_eq!(back.instructions, p.instructions);
         assert!(Program::from_bytes(&[0; 7]).is_err());
+    }
+
+    #[test]
+    fn kernel_cache_emulation_gives_up_on_argument_loads() {
+        let x86 = Arch::X86_64.audit_arch();
+        let program = program(vec![
+            SockFilter::stmt(LD | W | ABS, SeccompData::ARCH_OFFSET),
+            SockFilter::jump(JMP | JEQ | K, x86, 1, 0),
+            SockFilter::stmt(RET | K, RET_KILL_PROCESS),
+            SockFilter::stmt(LD | W | ABS, SeccompData::NR_OFFSET),
+            SockFilter::jump(JMP | JEQ | K, 41, 0, 1),
+            SockFilter::stmt(LD | W | ABS, SeccompData::args_offset(0)),
+            SockFilter::stmt(RET | K, RET_ALLOW),
+        ]);
+        assert!(kernel_caches_allow(&program, Arch::X86_64, 39));
+        assert!(
+            !kernel_caches_allow(&program, Arch::X86_64, 41),
+            "loads args[0]"
+        );
+        assert!(
+            !kernel_caches_allow(&program, Arch::I386, 39),
+            "killed, not allowed"
+        );
     }
 }

@@ -59,7 +59,8 @@ mod policy;
 pub mod sys;
 
 pub use bpf::{
-    disassemble, simulate, stats, verify, Program, SeccompData, SockFilter, Stats, MAX_INSTRUCTIONS,
+    disassemble, kernel_caches_allow, simulate, stats, verify, Program, SeccompData, SockFilter,
+    Stats, MAX_INSTRUCTIONS,
 };
 pub use compile::{compile, CompileOptions, ENOSYS};
 pub use error::Error;

@@ -173,4 +173,35 @@ mod tests {
             assert_eq!(verdict(&filter, arch, name, [0; 6]), trace, "{name}");
         }
     }
+
+    /// The kernel answers every call outside the trap list from its action cache, without
+    /// running the filter: untraced calls cost a bit test, not a filter run.
+    #[test]
+    fn untraced_calls_are_answered_by_the_kernel_cache() {
+        let filter = detection_filter().unwrap_or_else(|e| panic!("{e}"));
+        let program = Program {
+            instructions: filter
+                .iter()
+                .map(|i| nativeguard_seccomp::SockFilter {
+                    code: i.code,
+                    jt: i.jt,
+                    jf: i.jf,
+                    k: i.k,
+                })
+                .collect(),
+            arches: Arch::host_abis().to_vec(),
+        };
+        // x32 numbers lie outside the kernel's per-arch bitmaps, so only the native ABIs count.
+        for &arch in Arch::host_abis().iter().filter(|&&a| a != Arch::X32) {
+            for syscall in arch.syscalls() {
+                let trapped = TRAP_LIST.iter().any(|(name, _)| *name == syscall.name);
+                assert_eq!(
+                    nativeguard_seccomp::kernel_caches_allow(&program, arch, syscall.nr),
+                    !trapped,
+                    "{arch:?} {}",
+                    syscall.name
+                );
+            }
+        }
+    }
 }
