@@ -15,14 +15,15 @@ use crate::exit_code;
 use crate::output::{Format, Printer};
 use crate::rule_loading::load_rules;
 use anyhow::Context;
-use nativeguard_event::Event;
-use nativeguard_sigma::{Detection, Level, Pipeline};
+use nativeguard_event::{linux, Event};
+use nativeguard_sigma::{Detection, Engine, Level, Pipeline, RuleSet};
 use nativeguard_tracer::{ChildExit, Tracer};
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 /// Arguments of `nativeguard trace`.
 #[derive(clap::Args)]
@@ -70,14 +71,27 @@ fn parse_level(text: &str) -> Result<Level, String> {
 
 /// Runs `nativeguard trace`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (rules, rule_errors) = load_rules(Pipeline::linux(), nativeguard_rules::LINUX, &args.rules);
-    for error in &rule_errors {
-        eprintln!("nativeguard trace: rule not loaded: {error}");
-    }
-    if rules.is_empty() && !rule_errors.is_empty() {
-        anyhow::bail!("no rule could be loaded from the --rules paths");
-    }
-    let rules = Arc::new(rules);
+    let rules = if args.rules.is_empty() {
+        // The embedded ruleset compiles on its own thread while the command starts: its rules
+        // are tested to load, and the few events of the command's first milliseconds wait in
+        // the report's queue instead of the command waiting for the rules.
+        PendingRules::spawn(load_embedded_rules)
+    } else {
+        // A user's rules load before their command runs, so that a rule error is known
+        // before anything happens (and no rule at all is an error, not a silent trace).
+        let (rules, rule_errors) =
+            load_rules(Pipeline::linux(), nativeguard_rules::LINUX, &args.rules);
+        report_rule_errors(&rule_errors);
+        if rules.is_empty() && !rule_errors.is_empty() {
+            anyhow::bail!("no rule could be loaded from the --rules paths");
+        }
+        let rules = Arc::new(rules);
+        // Still compiled ahead of the first event, on the side (see `prepare`).
+        PendingRules::spawn(move || {
+            prepare(&rules);
+            Ok(rules)
+        })
+    };
     let out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path)
@@ -90,31 +104,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         Format::for_stdout()
     });
-    let mut report = Report {
-        printer: Printer::new(format, out),
-        engine: rules.engine(),
-        detections: Vec::new(),
-        min_level: args.min_level,
-        print_events: args.events,
-        alerts: 0,
-        write_error: None,
-    };
+    let mut report = Report::new(
+        Printer::new(format, out),
+        rules,
+        args.min_level,
+        args.events,
+    );
     let result = Tracer::new(args.command.iter().cloned())
         .learn(args.learn.is_some())
         .command_stdout_to_stderr(args.output.is_none())
-        .run(|event| report.event(&event))
+        .run(|event| report.event(event))
         .context("trace failed")?;
-    let Report {
-        printer,
-        alerts,
-        write_error,
-        ..
-    } = report;
-    let finished = printer.finish();
-    if let Some(error) = write_error {
-        return Err(error).context("cannot write alerts");
-    }
-    finished.context("cannot write alerts")?;
+    let (alerts, finished) = report.finish();
+    finished?;
 
     if let (Some(path), Some(learned)) = (&args.learn, &result.learned) {
         write_profile(path, learned)?;
@@ -140,23 +142,167 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Loads the embedded Linux ruleset (on the loader thread) and prepares it for the first
+/// events. Its load errors are printed; no rule at all is an error.
+fn load_embedded_rules() -> Result<Arc<RuleSet>, String> {
+    let (rules, rule_errors) = load_rules(Pipeline::linux(), nativeguard_rules::LINUX, &[]);
+    report_rule_errors(&rule_errors);
+    if rules.is_empty() {
+        return Err("no embedded Linux rule could be loaded".to_string());
+    }
+    let rules = Arc::new(rules);
+    prepare(&rules);
+    Ok(rules)
+}
+
+fn report_rule_errors(rule_errors: &[String]) {
+    for error in rule_errors {
+        eprintln!("nativeguard trace: rule not loaded: {error}");
+    }
+}
+
+/// Builds the rule set's automatons for the tracer's event types now: the engine builds the
+/// one of an event type at its first event, which would otherwise happen while the command
+/// waits in its exec stop. One event per type, with nothing but the routing field (the linux
+/// pipeline routes on `EventType`), fills the rule set's shared cache.
+fn prepare(rules: &Arc<RuleSet>) {
+    let mut engine = rules.engine();
+    let mut detections = Vec::new();
+    for event_type in [
+        linux::event_type::PROCESS_CREATION,
+        linux::event_type::SYSCALL,
+    ] {
+        let mut event = Event::new();
+        event.insert("EventType", event_type);
+        engine.evaluate(&event, &mut detections);
+        detections.clear();
+    }
+}
+
+/// Most events held while the rules are still loading. Loading takes milliseconds and the
+/// command's start-up makes a handful of events; should loading ever lag far behind a busy
+/// command, the trace waits for the rules rather than holding events without bound.
+const MAX_QUEUED_EVENTS: usize = 10_000;
+
+/// A ruleset being compiled on another thread.
+struct PendingRules {
+    loader: JoinHandle<Result<Arc<RuleSet>, String>>,
+}
+
+impl PendingRules {
+    fn spawn(load: impl FnOnce() -> Result<Arc<RuleSet>, String> + Send + 'static) -> Self {
+        PendingRules {
+            loader: std::thread::spawn(load),
+        }
+    }
+
+    /// Waits for the rules. A loader that panicked is a load failure, reported at the end.
+    fn wait(self) -> Result<Arc<RuleSet>, String> {
+        self.loader.join().unwrap_or_else(|panic| {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(ToString::to_string)
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(format!("the rule loader failed: {why}"))
+        })
+    }
+}
+
+/// Where the report is with its rules.
+enum RuleState {
+    /// Still loading: events wait here, in order.
+    Loading {
+        rules: PendingRules,
+        queued: Vec<Event>,
+    },
+    /// Every event is evaluated as it comes.
+    Ready(Box<Engine>),
+    /// No rules: events are still printed (`--events`), the trace fails at the end.
+    Failed,
+}
+
 /// The rules running on the events and where their alerts go.
 struct Report<W: Write> {
     printer: Printer<W>,
-    engine: nativeguard_sigma::Engine,
+    rules: RuleState,
+    /// See [`MAX_QUEUED_EVENTS`] (a field so tests can make it small).
+    max_queued: usize,
     detections: Vec<Detection>,
     min_level: Option<Level>,
     print_events: bool,
     alerts: u64,
+    /// Why the rules did not load.
+    load_error: Option<String>,
     /// The first write error; the trace goes on (the command is not disturbed), the error is
     /// reported at the end.
     write_error: Option<std::io::Error>,
 }
 
 impl<W: Write> Report<W> {
-    fn event(&mut self, event: &Event) {
+    fn new(
+        printer: Printer<W>,
+        rules: PendingRules,
+        min_level: Option<Level>,
+        print_events: bool,
+    ) -> Self {
+        Report {
+            printer,
+            rules: RuleState::Loading {
+                rules,
+                queued: Vec::new(),
+            },
+            max_queued: MAX_QUEUED_EVENTS,
+            detections: Vec::new(),
+            min_level,
+            print_events,
+            alerts: 0,
+            load_error: None,
+            write_error: None,
+        }
+    }
+
+    /// Takes one event from the tracer: queued while the rules load (the command is not held
+    /// up), else evaluated, after every event queued before it.
+    fn event(&mut self, event: Event) {
+        let must_wait = match &mut self.rules {
+            RuleState::Loading { rules, queued } => {
+                if !rules.loader.is_finished() && queued.len() < self.max_queued {
+                    queued.push(event);
+                    return;
+                }
+                true
+            }
+            RuleState::Ready(_) | RuleState::Failed => false,
+        };
+        if must_wait {
+            self.wait_for_rules();
+        }
+        self.evaluate(&event);
+    }
+
+    /// Waits for the rules if they are still loading, then evaluates the queued events in
+    /// their order.
+    fn wait_for_rules(&mut self) {
+        let RuleState::Loading { rules, queued } =
+            std::mem::replace(&mut self.rules, RuleState::Failed)
+        else {
+            return;
+        };
+        match rules.wait() {
+            Ok(rules) => self.rules = RuleState::Ready(Box::new(rules.engine())),
+            Err(error) => self.load_error = Some(error),
+        }
+        for event in queued {
+            self.evaluate(&event);
+        }
+    }
+
+    fn evaluate(&mut self, event: &Event) {
         self.detections.clear();
-        self.engine.evaluate(event, &mut self.detections);
+        if let RuleState::Ready(engine) = &mut self.rules {
+            engine.evaluate(event, &mut self.detections);
+        }
         if self.write_error.is_some() {
             return;
         }
@@ -177,6 +323,19 @@ impl<W: Write> Report<W> {
         if let Err(error) = written.and_then(|()| self.printer.flush()) {
             self.write_error = Some(error);
         }
+    }
+
+    /// Evaluates what is still queued and closes the output. Returns the alert count and
+    /// whether everything was evaluated and written.
+    fn finish(mut self) -> (u64, anyhow::Result<W>) {
+        self.wait_for_rules();
+        let finished = self.printer.finish();
+        let result = match (self.load_error, self.write_error) {
+            (Some(error), _) => Err(anyhow::anyhow!(error)),
+            (None, Some(error)) => Err(error).context("cannot write alerts"),
+            (None, None) => finished.context("cannot write alerts"),
+        };
+        (self.alerts, result)
     }
 }
 
@@ -228,6 +387,166 @@ mod tests {
             "a command is required"
         );
         assert!(Cli::try_parse_from(["trace", "--min-level", "loud", "--", "x"]).is_err());
+    }
+
+    /// A rule on `process_creation` events whose image ends in `/true`.
+    const TRUE_RULE: &str = "title: runs true\nid: 0f6c1e55-53c7-4c39-a1a4-0c3b8d7f0a11\n\
+        author: test\nlogsource:\n  product: linux\n  category: process_creation\n\
+        detection:\n  s:\n    Image|endswith: /true\n  condition: s\nlevel: low\n";
+
+    fn true_rule() -> Result<Arc<RuleSet>, String> {
+        let mut builder = nativeguard_sigma::RuleSetBuilder::new(Pipeline::linux());
+        let failed = builder.add_file("true.yml", TRUE_RULE);
+        let (rules, build_errors) = builder.build();
+        if !failed.is_empty() || !build_errors.is_empty() || rules.is_empty() {
+            return Err(format!("{failed:?} {build_errors:?}"));
+        }
+        Ok(Arc::new(rules))
+    }
+
+    fn exec_of(image: &str) -> Event {
+        let info = linux::ProcessInfo {
+            pid: 7,
+            image: image.to_string(),
+            ..linux::ProcessInfo::default()
+        };
+        linux::process_creation(&info, "execve", linux::SyscallOrigin::Libc)
+    }
+
+    /// The `Image` of every alert written, in order.
+    fn alerted_images(report: Report<Vec<u8>>) -> (u64, Vec<String>) {
+        let (alerts, written) = report.finish();
+        let written = written.unwrap_or_else(|error| panic!("{error:#}"));
+        let images = String::from_utf8_lossy(&written)
+            .lines()
+            .map(|line| {
+                let item: serde_json::Value =
+                    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+                item["event"]["Image"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        (alerts, images)
+    }
+
+    #[test]
+    fn events_before_the_rules_are_ready_are_evaluated_in_order() {
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let rules = PendingRules::spawn(move || {
+            // The rules arrive only once the test has sent its first events.
+            let _ = held.recv();
+            true_rule()
+        });
+        let mut report = Report::new(Printer::new(Format::Jsonl, Vec::new()), rules, None, false);
+        for image in ["/usr/bin/true", "/usr/bin/false", "/bin/true"] {
+            report.event(exec_of(image));
+        }
+        let queued = match &report.rules {
+            RuleState::Loading { queued, .. } => queued.len(),
+            _ => panic!("the rules were ready before they were released"),
+        };
+        assert_eq!(queued, 3);
+        assert_eq!(report.alerts, 0, "nothing is evaluated before the rules");
+        release.send(()).unwrap_or_else(|e| panic!("{e}"));
+        while matches!(&report.rules, RuleState::Loading { rules, .. } if !rules.loader.is_finished())
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        // The next event finds the rules ready: the queue is evaluated first, in order.
+        report.event(exec_of("/sbin/true"));
+        assert!(matches!(report.rules, RuleState::Ready(_)));
+        assert_eq!(report.alerts, 3);
+        report.event(exec_of("/usr/local/bin/true"));
+        let (alerts, images) = alerted_images(report);
+        assert_eq!(alerts, 4);
+        assert_eq!(
+            images,
+            [
+                "/usr/bin/true",
+                "/bin/true",
+                "/sbin/true",
+                "/usr/local/bin/true"
+            ]
+        );
+    }
+
+    #[test]
+    fn events_still_queued_at_the_end_are_evaluated() {
+        let rules = PendingRules::spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            true_rule()
+        });
+        let mut report = Report::new(Printer::new(Format::Jsonl, Vec::new()), rules, None, false);
+        report.event(exec_of("/bin/true"));
+        report.event(exec_of("/bin/sh"));
+        assert_eq!(alerted_images(report), (1, vec!["/bin/true".to_string()]));
+    }
+
+    #[test]
+    fn a_full_queue_waits_for_the_rules() {
+        let rules = PendingRules::spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            true_rule()
+        });
+        let mut report = Report::new(Printer::new(Format::Jsonl, Vec::new()), rules, None, false);
+        report.max_queued = 2;
+        for _ in 0..3 {
+            report.event(exec_of("/bin/true"));
+        }
+        // The third event did not fit: the report waited for the rules and evaluated all three.
+        assert!(matches!(report.rules, RuleState::Ready(_)));
+        assert_eq!(report.alerts, 3);
+    }
+
+    #[test]
+    fn rules_that_fail_to_load_fail_the_trace_but_keep_the_events() {
+        let rules = PendingRules::spawn(|| Err("no rule".to_string()));
+        let mut report = Report::new(Printer::new(Format::Jsonl, Vec::new()), rules, None, true);
+        report.event(exec_of("/bin/true"));
+        report.event(exec_of("/bin/sh"));
+        assert_eq!(report.alerts, 0);
+        let (_, finished) = report.finish();
+        let error = finished.err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(error, "no rule");
+        let panicking = PendingRules::spawn(|| panic!("loader bug"));
+        let (_, finished) = Report::new(
+            Printer::new(Format::Jsonl, Vec::new()),
+            panicking,
+            None,
+            false,
+        )
+        .finish();
+        let error = finished.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("loader bug"), "{error}");
+    }
+
+    #[test]
+    fn prepared_rules_alert_like_unprepared_ones() {
+        let (rules, errors) = load_rules(Pipeline::linux(), nativeguard_rules::LINUX, &[]);
+        assert!(errors.is_empty(), "{errors:?}");
+        let rules = Arc::new(rules);
+        let prepared = Arc::new(load_rules(Pipeline::linux(), nativeguard_rules::LINUX, &[]).0);
+        prepare(&prepared);
+        let memfd_exec = {
+            let info = linux::ProcessInfo {
+                pid: 9,
+                image: "memfd:x".to_string(),
+                exe_is_memfd: true,
+                ..linux::ProcessInfo::default()
+            };
+            linux::process_creation(&info, "execveat", linux::SyscallOrigin::Libc)
+        };
+        let (mut plain, mut warm) = (rules.engine(), prepared.engine());
+        let (mut found_plain, mut found_warm) = (Vec::new(), Vec::new());
+        plain.evaluate(&memfd_exec, &mut found_plain);
+        warm.evaluate(&memfd_exec, &mut found_warm);
+        let ids = |found: &[Detection]| -> Vec<String> {
+            found.iter().map(|d| d.rule.id.clone()).collect()
+        };
+        assert!(!found_plain.is_empty(), "no embedded rule saw a memfd exec");
+        assert_eq!(ids(&found_plain), ids(&found_warm));
     }
 
     #[test]
