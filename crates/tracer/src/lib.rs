@@ -18,10 +18,11 @@
 //!   `PTRACE_SEIZE`d it with fork/vfork/clone/exec/seccomp tracing and `EXITKILL`, so nothing
 //!   escapes, and nothing traced outlives the tracer.
 //! - **Where each call came from.** `PTRACE_GET_SYSCALL_INFO` gives the ABI and the address
-//!   just past the syscall instruction; that address minus the instruction's length is looked
-//!   up in a per-process cache of `/proc/PID/maps` ([`maps::Maps`]), dropped on exec and on
-//!   every call that changes executable memory, and classified with
-//!   [`nativeguard_event::linux::SyscallOrigin::classify`].
+//!   just past the syscall instruction; the kernel is asked which mapping holds that address
+//!   minus the instruction's length (`PROCMAP_QUERY`, Linux 6.11+: one ioctl, always
+//!   current); on older kernels it is looked up in a per-process cache of `/proc/PID/maps`
+//!   ([`maps::Maps`]), dropped on exec and on every call that changes executable memory. The
+//!   mapping is classified with [`nativeguard_event::linux::SyscallOrigin::classify`].
 //! - **Events only through `nativeguard_event::linux`.** A call is reported at its exit
 //!   (with its result); an exec is reported at the exec stop as a `syscall` event for the
 //!   caller and a `process_creation` event for the new program. A process table built from

@@ -14,9 +14,14 @@ pub const MAX_PASSWD_BYTES: u64 = 4 << 20;
 /// Most parent links followed when asking whether one process descends from another.
 pub const MAX_ANCESTRY_DEPTH: usize = 128;
 
+/// First read size for a `/proc` file: `status`, `cmdline` and `cgroup` fit in one read
+/// (an empty buffer would make `read_to_end` probe with 32-byte reads, eight calls for a
+/// `status` file).
+const FIRST_READ_BYTES: u64 = 4096;
+
 fn read_bounded(path: &str, limit: u64) -> Option<Vec<u8>> {
     let file = std::fs::File::open(path).ok()?;
-    let mut bytes = Vec::new();
+    let mut bytes = Vec::with_capacity(FIRST_READ_BYTES.min(limit) as usize);
     file.take(limit).read_to_end(&mut bytes).ok()?;
     Some(bytes)
 }
@@ -179,8 +184,14 @@ impl UserNames {
 /// Reads what `/proc` says about a process. Parent fields are left empty (the caller knows
 /// the parent better than a racy `/proc` read of a process that may be gone).
 pub fn read_process(pid: u32, users: &mut UserNames) -> ProcessInfo {
+    read_process_and_exe_link(pid, users).0
+}
+
+/// [`read_process`], and the raw `/proc/PID/exe` link it read (see [`exe_link`]).
+pub fn read_process_and_exe_link(pid: u32, users: &mut UserNames) -> (ProcessInfo, Option<String>) {
     let status = read_status(pid).unwrap_or_default();
-    let exe = exe_link(pid).map(|link| exe_name(&link));
+    let link = exe_link(pid);
+    let exe = link.as_deref().map(exe_name);
     let command_line = read_bounded(&format!("/proc/{pid}/cmdline"), MAX_PROC_FILE_BYTES)
         .map(|raw| command_line(&raw))
         .unwrap_or_default();
@@ -193,7 +204,7 @@ pub fn read_process(pid: u32, users: &mut UserNames) -> ProcessInfo {
                 .map(|meta| meta.ino())
         })
         .unwrap_or(0);
-    ProcessInfo {
+    let info = ProcessInfo {
         pid,
         ppid: status.ppid,
         uid: status.uid,
@@ -208,7 +219,8 @@ pub fn read_process(pid: u32, users: &mut UserNames) -> ProcessInfo {
         cgroup_id,
         exe_is_memfd: exe.as_ref().is_some_and(|e| e.is_memfd),
         exe_deleted: exe.as_ref().is_some_and(|e| e.deleted),
-    }
+    };
+    (info, link)
 }
 
 /// Whether `pid` descends from `ancestor`, following `PPid` links in `/proc`.

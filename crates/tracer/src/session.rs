@@ -120,6 +120,7 @@ pub(crate) struct Session<'a> {
     root: Pid,
     root_exit: Option<ChildExit>,
     root_execed: bool,
+    mappings: MappingLookup,
     source: Arc<str>,
     stats: TraceStats,
 }
@@ -127,11 +128,17 @@ pub(crate) struct Session<'a> {
 impl<'a> Session<'a> {
     pub(crate) fn new(root: Pid, config: SessionConfig<'a>) -> Session<'a> {
         let mut users = UserNames::default();
-        let tracer = procfs::read_process(sys::own_pid() as u32, &mut users);
-        let mut info = procfs::read_process(root as u32, &mut users);
-        info.ppid = tracer.pid;
-        info.parent_image = tracer.image.clone();
-        info.parent_command_line = tracer.command_line.clone();
+        let (tracer, tracer_exe_link) =
+            procfs::read_process_and_exe_link(sys::own_pid() as u32, &mut users);
+        // The command is still this process's fork, stopped before its exec: the same
+        // program, command line, ids, cgroup and directory as the tracer (no /proc read).
+        let info = ProcessInfo {
+            pid: root as u32,
+            ppid: tracer.pid,
+            parent_image: tracer.image.clone(),
+            parent_command_line: tracer.command_line.clone(),
+            ..tracer.clone()
+        };
         let mut session = Session {
             config,
             threads: HashMap::new(),
@@ -140,6 +147,7 @@ impl<'a> Session<'a> {
             root,
             root_exit: None,
             root_execed: false,
+            mappings: MappingLookup::default(),
             source: Arc::from("trace"),
             stats: TraceStats::default(),
         };
@@ -153,7 +161,7 @@ impl<'a> Session<'a> {
         session.processes.insert(
             root as u32,
             Process {
-                exe_link: procfs::exe_link(root as u32),
+                exe_link: tracer_exe_link,
                 info,
                 maps: None,
                 linkage: None,
@@ -242,21 +250,20 @@ impl<'a> Session<'a> {
     }
 
     fn new_process(&mut self, pid: u32, parent: u32) {
-        let mut info = match self.processes.get(&parent) {
-            // A fork copies its parent: same image and command line until it execs.
+        let (mut info, exe_link) = match self.processes.get(&parent) {
+            // A fork copies its parent: same image, command line and executable until it
+            // execs (it has not run yet: a new tracee starts stopped).
             Some(parent_process) => {
                 let mut info = parent_process.info.clone();
                 info.pid = pid;
                 info.ppid = parent;
                 info.parent_image = parent_process.info.image.clone();
                 info.parent_command_line = parent_process.info.command_line.clone();
-                info
+                (info, parent_process.exe_link.clone())
             }
-            None => procfs::read_process(pid, &mut self.users),
+            None => procfs::read_process_and_exe_link(pid, &mut self.users),
         };
         info.pid = pid;
-        let exe_link = procfs::exe_link(pid)
-            .or_else(|| self.processes.get(&parent).and_then(|p| p.exe_link.clone()));
         self.processes.insert(
             pid,
             Process {
@@ -362,7 +369,7 @@ impl<'a> Session<'a> {
             pending = pending.or_else(|| thread.pending.take());
         }
         let tgid = self.threads.get(&tid).map_or(tid as u32, |t| t.tgid);
-        let mut info = procfs::read_process(tgid, &mut self.users);
+        let (mut info, exe_link) = procfs::read_process_and_exe_link(tgid, &mut self.users);
         let parent = info.ppid;
         match self.processes.get(&parent) {
             Some(parent_process) => {
@@ -398,7 +405,7 @@ impl<'a> Session<'a> {
         self.processes.insert(
             tgid,
             Process {
-                exe_link: procfs::exe_link(tgid),
+                exe_link,
                 info: info.clone(),
                 maps: None,
                 linkage: None,
@@ -460,8 +467,13 @@ impl<'a> Session<'a> {
         let address = info
             .instruction_pointer
             .wrapping_sub(syscall_instruction_len(arch));
-        let (origin, origin_path) = classify(process, tgid, address);
-        let mut tracee = LiveTracee { tid, tgid, process };
+        let (origin, origin_path) = self.mappings.classify(process, tgid, address, true);
+        let mut tracee = LiveTracee {
+            tid,
+            tgid,
+            process,
+            mappings: &mut self.mappings,
+        };
         let mut decoded: Decoded = decode::decode(call, abi, &info.args, &mut tracee);
         let process = process_of(&mut self.processes, tgid);
         if call.changes_mappings() {
@@ -534,22 +546,66 @@ fn process_of(processes: &mut HashMap<u32, Process>, tgid: u32) -> &mut Process 
     })
 }
 
-/// Where the syscall instruction at `address` lies. A cached map that does not show the
-/// address in executable memory may be stale (memory made executable by a call that is not
-/// trapped, such as `shmat`): read the maps again before answering.
-fn classify(process: &mut Process, pid: u32, address: u64) -> (SyscallOrigin, Option<String>) {
-    let executable = |maps: &Maps| maps.find(address).is_some_and(|m| m.execute);
-    if !executable(process.maps(pid)) {
-        process.maps = None;
+/// Answers which mapping of a tracee holds an address.
+struct MappingLookup {
+    /// The kernel answers `PROCMAP_QUERY` (Linux 6.11+); cleared at its first `ENOTTY`.
+    query: bool,
+    /// Buffer for the mapping's name.
+    name: Vec<u8>,
+}
+
+impl Default for MappingLookup {
+    fn default() -> Self {
+        MappingLookup {
+            query: true,
+            name: Vec::new(),
+        }
     }
-    let exe = process.exe_link.clone();
-    process.maps(pid).classify(address, exe.as_deref())
+}
+
+impl MappingLookup {
+    /// What kind of memory holds `address` in `process`, and the mapping's file.
+    ///
+    /// Asked of the kernel when it can answer (one `PROCMAP_QUERY`, always current); else,
+    /// or when no mapping holds the address, looked up in the cached maps file. With
+    /// `recheck`, a cached map that does not show the address in executable memory is read
+    /// again first: it may be stale (memory made executable by a call that is not trapped,
+    /// such as `shmat`).
+    fn classify(
+        &mut self,
+        process: &mut Process,
+        pid: u32,
+        address: u64,
+        recheck: bool,
+    ) -> (SyscallOrigin, Option<String>) {
+        if self.query {
+            match sys::query_mapping(pid, address, &mut self.name) {
+                Ok(Some(mapping)) => {
+                    let origin = SyscallOrigin::classify(
+                        mapping.path.as_deref(),
+                        process.exe_link.as_deref(),
+                    );
+                    return (origin, mapping.path);
+                }
+                Err(error) if error.raw_os_error() == Some(libc::ENOTTY) => self.query = false,
+                // Nothing mapped there ([vsyscall] is no VMA), or the query failed.
+                Ok(None) | Err(_) => {}
+            }
+        }
+        let executable = |maps: &Maps| maps.find(address).is_some_and(|m| m.execute);
+        if recheck && !executable(process.maps(pid)) {
+            process.maps = None;
+        }
+        let exe = process.exe_link.clone();
+        process.maps(pid).classify(address, exe.as_deref())
+    }
 }
 
 struct LiveTracee<'a> {
     tid: Pid,
     tgid: u32,
     process: &'a mut Process,
+    mappings: &'a mut MappingLookup,
 }
 
 impl Tracee for LiveTracee<'_> {
@@ -570,10 +626,8 @@ impl Tracee for LiveTracee<'_> {
     }
 
     fn memory_region(&mut self, address: u64) -> (SyscallOrigin, Option<String>) {
-        let exe = self.process.exe_link.clone();
-        self.process
-            .maps(self.tgid)
-            .classify(address, exe.as_deref())
+        self.mappings
+            .classify(self.process, self.tgid, address, false)
     }
 
     fn exe(&self) -> Option<String> {

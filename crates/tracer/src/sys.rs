@@ -605,3 +605,134 @@ pub(crate) fn read_memory(pid: Pid, address: u64, buf: &mut [u8]) -> usize {
 pub(crate) fn own_pid() -> Pid {
     std::process::id() as Pid
 }
+
+/// `struct procmap_query` of `linux/fs.h` (Linux 6.11).
+#[repr(C)]
+#[derive(Default)]
+struct ProcmapQuery {
+    size: u64,
+    query_flags: u64,
+    query_addr: u64,
+    vma_start: u64,
+    vma_end: u64,
+    vma_flags: u64,
+    vma_page_size: u64,
+    vma_offset: u64,
+    inode: u64,
+    dev_major: u32,
+    dev_minor: u32,
+    vma_name_size: u32,
+    build_id_size: u32,
+    vma_name_addr: u64,
+    build_id_addr: u64,
+}
+
+/// `PROCMAP_QUERY`: `_IOWR('f', 17, struct procmap_query)`.
+const PROCMAP_QUERY: libc::c_ulong = (3 << 30)
+    | ((std::mem::size_of::<ProcmapQuery>() as libc::c_ulong) << 16)
+    | ((b'f' as libc::c_ulong) << 8)
+    | 17;
+const PROCMAP_QUERY_VMA_READABLE: u64 = 0x01;
+const PROCMAP_QUERY_VMA_WRITABLE: u64 = 0x02;
+const PROCMAP_QUERY_VMA_EXECUTABLE: u64 = 0x04;
+/// The kernel copies at most `PATH_MAX` bytes of a mapping's name.
+const MAPPING_NAME_BYTES: usize = libc::PATH_MAX as usize;
+
+/// The mapping of process `pid` that holds `address`, asked of the kernel with
+/// `PROCMAP_QUERY` on `/proc/PID/maps`: one lookup instead of printing and parsing every
+/// mapping. `Ok(None)` when no mapping holds the address; an `ENOTTY` error means the kernel
+/// is older than 6.11 and the caller should read the maps file instead. The name is the one
+/// the maps file prints (`d_path` of the file with ` (deleted)`, `[heap]`, `[anon:NAME]`),
+/// except that a newline in a file name is not escaped as `\012`.
+pub(crate) fn query_mapping(
+    pid: u32,
+    address: u64,
+    name: &mut Vec<u8>,
+) -> io::Result<Option<crate::maps::Mapping>> {
+    let maps = std::fs::File::open(format!("/proc/{pid}/maps"))?;
+    name.clear();
+    name.resize(MAPPING_NAME_BYTES, 0);
+    let mut query = ProcmapQuery {
+        size: std::mem::size_of::<ProcmapQuery>() as u64,
+        query_addr: address,
+        vma_name_size: MAPPING_NAME_BYTES as u32,
+        vma_name_addr: name.as_mut_ptr() as u64,
+        ..ProcmapQuery::default()
+    };
+    // SAFETY: `query` is a valid procmap_query whose `size` is its own size; the kernel
+    // writes its output fields and at most `vma_name_size` bytes at `vma_name_addr`, which
+    // points into `name`, MAPPING_NAME_BYTES long. No build id is asked for (size 0).
+    let rc = unsafe {
+        libc::ioctl(
+            maps.as_raw_fd(),
+            PROCMAP_QUERY,
+            &mut query as *mut ProcmapQuery,
+        )
+    };
+    if rc != 0 {
+        let error = io::Error::last_os_error();
+        return match error.raw_os_error() {
+            Some(libc::ENOENT) => Ok(None),
+            _ => Err(error),
+        };
+    }
+    // The size counts the terminating NUL; 0 means the mapping has no name.
+    let length = (query.vma_name_size as usize)
+        .saturating_sub(1)
+        .min(MAPPING_NAME_BYTES);
+    let path = (length > 0).then(|| String::from_utf8_lossy(&name[..length]).into_owned());
+    Ok(Some(crate::maps::Mapping {
+        start: query.vma_start,
+        end: query.vma_end,
+        read: query.vma_flags & PROCMAP_QUERY_VMA_READABLE != 0,
+        write: query.vma_flags & PROCMAP_QUERY_VMA_WRITABLE != 0,
+        execute: query.vma_flags & PROCMAP_QUERY_VMA_EXECUTABLE != 0,
+        path,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::maps::Maps;
+
+    #[test]
+    fn procmap_query_agrees_with_the_maps_file() {
+        let pid = std::process::id();
+        let mut name = Vec::new();
+        match query_mapping(pid, 0, &mut name) {
+            Err(error) if error.raw_os_error() == Some(libc::ENOTTY) => {
+                eprintln!("skipped: this kernel has no PROCMAP_QUERY (Linux 6.11+)");
+                return;
+            }
+            Err(error) => panic!("query failed: {error}"),
+            Ok(found) => assert_eq!(found, None, "page 0 is mapped"),
+        }
+        let text =
+            std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_else(|e| panic!("{e}"));
+        let maps = Maps::parse(&text);
+        assert!(maps.mappings().len() > 5, "{text}");
+        let mut checked = 0;
+        for expected in maps.mappings() {
+            // Our own mappings may change between the read and the query (heap growth,
+            // thread stacks of other tests): compare those that still exist unchanged.
+            for address in [expected.start, expected.end - 1] {
+                let found =
+                    query_mapping(pid, address, &mut name).unwrap_or_else(|e| panic!("{e}"));
+                let unchanged =
+                    |m: &crate::maps::Mapping| m.start == expected.start && m.end == expected.end;
+                if found.as_ref().is_some_and(unchanged) {
+                    assert_eq!(found.as_ref(), Some(expected), "at {address:#x}");
+                    checked += 1;
+                }
+            }
+        }
+        // [vsyscall] is no VMA (the query does not see it); nearly all others must compare.
+        assert!(checked >= maps.mappings().len(), "only {checked} checked");
+        let past_the_end = maps.mappings().last().map_or(0, |m| m.end);
+        if past_the_end < u64::MAX - 0x1000 {
+            let beyond = query_mapping(pid, past_the_end + 0x1000, &mut name);
+            assert!(matches!(beyond, Ok(None)), "{beyond:?}");
+        }
+    }
+}
