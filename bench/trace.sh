@@ -4,20 +4,35 @@
 # trapped, so the seccomp filter allows it in the kernel), under `strace -f --seccomp-bpf` with
 # the same trap list, and under plain `strace -f` (every call stops twice).
 #
+# The same rounds also run the workload with 1 call and with CALLS/10 calls, bare and traced,
+# to split trace's cost into
+# - per call: the extra time of the last 90% of the calls, ((trace N - trace N/10) -
+#   (bare N - bare N/10)) / (0.9 N): the kernel's seccomp entry work for an untrapped call;
+# - fixed, for the N-call run: what is left of (trace N - bare N) after N per-call costs
+#   (process start, filter, exec and loader stops; the rules load in parallel);
+# - start-up of a 1-call command: trace 1 - bare 1. Such a command ends before the rules
+#   have loaded, so this includes waiting for them.
+#
 # Usage: bench/trace.sh [CALLS] [RUNS]   (defaults: 1000000 calls, 11 runs; medians reported)
-# Needs: cc, a release build of nativeguard (built here), strace (optional; apt-get install strace).
+# NATIVEGUARD=path/to/nativeguard times that binary instead of building one (A/B runs).
+# Needs: cc, bc, a release build of nativeguard (built here), strace (optional).
 set -euo pipefail
 
 calls=${1:-1000000}
 runs=${2:-11}
+tenth=$(( calls / 10 ))
 root=$(cd "$(dirname "$0")/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 cc -O2 -o "$work/getppid" "$root/bench/trace_getppid.c"
-(cd "$root" && cargo build --release -q -p nativeguard)
-ng="$CARGO_TARGET_DIR/release/nativeguard"
+if [ -n "${NATIVEGUARD:-}" ]; then
+    ng=$NATIVEGUARD
+else
+    (cd "$root" && cargo build --release -q -p nativeguard)
+    ng="$CARGO_TARGET_DIR/release/nativeguard"
+fi
 
 # The same set `nativeguard trace` traps (crates/tracer/src/decode.rs TRAP_LIST), for strace.
 trap_list=execve,execveat,memfd_create,ptrace,process_vm_writev,process_vm_readv,mprotect,pkey_mprotect,mmap,mremap,init_module,finit_module,bpf,open,openat,openat2,personality
@@ -31,9 +46,13 @@ elapsed() {
     echo $(( end - start ))
 }
 
-# Median of numbers (nanoseconds) on stdin, in seconds.
+# Median of numbers (nanoseconds) on stdin, in nanoseconds.
 median() {
-    sort -n | awk '{a[NR]=$1} END {printf "%.4f", a[int((NR+1)/2)]/1e9}'
+    sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+seconds() {
+    echo "$1" | awk '{printf "%.4f", $1/1e9}'
 }
 
 ratio() {
@@ -44,27 +63,42 @@ have_strace=false
 command -v strace >/dev/null && have_strace=true
 
 echo "bench/trace.sh: $calls getppid() calls, median of $runs interleaved runs, $(nproc) cores, $(uname -r)"
-echo "commit $(git -C "$root" rev-parse --short HEAD), $(date -u +%Y-%m-%dT%H:%MZ)"
-# Interleaved (bare, trace, strace --seccomp-bpf) rounds, so that load from other processes
-# on the machine falls on every variant alike.
-: >"$work/bare"; : >"$work/trace"; : >"$work/seccomp"
+echo "binary $ng, commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+# Interleaved rounds, so that load from other processes on the machine falls on every
+# variant alike.
+for variant in bare trace bare1 trace1 bare10 trace10 seccomp; do : >"$work/$variant"; done
 for _ in $(seq "$runs"); do
+    elapsed "$work/getppid" 1 >>"$work/bare1"
+    elapsed "$ng" trace --format jsonl -- "$work/getppid" 1 >>"$work/trace1"
+    elapsed "$work/getppid" "$tenth" >>"$work/bare10"
+    elapsed "$ng" trace --format jsonl -- "$work/getppid" "$tenth" >>"$work/trace10"
     elapsed "$work/getppid" "$calls" >>"$work/bare"
     elapsed "$ng" trace --format jsonl -- "$work/getppid" "$calls" >>"$work/trace"
     if $have_strace; then
         elapsed strace -f --seccomp-bpf -e trace="$trap_list" -o /dev/null "$work/getppid" "$calls" >>"$work/seccomp"
     fi
 done
-bare=$(median <"$work/bare")
-traced=$(median <"$work/trace")
-printf '%-34s %8ss  %6s\n' "bare" "$bare" "1.00x"
-printf '%-34s %8ss  %6sx\n' "nativeguard trace" "$traced" "$(ratio "$traced" "$bare")"
+for variant in bare trace bare1 trace1 bare10 trace10; do
+    declare "$variant=$(median <"$work/$variant")"
+done
+printf '%-34s %8ss  %6s\n' "bare" "$(seconds "$bare")" "1.00x"
+printf '%-34s %8ss  %6sx\n' "nativeguard trace" "$(seconds "$trace")" "$(ratio "$trace" "$bare")"
+per_call=$(echo "(($trace - $trace10) - ($bare - $bare10)) / ($calls - $tenth)" | bc -l)
+bare_call=$(echo "($bare - $bare10) / ($calls - $tenth)" | bc -l)
+fixed=$(echo "($trace - $bare) - $per_call * $calls" | bc -l)
+printf '  per call: %.1f ns bare, +%.1f ns traced (%s%% of the N-call run)\n' \
+    "$bare_call" "$per_call" "$(echo "100 * $per_call * $calls / $bare" | bc -l | xargs printf '%.0f')"
+printf '  fixed, N-call run: +%.1f ms (%s%%)\n' \
+    "$(echo "$fixed / 1000000" | bc -l)" "$(echo "100 * $fixed / $bare" | bc -l | xargs printf '%.0f')"
+printf '  start-up, 1-call command: %.1f ms traced vs %.1f ms bare: +%.1f ms\n' \
+    "$(echo "$trace1 / 1000000" | bc -l)" "$(echo "$bare1 / 1000000" | bc -l)" \
+    "$(echo "($trace1 - $bare1) / 1000000" | bc -l)"
 if $have_strace; then
     seccomp=$(median <"$work/seccomp")
-    printf '%-34s %8ss  %6sx\n' "strace -f --seccomp-bpf (same set)" "$seccomp" "$(ratio "$seccomp" "$bare")"
+    printf '%-34s %8ss  %6sx\n' "strace -f --seccomp-bpf (same set)" "$(seconds "$seccomp")" "$(ratio "$seccomp" "$bare")"
     # Plain strace stops twice per call: one run shows the order of magnitude.
-    plain=$(elapsed strace -f -o /dev/null "$work/getppid" "$calls" | median)
-    printf '%-34s %8ss  %6sx  (1 run)\n' "strace -f" "$plain" "$(ratio "$plain" "$bare")"
+    plain=$(elapsed strace -f -o /dev/null "$work/getppid" "$calls")
+    printf '%-34s %8ss  %6sx  (1 run)\n' "strace -f" "$(seconds "$plain")" "$(ratio "$plain" "$bare")"
 else
     echo "strace: not installed (apt-get install strace) - skipped"
 fi
