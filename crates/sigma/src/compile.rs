@@ -61,7 +61,9 @@ pub(crate) enum StrTest {
     Exact(String),
     Prefix(String),
     Suffix(String),
-    Contains(String),
+    /// The literal and its searcher, built once (std's `str::contains` rebuilds a two-way
+    /// searcher on every call, which showed up as a tenth of evaluation time).
+    Contains(String, Box<memchr::memmem::Finder<'static>>),
     /// Any text (the pattern `*`).
     Any,
     /// Stars only between literals (`a*b*c`): anchored ends and ordered inner literals.
@@ -96,7 +98,10 @@ impl StrTest {
             [Tok::Lit(s)] => StrTest::Exact(s.clone()),
             [Tok::Lit(s), Tok::Star] => StrTest::Prefix(s.clone()),
             [Tok::Star, Tok::Lit(s)] => StrTest::Suffix(s.clone()),
-            [Tok::Star, Tok::Lit(s), Tok::Star] => StrTest::Contains(s.clone()),
+            [Tok::Star, Tok::Lit(s), Tok::Star] => StrTest::Contains(
+                s.clone(),
+                Box::new(memchr::memmem::Finder::new(s.as_bytes()).into_owned()),
+            ),
             _ => {
                 let first = toks.first().and_then(lit);
                 let last = if toks.len() > 1 {
@@ -124,7 +129,7 @@ impl StrTest {
             StrTest::Exact(s) => text == s,
             StrTest::Prefix(s) => text.starts_with(s.as_str()),
             StrTest::Suffix(s) => text.ends_with(s.as_str()),
-            StrTest::Contains(s) => text.contains(s.as_str()),
+            StrTest::Contains(_, finder) => finder.find(text.as_bytes()).is_some(),
             StrTest::Any => true,
             StrTest::Segments {
                 first,
@@ -161,9 +166,10 @@ impl StrTest {
     /// The longest literal every match must contain (lowercased), if any.
     fn required_literal(&self) -> Option<&str> {
         let best = match self {
-            StrTest::Exact(s) | StrTest::Prefix(s) | StrTest::Suffix(s) | StrTest::Contains(s) => {
-                Some(s.as_str())
-            }
+            StrTest::Exact(s)
+            | StrTest::Prefix(s)
+            | StrTest::Suffix(s)
+            | StrTest::Contains(s, _) => Some(s.as_str()),
             StrTest::Any => None,
             StrTest::Segments {
                 first,
@@ -396,6 +402,12 @@ pub(crate) fn required_literals(expr: &Expr) -> Option<Vec<Literal>> {
                             Some(set.iter().map(|l| (l.clone(), source)).collect())
                         }
                     }
+                    Test::Regex(re) => Some(
+                        regex_literals(re.as_str())?
+                            .into_iter()
+                            .map(|l| (l, source))
+                            .collect(),
+                    ),
                     _ => None,
                 }
             };
@@ -429,8 +441,73 @@ pub(crate) fn required_literals(expr: &Expr) -> Option<Vec<Literal>> {
     }
 }
 
+/// Literals (lowercased) one of which starts every match of `pattern`, from the regex's own
+/// prefix analysis; `None` when a match can start with anything (an unbounded class, an empty
+/// alternative) or the set would be too large to be worth indexing.
+fn regex_literals(pattern: &str) -> Option<Vec<String>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    seq.dedup();
+    let literals = seq.literals()?;
+    if literals.is_empty() {
+        return None;
+    }
+    let mut out: Vec<String> = Vec::with_capacity(literals.len());
+    for literal in literals {
+        // Prefixes are bytes; one cut inside a UTF-8 sequence is trimmed back to whole chars.
+        let bytes = literal.as_bytes();
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(error) => std::str::from_utf8(&bytes[..error.valid_up_to()]).ok()?,
+        };
+        if text.is_empty() {
+            return None;
+        }
+        // `(?i)` gives every case variant of a prefix; they are one literal once lowercased.
+        let text = lower(text);
+        if !out.contains(&text) {
+            out.push(text);
+        }
+    }
+    (out.len() <= 64).then_some(out)
+}
+
 /// How selective a literal set is: its shortest literal first, then fewer literals.
 fn quality(lits: &[Literal]) -> (usize, std::cmp::Reverse<usize>) {
     let shortest = lits.iter().map(|(l, _)| l.len()).min().unwrap_or(0).min(8);
     (shortest, std::cmp::Reverse(lits.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::regex_literals;
+
+    #[test]
+    fn regex_literals_are_the_lowercased_prefixes_every_match_starts_with() {
+        // Case variants explode, so the prefix is cut short; lowercased they are one literal.
+        assert_eq!(
+            regex_literals(r"(?i)Invoke-(Expression|Obfuscation)\s+"),
+            Some(vec!["invoke-".to_string()])
+        );
+        assert_eq!(
+            regex_literals(r"Invoke-(Expression|Obfuscation)\s+"),
+            Some(vec![
+                "invoke-expression".to_string(),
+                "invoke-obfuscation".to_string()
+            ])
+        );
+        assert_eq!(
+            regex_literals(r"cmd\.exe /c"),
+            Some(vec!["cmd.exe /c".to_string()])
+        );
+        // A match may start anywhere: nothing is required.
+        assert_eq!(regex_literals(r".*powershell"), None);
+        assert_eq!(
+            regex_literals(r"(a|)b"),
+            Some(vec!["ab".into(), "b".into()])
+        );
+        assert_eq!(regex_literals(r"[a-z]+x"), None);
+        assert_eq!(regex_literals(r"(unclosed"), None);
+    }
 }

@@ -1,27 +1,36 @@
 //! The optimized evaluator's per-event scratch space and expression evaluation.
 
 use crate::ast::RefMode;
+use crate::compile::FnvBuild;
 use crate::compile::{CItem, Expr, Source, Test};
 use crate::reference::{field_key, lower, parse_ip};
 use crate::ruleset::{Bucket, RuleSet};
 use nativeguard_event::{Event, Fields, Value};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::ops::Range;
 
 /// The lowercased text of an event field, by exact (or dotted) name.
 pub(crate) fn field_text(event: &Event, name: &str) -> Option<String> {
     event.get(name).and_then(Value::to_text).map(|t| lower(&t))
 }
 
-/// One scalar value of the current event.
-#[derive(Default)]
+/// One scalar value of the current event: where its text and lowercased text are in the
+/// scratch buffers (one buffer each per event instead of two strings per value).
+#[derive(Clone, Default)]
 struct Entry {
-    orig: String,
-    /// Lowercased `orig`; filled for values of fields some rule names, or for every value
-    /// when a rule of the bucket searches keywords.
-    lower: String,
+    orig: Range<u32>,
+    /// Lowercased text; filled for values of fields some rule names, or for every value when a
+    /// rule of the bucket searches keywords (empty otherwise).
+    lower: Range<u32>,
     has_text: bool,
     /// The field ids the value answers to (its name, and its name without a pipeline prefix).
     ids: [u32; 2],
 }
+
+/// Ends each value in the lowercased buffer, so that one keyword search over the whole buffer
+/// cannot match across two values (keyword literals holding it are not indexed).
+pub(crate) const VALUE_SEPARATOR: char = '\0';
 
 const NO_FIELD: u32 = u32::MAX;
 
@@ -35,28 +44,36 @@ struct Slot {
     null: bool,
 }
 
-/// A value as a number: what `Value::as_f64` gives (numbers render and parse back exactly).
-fn number(e: &Entry) -> Option<f64> {
-    if e.has_text {
-        e.orig.trim().parse().ok()
-    } else {
-        None
-    }
-}
-
 /// Per-event buffers, reused from event to event (no allocation once warm).
 pub(crate) struct Scratch {
     entries: Vec<Entry>,
     used: usize,
+    /// The texts of the values, back to back.
+    text: String,
+    /// The lowercased texts, each followed by [`VALUE_SEPARATOR`].
+    lowered: String,
     slots: Vec<Slot>,
     slot_stamp: Vec<u32>,
     stamp: u32,
     name: String,
     lowered_name: String,
+    /// Field ids by the event's own (dotted) field name, so that each distinct name is
+    /// normalised and looked up in the rule set's table once, not once per event.
+    ids_by_name: HashMap<String, [u32; 2], FnvBuild>,
     var_stamp: Vec<u32>,
     det_stamp: Vec<u32>,
     pattern_stamp: Vec<u32>,
     candidates: Vec<u32>,
+}
+
+/// Most distinct field names remembered per engine (input with endless distinct names, such as
+/// JSON keyed by GUIDs, starts the cache over instead of growing it).
+const MAX_CACHED_NAMES: usize = 16_384;
+
+fn range(start: usize, end: usize) -> Range<u32> {
+    // Events are far below 4 GiB; a larger one saturates (and matches less), it cannot panic.
+    let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    clamp(start)..clamp(end)
 }
 
 impl Scratch {
@@ -64,11 +81,14 @@ impl Scratch {
         Scratch {
             entries: Vec::new(),
             used: 0,
+            text: String::new(),
+            lowered: String::new(),
             slots: vec![Slot::default(); fields],
             slot_stamp: vec![0; fields],
             stamp: 0,
             name: String::new(),
             lowered_name: String::new(),
+            ids_by_name: HashMap::default(),
             var_stamp: vec![0; variants],
             det_stamp: vec![0; dets],
             pattern_stamp: Vec::new(),
@@ -88,21 +108,64 @@ impl Scratch {
         }
     }
 
-    /// Flattens the event into entries and slots, lowercasing each needed value once.
-    pub fn load(&mut self, event: &Event, set: &RuleSet, all_values: bool) {
+    /// Flattens the event into entries and slots.
+    pub fn load(&mut self, event: &Event, set: &RuleSet) {
         self.next_stamp();
         self.used = 0;
         self.name.clear();
+        self.text.clear();
+        self.lowered.clear();
         self.walk(&event.fields, set);
+    }
+
+    /// Lowercases, once, the values rules look at: those of fields some rule names, or every
+    /// value when a rule of the bucket searches keywords.
+    pub fn lower_values(&mut self, all_values: bool) {
         for e in &mut self.entries[..self.used] {
             if e.has_text && (all_values || e.ids != [NO_FIELD; 2]) {
-                if e.orig.is_ascii() {
-                    e.lower.push_str(&e.orig);
-                    e.lower.make_ascii_lowercase();
+                let orig = self
+                    .text
+                    .get(e.orig.start as usize..e.orig.end as usize)
+                    .unwrap_or_default();
+                let start = self.lowered.len();
+                if orig.is_ascii() {
+                    self.lowered.push_str(orig);
+                    self.lowered[start..].make_ascii_lowercase();
                 } else {
-                    e.lower.extend(e.orig.chars().flat_map(char::to_lowercase));
+                    self.lowered
+                        .extend(orig.chars().flat_map(char::to_lowercase));
                 }
+                e.lower = range(start, self.lowered.len());
+                self.lowered.push(VALUE_SEPARATOR);
             }
+        }
+    }
+
+    /// The text of a field holding one value (not a list), before lowercasing.
+    pub fn single_text(&self, id: u32) -> Option<&str> {
+        let slot = self.slot(id).filter(|s| !s.list && s.len >= 1)?;
+        let e = self.entries.get(slot.start as usize)?;
+        e.has_text.then(|| self.orig(e))
+    }
+
+    fn orig(&self, e: &Entry) -> &str {
+        self.text
+            .get(e.orig.start as usize..e.orig.end as usize)
+            .unwrap_or_default()
+    }
+
+    fn lower(&self, e: &Entry) -> &str {
+        self.lowered
+            .get(e.lower.start as usize..e.lower.end as usize)
+            .unwrap_or_default()
+    }
+
+    /// A value as a number: what `Value::as_f64` gives (numbers render and parse back exactly).
+    fn number_of(&self, e: &Entry) -> Option<f64> {
+        if e.has_text {
+            self.orig(e).trim().parse().ok()
+        } else {
+            None
         }
     }
 
@@ -145,27 +208,53 @@ impl Scratch {
         if self.used == self.entries.len() {
             self.entries.push(Entry::default());
         }
-        let e = &mut self.entries[self.used];
-        self.used += 1;
-        e.orig.clear();
-        e.lower.clear();
-        e.has_text = match value {
+        let start = self.text.len();
+        // The text Value::to_text gives, written in place (no allocation per number).
+        let has_text = match value {
             Value::Str(s) => {
-                e.orig.push_str(s);
+                self.text.push_str(s);
                 true
             }
-            other => match other.to_text() {
-                Some(t) => {
-                    e.orig.push_str(&t);
-                    true
-                }
-                None => false,
-            },
+            Value::Int(i) => write!(self.text, "{i}").is_ok(),
+            Value::UInt(u) => write!(self.text, "{u}").is_ok(),
+            Value::Float(f) => write!(self.text, "{f}").is_ok(),
+            Value::Bool(b) => {
+                self.text.push_str(if *b { "true" } else { "false" });
+                true
+            }
+            Value::Null | Value::List(_) | Value::Object(_) => false,
         };
+        let e = &mut self.entries[self.used];
+        self.used += 1;
+        e.orig = range(start, self.text.len());
+        e.lower = 0..0;
+        e.has_text = has_text;
     }
 
     /// Gives the current name (and its prefix-stripped form) its slot, first one wins.
     fn register(&mut self, set: &RuleSet, slot: Slot) -> [u32; 2] {
+        let ids = match self.ids_by_name.get(self.name.as_str()) {
+            Some(&ids) => ids,
+            None => {
+                let ids = self.resolve(set);
+                if self.ids_by_name.len() >= MAX_CACHED_NAMES {
+                    self.ids_by_name.clear();
+                }
+                self.ids_by_name.insert(self.name.clone(), ids);
+                ids
+            }
+        };
+        for id in ids {
+            if id != NO_FIELD {
+                self.set_slot(id, slot);
+            }
+        }
+        ids
+    }
+
+    /// The field ids of the current name: as it is (lowercased, spaces removed), and without
+    /// a pipeline prefix.
+    fn resolve(&mut self, set: &RuleSet) -> [u32; 2] {
         let mut ids = [NO_FIELD; 2];
         self.lowered_name.clear();
         self.lowered_name.extend(
@@ -175,14 +264,12 @@ impl Scratch {
                 .map(|c| c.to_ascii_lowercase()),
         );
         if let Some(&id) = set.fields.ids.get(self.lowered_name.as_str()) {
-            self.set_slot(id, slot);
             ids[0] = id;
         }
         for prefix in &set.pipeline.field_prefixes {
             if let Some(rest) = self.name.strip_prefix(prefix.as_str()) {
                 let rest = field_key(rest);
                 if let Some(&id) = set.fields.ids.get(rest.as_str()) {
-                    self.set_slot(id, slot);
                     ids[1] = id;
                 }
             }
@@ -208,7 +295,7 @@ impl Scratch {
         let id = *set.fields.ids.get(field_key(name).as_str())?;
         let slot = self.slot(id)?;
         let e = self.entries.get(slot.start as usize)?;
-        (slot.len >= 1 && e.has_text).then_some(e.orig.as_str())
+        (slot.len >= 1 && e.has_text).then(|| self.orig(e))
     }
 
     /// The first number of a field.
@@ -216,7 +303,7 @@ impl Scratch {
         let id = *set.fields.ids.get(field_key(name).as_str())?;
         let slot = self.slot(id)?;
         (slot.len >= 1)
-            .then(|| number(&self.entries[slot.start as usize]))
+            .then(|| self.number_of(&self.entries[slot.start as usize]))
             .flatten()
     }
 
@@ -228,31 +315,38 @@ impl Scratch {
             self.pattern_stamp.resize(bucket.patterns, 0);
         }
         for e in &self.entries[..self.used] {
-            if !e.has_text || e.lower.is_empty() {
+            if e.lower.is_empty() {
                 continue;
             }
-            let mut scans = [None, None, None];
             for (i, &id) in e.ids.iter().enumerate() {
-                if id != NO_FIELD && (i == 0 || id != e.ids[0]) {
-                    scans[i] = bucket.field_scans.get(id as usize).and_then(Option::as_ref);
+                if id == NO_FIELD || (i == 1 && id == e.ids[0]) {
+                    continue;
+                }
+                if let Some(scan) = bucket.field_scans.get(id as usize).and_then(Option::as_ref) {
+                    let text = self
+                        .lowered
+                        .get(e.lower.start as usize..e.lower.end as usize);
+                    let text = text.unwrap_or_default();
+                    mark(
+                        scan,
+                        text,
+                        self.stamp,
+                        &mut self.pattern_stamp,
+                        &mut self.var_stamp,
+                        &mut self.candidates,
+                    );
                 }
             }
-            scans[2] = bucket.keyword_scan.as_ref();
-            for scan in scans.into_iter().flatten() {
-                for m in scan.automaton.find_overlapping_iter(e.lower.as_str()) {
-                    let p = m.pattern().as_usize();
-                    if self.pattern_stamp[scan.offset + p] == self.stamp {
-                        continue;
-                    }
-                    self.pattern_stamp[scan.offset + p] = self.stamp;
-                    for &v in &scan.variants[p] {
-                        if self.var_stamp[v as usize] != self.stamp {
-                            self.var_stamp[v as usize] = self.stamp;
-                            self.candidates.push(v);
-                        }
-                    }
-                }
-            }
+        }
+        if let Some(scan) = &bucket.keyword_scan {
+            mark(
+                scan,
+                &self.lowered,
+                self.stamp,
+                &mut self.pattern_stamp,
+                &mut self.var_stamp,
+                &mut self.candidates,
+            );
         }
         let mut matched = Vec::new();
         let candidates = std::mem::take(&mut self.candidates);
@@ -326,12 +420,14 @@ impl Scratch {
 
     fn test(&self, test: &Test, e: &Entry) -> bool {
         match test {
-            Test::Lower(st) => e.has_text && st.matches(&e.lower),
-            Test::LowerSet(set) => e.has_text && set.contains(e.lower.as_str()),
-            Test::Cased(st) => e.has_text && st.matches(&e.orig),
-            Test::Regex(re) => e.has_text && re.is_match(&e.orig),
-            Test::Cidr(net) => e.has_text && parse_ip(&e.orig).is_some_and(|ip| net.contains(ip)),
-            Test::Num(op, n) => number(e).is_some_and(|v| op.holds(v, *n)),
+            Test::Lower(st) => e.has_text && st.matches(self.lower(e)),
+            Test::LowerSet(set) => e.has_text && set.contains(self.lower(e)),
+            Test::Cased(st) => e.has_text && st.matches(self.orig(e)),
+            Test::Regex(re) => e.has_text && re.is_match(self.orig(e)),
+            Test::Cidr(net) => {
+                e.has_text && parse_ip(self.orig(e)).is_some_and(|ip| net.contains(ip))
+            }
+            Test::Num(op, n) => self.number_of(e).is_some_and(|v| op.holds(v, *n)),
             Test::FieldRef { slot, mode, cased } => {
                 if !e.has_text {
                     return false;
@@ -344,18 +440,50 @@ impl Scratch {
                     return false;
                 }
                 let (a, b) = if *cased {
-                    (&e.orig, &o.orig)
+                    (self.orig(e), self.orig(o))
                 } else {
-                    (&e.lower, &o.lower)
+                    (self.lower(e), self.lower(o))
                 };
                 match mode {
                     RefMode::Equal => a == b,
-                    RefMode::Contains => a.contains(b.as_str()),
-                    RefMode::StartsWith => a.starts_with(b.as_str()),
-                    RefMode::EndsWith => a.ends_with(b.as_str()),
+                    RefMode::Contains => a.contains(b),
+                    RefMode::StartsWith => a.starts_with(b),
+                    RefMode::EndsWith => a.ends_with(b),
                 }
             }
             Test::Null | Test::Exists(_) | Test::Never => false,
+        }
+    }
+}
+
+/// Runs one automaton over `text` and adds, once each, the variants of the literals found to
+/// `candidates`. Most values hold none of the literals, so a plain (prefilter-accelerated) match
+/// test comes first; only a hit pays for the overlapping search that finds every literal.
+fn mark(
+    scan: &crate::ruleset::Scan,
+    text: &str,
+    stamp: u32,
+    pattern_stamp: &mut [u32],
+    var_stamp: &mut [u32],
+    candidates: &mut Vec<u32>,
+) {
+    if !scan.automaton.is_match(text) {
+        return;
+    }
+    for m in scan.automaton.find_overlapping_iter(text) {
+        let p = m.pattern().as_usize();
+        let Some(seen) = pattern_stamp.get_mut(scan.offset + p) else {
+            continue;
+        };
+        if *seen == stamp {
+            continue;
+        }
+        *seen = stamp;
+        for &v in &scan.variants[p] {
+            if var_stamp[v as usize] != stamp {
+                var_stamp[v as usize] = stamp;
+                candidates.push(v);
+            }
         }
     }
 }

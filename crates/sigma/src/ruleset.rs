@@ -8,7 +8,8 @@
 
 use crate::builder::{answers_to, is_detection};
 use crate::compile::{
-    compile_detection, required_literals, uses_keywords, Expr, FieldTable, Literal, Source,
+    compile_detection, required_literals, uses_keywords, Expr, FieldTable, FnvBuild, Literal,
+    Source,
 };
 use crate::correlation::{CorrRule, CorrelationState};
 use crate::error::LoadError;
@@ -17,9 +18,8 @@ use crate::parse::{Body, ParsedRule};
 use crate::pipeline::{Pipeline, Route, Target};
 use crate::rule::{Detection, RuleInfo};
 use aho_corasick::AhoCorasick;
-use nativeguard_event::{Event, Value};
+use nativeguard_event::Event;
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 /// Most distinct routing keys whose buckets are kept; past it the cache starts over.
@@ -90,6 +90,8 @@ pub struct RuleSet {
     pub(crate) variants: Vec<Variant>,
     pub(crate) targets: Vec<Target>,
     pub(crate) fields: FieldTable,
+    /// Per routing key of the pipeline, the field ids that may hold it, first present wins.
+    key_fields: Vec<Vec<u32>>,
     /// Variants of rules routed to every event.
     everywhere: Vec<u32>,
     literals: Vec<Option<Vec<Literal>>>,
@@ -179,6 +181,7 @@ impl RuleSet {
             variants: Vec::new(),
             targets: Vec::new(),
             fields: FieldTable::default(),
+            key_fields: Vec::new(),
             everywhere: Vec::new(),
             literals: Vec::new(),
             keywords: Vec::new(),
@@ -228,6 +231,13 @@ impl RuleSet {
                 }
             }
         }
+        // Routing keys are read from the slots the event is flattened into, like rule fields.
+        self.key_fields = self
+            .pipeline
+            .keys
+            .iter()
+            .map(|(_, alternatives)| alternatives.iter().map(|f| self.fields.intern(f)).collect())
+            .collect();
         // Correlation group-by and value fields are read through the same slots.
         for c in &self.corrs {
             for f in c.all_fields() {
@@ -277,7 +287,7 @@ impl RuleSet {
         Engine {
             set: Arc::clone(self),
             scratch: Scratch::new(self.fields.len(), self.variants.len(), self.dets.len()),
-            local_buckets: HashMap::new(),
+            local_buckets: HashMap::default(),
             key: String::new(),
             key_values: Vec::new(),
             correlations: CorrelationState::new(self.corrs.len()),
@@ -342,6 +352,16 @@ impl RuleSet {
                 Some(scan) => field_scans[field as usize] = Some(scan),
                 None => unindexed = true,
             }
+        }
+        // The keyword search runs once over all values joined by a separator; a literal
+        // holding the separator could match across two values, so it is not indexed.
+        if keywords
+            .patterns
+            .iter()
+            .any(|p| p.contains(crate::eval::VALUE_SEPARATOR))
+        {
+            unindexed = true;
+            keywords = LiteralIndex::default();
         }
         let keyword_scan = if keywords.patterns.is_empty() {
             None
@@ -423,7 +443,7 @@ impl LiteralIndex {
 pub struct Engine {
     pub(crate) set: Arc<RuleSet>,
     scratch: Scratch,
-    local_buckets: HashMap<String, Arc<Bucket>>,
+    local_buckets: HashMap<String, Arc<Bucket>, FnvBuild>,
     key: String,
     key_values: Vec<Option<String>>,
     correlations: CorrelationState,
@@ -444,39 +464,22 @@ impl Engine {
     /// Evaluates one event; pushes a Detection per matching rule and per correlation that fires.
     pub fn evaluate(&mut self, event: &Event, out: &mut Vec<Detection>) {
         let set = Arc::clone(&self.set);
+        self.scratch.load(event, &set);
         // Routing key, computed once, without allocating: each key's lowercased text (or NUL
         // when absent), separated by US.
         self.key.clear();
-        for (_, alternatives) in &set.pipeline.keys {
-            let mut found = false;
-            for field in alternatives {
-                match event.get(field) {
-                    Some(Value::Int(i)) => {
-                        let _ = write!(self.key, "{i}");
-                    }
-                    Some(Value::UInt(u)) => {
-                        let _ = write!(self.key, "{u}");
-                    }
-                    Some(Value::Str(text)) => {
-                        if text.is_ascii() {
-                            let start = self.key.len();
-                            self.key.push_str(text);
-                            self.key[start..].make_ascii_lowercase();
-                        } else {
-                            self.key.extend(text.chars().flat_map(char::to_lowercase));
-                        }
-                    }
-                    Some(other) => match other.to_text() {
-                        Some(text) => self.key.push_str(&crate::reference::lower(&text)),
-                        None => continue,
-                    },
-                    None => continue,
+        for alternatives in &set.key_fields {
+            match alternatives
+                .iter()
+                .find_map(|&id| self.scratch.single_text(id))
+            {
+                Some(text) if text.is_ascii() => {
+                    let start = self.key.len();
+                    self.key.push_str(text);
+                    self.key[start..].make_ascii_lowercase();
                 }
-                found = true;
-                break;
-            }
-            if !found {
-                self.key.push('\u{0}');
+                Some(text) => self.key.extend(text.chars().flat_map(char::to_lowercase)),
+                None => self.key.push('\u{0}'),
             }
             self.key.push('\u{1f}');
         }
@@ -484,11 +487,12 @@ impl Engine {
             Some(b) => Arc::clone(b),
             None => {
                 self.key_values.clear();
-                for (_, alternatives) in &set.pipeline.keys {
+                for alternatives in &set.key_fields {
                     self.key_values.push(
                         alternatives
                             .iter()
-                            .find_map(|f| crate::eval::field_text(event, f)),
+                            .find_map(|&id| self.scratch.single_text(id))
+                            .map(crate::reference::lower),
                     );
                 }
                 let b = set.bucket(&self.key, &self.key_values);
@@ -499,7 +503,7 @@ impl Engine {
                 b
             }
         };
-        self.scratch.load(event, &set, bucket.all_values);
+        self.scratch.lower_values(bucket.all_values);
         let matched = self.scratch.run_bucket(&set, &bucket);
         for &d in &matched {
             let det = &set.dets[d as usize];
