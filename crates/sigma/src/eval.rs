@@ -60,6 +60,10 @@ pub(crate) struct Scratch {
     /// Field ids by the event's own (dotted) field name, so that each distinct name is
     /// normalised and looked up in the rule set's table once, not once per event.
     ids_by_name: HashMap<String, [u32; 2], FnvBuild>,
+    /// The previous event's leaf field names in order, with their ids.
+    layout: Vec<(String, [u32; 2])>,
+    /// Leaf fields of the current event so far.
+    leaves: usize,
     var_stamp: Vec<u32>,
     det_stamp: Vec<u32>,
     pattern_stamp: Vec<u32>,
@@ -89,6 +93,8 @@ impl Scratch {
             name: String::new(),
             lowered_name: String::new(),
             ids_by_name: HashMap::default(),
+            layout: Vec::new(),
+            leaves: 0,
             var_stamp: vec![0; variants],
             det_stamp: vec![0; dets],
             pattern_stamp: Vec::new(),
@@ -112,6 +118,7 @@ impl Scratch {
     pub fn load(&mut self, event: &Event, set: &RuleSet) {
         self.next_stamp();
         self.used = 0;
+        self.leaves = 0;
         self.name.clear();
         self.text.clear();
         self.lowered.clear();
@@ -233,6 +240,17 @@ impl Scratch {
 
     /// Gives the current name (and its prefix-stripped form) its slot, first one wins.
     fn register(&mut self, set: &RuleSet, slot: Slot) -> [u32; 2] {
+        let position = self.leaves;
+        self.leaves += 1;
+        // Events of one source mostly repeat the previous event's field order: comparing the
+        // name with the one at the same position is cheaper than hashing it.
+        if let Some((name, ids)) = self.layout.get(position) {
+            if *name == self.name {
+                let ids = *ids;
+                self.assign(ids, slot);
+                return ids;
+            }
+        }
         let ids = match self.ids_by_name.get(self.name.as_str()) {
             Some(&ids) => ids,
             None => {
@@ -244,12 +262,25 @@ impl Scratch {
                 ids
             }
         };
+        if position < MAX_CACHED_NAMES {
+            match self.layout.get_mut(position) {
+                Some((name, cached)) => {
+                    name.clone_from(&self.name);
+                    *cached = ids;
+                }
+                None => self.layout.push((self.name.clone(), ids)),
+            }
+        }
+        self.assign(ids, slot);
+        ids
+    }
+
+    fn assign(&mut self, ids: [u32; 2], slot: Slot) {
         for id in ids {
             if id != NO_FIELD {
                 self.set_slot(id, slot);
             }
         }
-        ids
     }
 
     /// The field ids of the current name: as it is (lowercased, spaces removed), and without
