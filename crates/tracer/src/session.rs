@@ -94,6 +94,9 @@ struct Process {
     exe_link: Option<String>,
     /// Cached mappings; dropped when the process execs or changes executable memory.
     maps: Option<Maps>,
+    /// `/proc/PID/maps` kept open for `PROCMAP_QUERY` (it stays bound to this address space:
+    /// an exec makes a new `Process`).
+    maps_file: Option<std::fs::File>,
     /// `ImageLinkage` of the executable, read once per exec.
     linkage: Option<&'static str>,
 }
@@ -164,6 +167,7 @@ impl<'a> Session<'a> {
                 exe_link: tracer_exe_link,
                 info,
                 maps: None,
+                maps_file: None,
                 linkage: None,
             },
         );
@@ -270,6 +274,7 @@ impl<'a> Session<'a> {
                 info,
                 exe_link,
                 maps: None,
+                maps_file: None,
                 linkage: None,
             },
         );
@@ -408,6 +413,7 @@ impl<'a> Session<'a> {
                 exe_link,
                 info: info.clone(),
                 maps: None,
+                maps_file: None,
                 linkage: None,
             },
         );
@@ -461,18 +467,22 @@ impl<'a> Session<'a> {
         let Some(call) = name.and_then(|name| Sensitive::from_name(abi, name)) else {
             return default;
         };
-        let Some(process) = self.processes.get_mut(&tgid) else {
-            return default;
-        };
         let address = info
             .instruction_pointer
             .wrapping_sub(syscall_instruction_len(arch));
-        let (origin, origin_path) = self.mappings.classify(process, tgid, address, true);
+        let keep_file = self.processes.len() <= MAX_OPEN_MAPS_FILES;
+        let Some(process) = self.processes.get_mut(&tgid) else {
+            return default;
+        };
+        let (origin, origin_path) = self
+            .mappings
+            .classify(process, tgid, address, true, keep_file);
         let mut tracee = LiveTracee {
             tid,
             tgid,
             process,
             mappings: &mut self.mappings,
+            keep_file,
         };
         let mut decoded: Decoded = decode::decode(call, abi, &info.args, &mut tracee);
         let process = process_of(&mut self.processes, tgid);
@@ -542,9 +552,16 @@ fn process_of(processes: &mut HashMap<u32, Process>, tgid: u32) -> &mut Process 
         },
         exe_link: None,
         maps: None,
+        maps_file: None,
         linkage: None,
     })
 }
+
+/// Most processes for which `/proc/PID/maps` stays open between queries: past it (a
+/// fork-heavy command), each query opens and closes the file, so that the tracer never runs
+/// out of descriptors. A process keeps its file only while it lives, so at most this many
+/// are open.
+const MAX_OPEN_MAPS_FILES: usize = 256;
 
 /// Answers which mapping of a tracee holds an address.
 struct MappingLookup {
@@ -571,15 +588,17 @@ impl MappingLookup {
     /// `recheck`, a cached map that does not show the address in executable memory is read
     /// again first: it may be stale (memory made executable by a call that is not trapped,
     /// such as `shmat`).
+    /// `keep_file`: keep the process's maps file open for its next queries.
     fn classify(
         &mut self,
         process: &mut Process,
         pid: u32,
         address: u64,
         recheck: bool,
+        keep_file: bool,
     ) -> (SyscallOrigin, Option<String>) {
         if self.query {
-            match sys::query_mapping(pid, address, &mut self.name) {
+            match self.query(process, pid, address, keep_file) {
                 Ok(Some(mapping)) => {
                     let origin = SyscallOrigin::classify(
                         mapping.path.as_deref(),
@@ -599,6 +618,24 @@ impl MappingLookup {
         let exe = process.exe_link.clone();
         process.maps(pid).classify(address, exe.as_deref())
     }
+
+    fn query(
+        &mut self,
+        process: &mut Process,
+        pid: u32,
+        address: u64,
+        keep_file: bool,
+    ) -> std::io::Result<Option<crate::maps::Mapping>> {
+        let file = match process.maps_file.take() {
+            Some(file) => file,
+            None => std::fs::File::open(format!("/proc/{pid}/maps"))?,
+        };
+        let found = sys::query_mapping(&file, address, &mut self.name);
+        if keep_file {
+            process.maps_file = Some(file);
+        }
+        found
+    }
 }
 
 struct LiveTracee<'a> {
@@ -606,6 +643,7 @@ struct LiveTracee<'a> {
     tgid: u32,
     process: &'a mut Process,
     mappings: &'a mut MappingLookup,
+    keep_file: bool,
 }
 
 impl Tracee for LiveTracee<'_> {
@@ -627,7 +665,7 @@ impl Tracee for LiveTracee<'_> {
 
     fn memory_region(&mut self, address: u64) -> (SyscallOrigin, Option<String>) {
         self.mappings
-            .classify(self.process, self.tgid, address, false)
+            .classify(self.process, self.tgid, address, false, self.keep_file)
     }
 
     fn exe(&self) -> Option<String> {
@@ -650,5 +688,56 @@ impl Drop for Session<'_> {
             sys::kill(tid, libc::SIGKILL);
         }
         while let Ok(Some(_)) = sys::wait_any() {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open_descriptors() -> usize {
+        std::fs::read_dir("/proc/self/fd").map_or(0, |entries| entries.count())
+    }
+
+    #[test]
+    fn open_maps_files_are_bounded() {
+        // More live processes than MAX_OPEN_MAPS_FILES, each making PROT_EXEC mmaps (its
+        // loader's) while the others still live.
+        let processes = MAX_OPEN_MAPS_FILES + 64;
+        let script = format!("for i in $(seq {processes}); do sleep 2 & done; wait");
+        let before = open_descriptors();
+        let mut most = before;
+        let mut sleeps = 0;
+        let result = crate::Tracer::new(["sh", "-c", &script]).run(|event| {
+            most = most.max(open_descriptors());
+            if event.get_str("EventType") == Some("process_creation")
+                && event
+                    .get_str("Image")
+                    .is_some_and(|image| image.ends_with("/sleep"))
+            {
+                sleeps += 1;
+            }
+        });
+        let result = result.unwrap_or_else(|e| panic!("{e}"));
+        assert!(result.exit.success(), "{:?}", result.exit);
+        assert_eq!(sleeps, processes, "every sleep is seen");
+        // Other tests of this binary open files too: allow a margin.
+        assert!(
+            most <= before + MAX_OPEN_MAPS_FILES + 32,
+            "{most} descriptors open (from {before})"
+        );
+        if sys::query_mapping(
+            &std::fs::File::open("/proc/self/maps").unwrap_or_else(|e| panic!("{e}")),
+            0,
+            &mut Vec::new(),
+        )
+        .is_ok()
+        {
+            // The kernel answers PROCMAP_QUERY: the files are kept open up to the bound.
+            assert!(
+                most >= before + MAX_OPEN_MAPS_FILES / 2,
+                "{most} from {before}"
+            );
+        }
     }
 }

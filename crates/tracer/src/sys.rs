@@ -638,18 +638,17 @@ const PROCMAP_QUERY_VMA_EXECUTABLE: u64 = 0x04;
 /// The kernel copies at most `PATH_MAX` bytes of a mapping's name.
 const MAPPING_NAME_BYTES: usize = libc::PATH_MAX as usize;
 
-/// The mapping of process `pid` that holds `address`, asked of the kernel with
-/// `PROCMAP_QUERY` on `/proc/PID/maps`: one lookup instead of printing and parsing every
+/// The mapping that holds `address` in the process whose `/proc/PID/maps` is `maps`, asked
+/// of the kernel with `PROCMAP_QUERY`: one lookup instead of printing and parsing every
 /// mapping. `Ok(None)` when no mapping holds the address; an `ENOTTY` error means the kernel
 /// is older than 6.11 and the caller should read the maps file instead. The name is the one
 /// the maps file prints (`d_path` of the file with ` (deleted)`, `[heap]`, `[anon:NAME]`),
 /// except that a newline in a file name is not escaped as `\012`.
 pub(crate) fn query_mapping(
-    pid: u32,
+    maps: &std::fs::File,
     address: u64,
     name: &mut Vec<u8>,
 ) -> io::Result<Option<crate::maps::Mapping>> {
-    let maps = std::fs::File::open(format!("/proc/{pid}/maps"))?;
     name.clear();
     name.resize(MAPPING_NAME_BYTES, 0);
     let mut query = ProcmapQuery {
@@ -699,8 +698,10 @@ mod tests {
     #[test]
     fn procmap_query_agrees_with_the_maps_file() {
         let pid = std::process::id();
+        let maps_file =
+            std::fs::File::open(format!("/proc/{pid}/maps")).unwrap_or_else(|e| panic!("{e}"));
         let mut name = Vec::new();
-        match query_mapping(pid, 0, &mut name) {
+        match query_mapping(&maps_file, 0, &mut name) {
             Err(error) if error.raw_os_error() == Some(libc::ENOTTY) => {
                 eprintln!("skipped: this kernel has no PROCMAP_QUERY (Linux 6.11+)");
                 return;
@@ -718,7 +719,7 @@ mod tests {
             // thread stacks of other tests): compare those that still exist unchanged.
             for address in [expected.start, expected.end - 1] {
                 let found =
-                    query_mapping(pid, address, &mut name).unwrap_or_else(|e| panic!("{e}"));
+                    query_mapping(&maps_file, address, &mut name).unwrap_or_else(|e| panic!("{e}"));
                 let unchanged =
                     |m: &crate::maps::Mapping| m.start == expected.start && m.end == expected.end;
                 if found.as_ref().is_some_and(unchanged) {
@@ -731,7 +732,7 @@ mod tests {
         assert!(checked >= maps.mappings().len(), "only {checked} checked");
         let past_the_end = maps.mappings().last().map_or(0, |m| m.end);
         if past_the_end < u64::MAX - 0x1000 {
-            let beyond = query_mapping(pid, past_the_end + 0x1000, &mut name);
+            let beyond = query_mapping(&maps_file, past_the_end + 0x1000, &mut name);
             assert!(matches!(beyond, Ok(None)), "{beyond:?}");
         }
     }
