@@ -68,6 +68,9 @@ pub(crate) struct Bucket {
 /// One Aho-Corasick automaton and, per pattern, the variants needing it.
 pub(crate) struct Scan {
     pub automaton: AhoCorasick,
+    /// For small literal sets, a SIMD (Teddy) searcher that tells whether any literal occurs;
+    /// the automaton's own prefilter (rare bytes) fires on common bytes far more often.
+    pub gate: Option<aho_corasick::packed::Searcher>,
     pub variants: Vec<Vec<u32>>,
     /// Where this scan's pattern ids start in the bucket's pattern stamps.
     pub offset: usize,
@@ -392,6 +395,9 @@ impl RuleSet {
 /// Most literals for which a bucket's automaton is built as a DFA.
 const MAX_DFA_LITERALS: usize = 200;
 
+/// Most literals for which a scan gets a packed (Teddy) gate.
+const MAX_GATED_LITERALS: usize = 64;
+
 /// Literals and the variants that need them, on the way to an automaton.
 #[derive(Default)]
 struct LiteralIndex {
@@ -429,8 +435,18 @@ impl LiteralIndex {
             .build(&self.patterns)
             .or_else(|_| AhoCorasick::new(&self.patterns))
             .ok()?;
+        let gate = if self.patterns.len() <= MAX_GATED_LITERALS {
+            aho_corasick::packed::Config::new()
+                .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+                .builder()
+                .extend(&self.patterns)
+                .build()
+        } else {
+            None
+        };
         let scan = Scan {
             automaton,
+            gate,
             variants: self.variants,
             offset: *offset,
         };
