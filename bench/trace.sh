@@ -14,7 +14,8 @@
 #   have loaded, so this includes waiting for them.
 #
 # Usage: bench/trace.sh [CALLS] [RUNS]   (defaults: 1000000 calls, 11 runs; medians reported)
-# NATIVEGUARD=path/to/nativeguard times that binary instead of building one (A/B runs).
+# NATIVEGUARD=path/to/nativeguard times that binary instead of building one;
+# BASELINE=path/to/other/nativeguard also times that one in the same rounds (A/B).
 # Needs: cc, bc, a release build of nativeguard (built here), strace (optional).
 set -euo pipefail
 
@@ -66,7 +67,7 @@ echo "bench/trace.sh: $calls getppid() calls, median of $runs interleaved runs, 
 echo "binary $ng, commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # Interleaved rounds, so that load from other processes on the machine falls on every
 # variant alike.
-for variant in bare trace bare1 trace1 bare10 trace10 seccomp; do : >"$work/$variant"; done
+for variant in bare trace bare1 trace1 bare10 trace10 seccomp base base1; do : >"$work/$variant"; done
 for _ in $(seq "$runs"); do
     elapsed "$work/getppid" 1 >>"$work/bare1"
     elapsed "$ng" trace --format jsonl -- "$work/getppid" 1 >>"$work/trace1"
@@ -74,6 +75,10 @@ for _ in $(seq "$runs"); do
     elapsed "$ng" trace --format jsonl -- "$work/getppid" "$tenth" >>"$work/trace10"
     elapsed "$work/getppid" "$calls" >>"$work/bare"
     elapsed "$ng" trace --format jsonl -- "$work/getppid" "$calls" >>"$work/trace"
+    if [ -n "${BASELINE:-}" ]; then
+        elapsed "$BASELINE" trace --format jsonl -- "$work/getppid" 1 >>"$work/base1"
+        elapsed "$BASELINE" trace --format jsonl -- "$work/getppid" "$calls" >>"$work/base"
+    fi
     if $have_strace; then
         elapsed strace -f --seccomp-bpf -e trace="$trap_list" -o /dev/null "$work/getppid" "$calls" >>"$work/seccomp"
     fi
@@ -93,6 +98,12 @@ printf '  fixed, N-call run: +%.1f ms (%s%%)\n' \
 printf '  start-up, 1-call command: %.1f ms traced vs %.1f ms bare: +%.1f ms\n' \
     "$(echo "$trace1 / 1000000" | bc -l)" "$(echo "$bare1 / 1000000" | bc -l)" \
     "$(echo "($trace1 - $bare1) / 1000000" | bc -l)"
+if [ -n "${BASELINE:-}" ]; then
+    base=$(median <"$work/base")
+    base1=$(median <"$work/base1")
+    printf '%-34s %8ss  %6sx  (1 call: %.1f ms)\n' "baseline trace ($BASELINE)" "$(seconds "$base")" \
+        "$(ratio "$base" "$bare")" "$(echo "$base1 / 1000000" | bc -l)"
+fi
 if $have_strace; then
     seccomp=$(median <"$work/seccomp")
     printf '%-34s %8ss  %6sx\n' "strace -f --seccomp-bpf (same set)" "$(seconds "$seccomp")" "$(ratio "$seccomp" "$bare")"
