@@ -55,6 +55,48 @@ impl FieldTable {
     }
 }
 
+/// One position of a `?` pattern.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum GlobChar {
+    Char(char),
+    Star,
+    One,
+}
+
+/// Wildcard matching with one backtrack point (the last star), over the text's characters
+/// in place; the same algorithm as the reference evaluator's, without its allocations.
+fn glob(pattern: &[GlobChar], text: &str) -> bool {
+    let next = |at: usize| text.get(at..).and_then(|rest| rest.chars().next());
+    let (mut p, mut t) = (0usize, 0usize);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while let Some(c) = next(t) {
+        match pattern.get(p) {
+            Some(GlobChar::Star) => {
+                backtrack = Some((p, t));
+                p += 1;
+            }
+            Some(GlobChar::One) => {
+                p += 1;
+                t += c.len_utf8();
+            }
+            Some(GlobChar::Char(want)) if *want == c => {
+                p += 1;
+                t += c.len_utf8();
+            }
+            _ => match backtrack {
+                Some((star, from)) => {
+                    let skipped = next(from).map_or(1, char::len_utf8);
+                    p = star + 1;
+                    t = from + skipped;
+                    backtrack = Some((star, t));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|c| *c == GlobChar::Star)
+}
+
 /// A compiled string test on one text value.
 #[derive(Debug, Clone)]
 pub(crate) enum StrTest {
@@ -72,8 +114,9 @@ pub(crate) enum StrTest {
         middle: Vec<String>,
         last: Option<String>,
     },
-    /// Patterns with `?`: matched character by character.
-    Glob(Vec<Tok>),
+    /// Patterns with `?`: matched character by character (the tokens, and the pattern as
+    /// characters, built once).
+    Glob(Vec<Tok>, Vec<GlobChar>),
 }
 
 impl StrTest {
@@ -86,7 +129,15 @@ impl StrTest {
             })
             .collect();
         if toks.contains(&Tok::One) {
-            return StrTest::Glob(toks);
+            let chars = toks
+                .iter()
+                .flat_map(|t| match t {
+                    Tok::Lit(s) => s.chars().map(GlobChar::Char).collect::<Vec<_>>(),
+                    Tok::Star => vec![GlobChar::Star],
+                    Tok::One => vec![GlobChar::One],
+                })
+                .collect();
+            return StrTest::Glob(toks, chars);
         }
         let lit = |t: &Tok| match t {
             Tok::Lit(s) => Some(s.clone()),
@@ -159,7 +210,7 @@ impl StrTest {
                 }
                 true
             }
-            StrTest::Glob(toks) => crate::reference::glob(toks, text),
+            StrTest::Glob(_, chars) => glob(chars, text),
         }
     }
 
@@ -181,7 +232,7 @@ impl StrTest {
                 .chain(last.iter())
                 .map(String::as_str)
                 .max_by_key(|s| s.len()),
-            StrTest::Glob(toks) => toks
+            StrTest::Glob(toks, _) => toks
                 .iter()
                 .filter_map(|t| match t {
                     Tok::Lit(s) => Some(s.as_str()),
@@ -201,10 +252,17 @@ pub(crate) enum Test {
     /// Case-insensitive: tested on the lowercased text.
     Lower(StrTest),
     /// Many case-insensitive exact values, as a set.
-    LowerSet(HashSet<String>),
+    LowerSet(HashSet<String, FnvBuild>),
+    /// Many case-insensitive `contains` values: one automaton search instead of one substring
+    /// search per value.
+    LowerContainsAny {
+        literals: Vec<String>,
+        automaton: aho_corasick::AhoCorasick,
+    },
     /// Case-sensitive: tested on the original text.
     Cased(StrTest),
-    Regex(regex::Regex),
+    /// The rule's regex, and the same regex built for yes/no matching only.
+    Regex(regex::Regex, Option<regex_automata::meta::Regex>),
     Cidr(Network),
     Num(CmpOp, f64),
     FieldRef {
@@ -241,8 +299,25 @@ pub(crate) enum Expr {
     Item(Box<CItem>),
 }
 
+/// The regex built for yes/no answers only: without the bounded backtracker, which the
+/// default engine picks for short texts and which clears its visited set on every search
+/// (a tenth of evaluation time). `None` (use the rule's regex) if it cannot be built.
+fn match_only(re: &regex::Regex) -> Option<regex_automata::meta::Regex> {
+    use regex_automata::meta;
+    meta::Builder::new()
+        .configure(
+            meta::Config::new()
+                .backtrack(false)
+                .nfa_size_limit(Some(crate::parse::MAX_REGEX_SIZE)),
+        )
+        .build(re.as_str())
+        .ok()
+}
+
 /// Smallest number of exact values worth a hash set.
 const EXACT_SET_MIN: usize = 8;
+/// Smallest number of `contains` values worth one automaton.
+const CONTAINS_SET_MIN: usize = 4;
 
 fn compile_item(item: &Item, target: Option<&Target>, fields: &mut FieldTable) -> CItem {
     let source = match &item.field {
@@ -250,14 +325,14 @@ fn compile_item(item: &Item, target: Option<&Target>, fields: &mut FieldTable) -
         None => Source::Keywords,
     };
     let mut tests = Vec::with_capacity(item.values.len());
-    let mut exact_set = HashSet::new();
+    let mut exact_set = HashSet::default();
     for v in &item.values {
         let test = match v {
             ValueMatch::Str { toks, cased: false } => Test::Lower(StrTest::compile(toks, false)),
             ValueMatch::Str { toks, cased: true } => Test::Cased(StrTest::compile(toks, true)),
             ValueMatch::Null => Test::Null,
             ValueMatch::Exists(b) => Test::Exists(*b),
-            ValueMatch::Regex(re) => Test::Regex(re.clone()),
+            ValueMatch::Regex(re) => Test::Regex(re.clone(), match_only(re)),
             ValueMatch::Cidr(n) => Test::Cidr(*n),
             ValueMatch::Num(op, n) => Test::Num(*op, *n),
             ValueMatch::FieldRef { field, mode, cased } => Test::FieldRef {
@@ -276,6 +351,29 @@ fn compile_item(item: &Item, target: Option<&Target>, fields: &mut FieldTable) -
     if exact_set.len() >= EXACT_SET_MIN {
         tests.retain(|t| !matches!(t, Test::Lower(StrTest::Exact(_))));
         tests.insert(0, Test::LowerSet(exact_set));
+    }
+    // `any` over many contained case-insensitive values: one automaton.
+    let contained: Vec<String> = tests
+        .iter()
+        .filter_map(|t| match t {
+            Test::Lower(StrTest::Contains(s, _)) if !item.all => Some(s.clone()),
+            _ => None,
+        })
+        .collect();
+    if contained.len() >= CONTAINS_SET_MIN {
+        if let Ok(automaton) = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(&contained)
+        {
+            tests.retain(|t| !matches!(t, Test::Lower(StrTest::Contains(..))));
+            tests.insert(
+                0,
+                Test::LowerContainsAny {
+                    literals: contained,
+                    automaton,
+                },
+            );
+        }
     }
     CItem {
         source,
@@ -402,7 +500,14 @@ pub(crate) fn required_literals(expr: &Expr) -> Option<Vec<Literal>> {
                             Some(set.iter().map(|l| (l.clone(), source)).collect())
                         }
                     }
-                    Test::Regex(re) => Some(
+                    Test::LowerContainsAny { literals, .. } => {
+                        if literals.iter().any(String::is_empty) {
+                            None
+                        } else {
+                            Some(literals.iter().map(|l| (l.clone(), source)).collect())
+                        }
+                    }
+                    Test::Regex(re, _) => Some(
                         regex_literals(re.as_str())?
                             .into_iter()
                             .map(|l| (l, source))

@@ -462,8 +462,17 @@ impl Scratch {
         match test {
             Test::Lower(st) => e.has_text && st.matches(self.lower(e)),
             Test::LowerSet(set) => e.has_text && set.contains(self.lower(e)),
+            Test::LowerContainsAny { automaton, .. } => {
+                e.has_text && automaton.is_match(self.lower(e))
+            }
             Test::Cased(st) => e.has_text && st.matches(self.orig(e)),
-            Test::Regex(re) => e.has_text && re.is_match(self.orig(e)),
+            Test::Regex(re, fast) => {
+                e.has_text
+                    && match fast {
+                        Some(fast) => fast.is_match(self.orig(e)),
+                        None => re.is_match(self.orig(e)),
+                    }
+            }
             Test::Cidr(net) => {
                 e.has_text && parse_ip(self.orig(e)).is_some_and(|ip| net.contains(ip))
             }

@@ -58,6 +58,7 @@ const MODIFIERS: &[&str] = &[
     "|windash|contains",
     "|re",
     "|re|i",
+    "|re|m",
     "|gt",
     "|lte",
     "|neq",
@@ -95,7 +96,16 @@ fn random_value(rng: &mut Rng, modifier: &str) -> String {
     }
     if modifier.contains("re") {
         return rng
-            .pick(&["'^a'", "'b$'", "'a.b'", "'[0-9]+'", "'(?:x|é)'"])
+            .pick(&[
+                "'^a'",
+                "'b$'",
+                "'a.b'",
+                "'[0-9]+'",
+                "'(?:x|é)'",
+                "'ab|'",
+                "'(?i)é[a-z]?b'",
+                "'.*\\\\'",
+            ])
             .to_string();
     }
     if rng.chance(8) {
@@ -120,7 +130,9 @@ fn random_rule(rng: &mut Rng, n: usize) -> String {
             let modifier = rng.pick(MODIFIERS);
             if rng.chance(30) && !modifier.contains("exists") {
                 text.push_str(&format!("    {field}{modifier}:\n"));
-                for _ in 0..=rng.below(3) {
+                // Up to 10 values, so that the engine's value sets and merged automata (from
+                // 4 `contains`, 8 exact values) are exercised too.
+                for _ in 0..=rng.below(10) {
                     text.push_str(&format!("      - {}\n", random_value(rng, modifier)));
                 }
             } else {
