@@ -430,8 +430,11 @@ impl LiteralIndex {
         } else {
             aho_corasick::AhoCorasickKind::ContiguousNFA
         };
+        // No prefilter: over thousands of literals its rare bytes are common bytes, and it
+        // costs more than it skips (small sets are gated by Teddy below instead).
         let automaton = AhoCorasick::builder()
             .kind(Some(kind))
+            .prefilter(false)
             .build(&self.patterns)
             .or_else(|_| AhoCorasick::new(&self.patterns))
             .ok()?;
