@@ -114,9 +114,14 @@ pub(crate) enum StrTest {
         middle: Vec<String>,
         last: Option<String>,
     },
-    /// Patterns with `?`: matched character by character (the tokens, and the pattern as
-    /// characters, built once).
-    Glob(Vec<Tok>, Vec<GlobChar>),
+    /// Patterns with `?`: matched character by character (the tokens, the pattern as
+    /// characters, and a finder for its longest literal, which every match contains: most
+    /// texts are rejected by one substring search instead of a backtracking walk).
+    Glob(
+        Vec<Tok>,
+        Vec<GlobChar>,
+        Option<Box<memchr::memmem::Finder<'static>>>,
+    ),
 }
 
 impl StrTest {
@@ -137,7 +142,15 @@ impl StrTest {
                     Tok::One => vec![GlobChar::One],
                 })
                 .collect();
-            return StrTest::Glob(toks, chars);
+            let longest = toks
+                .iter()
+                .filter_map(|t| match t {
+                    Tok::Lit(s) if !s.is_empty() => Some(s.as_bytes()),
+                    _ => None,
+                })
+                .max_by_key(|s| s.len())
+                .map(|s| Box::new(memchr::memmem::Finder::new(s).into_owned()));
+            return StrTest::Glob(toks, chars, longest);
         }
         let lit = |t: &Tok| match t {
             Tok::Lit(s) => Some(s.clone()),
@@ -210,7 +223,12 @@ impl StrTest {
                 }
                 true
             }
-            StrTest::Glob(_, chars) => glob(chars, text),
+            StrTest::Glob(_, chars, longest) => {
+                longest
+                    .as_ref()
+                    .is_none_or(|finder| finder.find(text.as_bytes()).is_some())
+                    && glob(chars, text)
+            }
         }
     }
 
@@ -232,7 +250,7 @@ impl StrTest {
                 .chain(last.iter())
                 .map(String::as_str)
                 .max_by_key(|s| s.len()),
-            StrTest::Glob(toks, _) => toks
+            StrTest::Glob(toks, ..) => toks
                 .iter()
                 .filter_map(|t| match t {
                     Tok::Lit(s) => Some(s.as_str()),
@@ -546,13 +564,31 @@ pub(crate) fn required_literals(expr: &Expr) -> Option<Vec<Literal>> {
     }
 }
 
-/// Literals (lowercased) one of which starts every match of `pattern`, from the regex's own
-/// prefix analysis; `None` when a match can start with anything (an unbounded class, an empty
-/// alternative) or the set would be too large to be worth indexing.
+/// Literals (lowercased) one of which occurs in every match of `pattern`: the prefixes every
+/// match starts with, or, when the regex is a sequence, the prefixes of one of its tails (every
+/// match ends with a match of each tail), whichever set is most selective. `None` when no part
+/// yields a finite set of non-empty literals (a match may start with anything).
 fn regex_literals(pattern: &str) -> Option<Vec<String>> {
-    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    use regex_syntax::hir::HirKind;
     let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
-    let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    let mut candidates = vec![prefix_literals(&hir)];
+    if let HirKind::Concat(parts) = hir.kind() {
+        // `(?i)abc` is a sequence of one-letter classes: tails, not single parts, regroup them.
+        for start in 1..parts.len() {
+            let tail = regex_syntax::hir::Hir::concat(parts[start..].to_vec());
+            candidates.push(prefix_literals(&tail));
+        }
+    }
+    candidates.into_iter().flatten().max_by_key(|set| {
+        let shortest = set.iter().map(String::len).min().unwrap_or(0);
+        (shortest, std::cmp::Reverse(set.len()))
+    })
+}
+
+/// The lowercased literals one of which starts every match of `hir`, if finite and non-empty.
+fn prefix_literals(hir: &regex_syntax::hir::Hir) -> Option<Vec<String>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
     seq.dedup();
     let literals = seq.literals()?;
     if literals.is_empty() {
@@ -606,13 +642,21 @@ mod tests {
             regex_literals(r"cmd\.exe /c"),
             Some(vec!["cmd.exe /c".to_string()])
         );
-        // A match may start anywhere: nothing is required.
-        assert_eq!(regex_literals(r".*powershell"), None);
+        // A match may start anywhere, but must hold its literal part.
         assert_eq!(
-            regex_literals(r"(a|)b"),
-            Some(vec!["ab".into(), "b".into()])
+            regex_literals(r".*powershell"),
+            Some(vec!["powershell".to_string()])
         );
-        assert_eq!(regex_literals(r"[a-z]+x"), None);
+        assert_eq!(regex_literals(r".{1000,}"), None);
+        // The most selective part of a sequence wins over a common prefix.
+        assert_eq!(
+            regex_literals(r"(?i)\.exe[\x22']?\s+[^\x22]{0,64}werfaultsecure\.exe"),
+            Some(vec!["cure.exe".to_string()])
+        );
+        // Both are right; the tail `b` is one literal instead of two.
+        assert_eq!(regex_literals(r"(a|)b"), Some(vec!["b".into()]));
+        assert_eq!(regex_literals(r"[a-z]+x"), Some(vec!["x".into()]));
+        assert_eq!(regex_literals(r"[a-z]+"), None);
         assert_eq!(regex_literals(r"(unclosed"), None);
     }
 }
