@@ -90,7 +90,7 @@ pub(crate) enum ValueMatch {
     /// `exists: true|false`.
     Exists(bool),
     /// `re` (already compiled with its flags).
-    Regex(regex::Regex),
+    Regex(RegexValue),
     /// `cidr`.
     Cidr(Network),
     /// `gt`/`gte`/`lt`/`lte`.
@@ -141,3 +141,47 @@ pub(crate) struct DetectionAst {
     pub selections: Vec<Selection>,
     pub condition: Cond,
 }
+
+/// A compiled `re` value: the pattern (flags included, for literal extraction) and the regex,
+/// built once and shared by the compiled and the reference evaluators.
+#[derive(Debug, Clone)]
+pub(crate) struct RegexValue {
+    pub pattern: String,
+    pub regex: regex_automata::meta::Regex,
+}
+
+impl RegexValue {
+    /// Compiles `pattern` for yes/no matching: without the bounded backtracker, which the
+    /// default engine picks for short texts and which clears its visited set on every search
+    /// (a tenth of evaluation time), and with room for the many lazy-DFA states of counted
+    /// repetitions such as `.{1000,}` (with the default 2 MiB cache the DFA gives up and a
+    /// much slower engine runs; the cache grows only for the regexes that need it).
+    pub fn new(pattern: String, size_limit: usize) -> Result<RegexValue, String> {
+        use regex_automata::meta;
+        let regex = meta::Builder::new()
+            .configure(
+                meta::Config::new()
+                    .backtrack(false)
+                    .nfa_size_limit(Some(size_limit))
+                    .hybrid_cache_capacity(REGEX_CACHE_BYTES),
+            )
+            .build(&pattern)
+            .map_err(|e| match e.size_limit() {
+                Some(limit) => format!("compiled regex exceeds the size limit of {limit} bytes"),
+                None => {
+                    // The syntax error itself is the source; its text says where and why.
+                    let source = std::error::Error::source(&e).map(ToString::to_string);
+                    source.unwrap_or_else(|| e.to_string())
+                }
+            })?;
+        Ok(RegexValue { pattern, regex })
+    }
+
+    /// Whether the regex matches somewhere in `text`.
+    pub fn is_match(&self, text: &str) -> bool {
+        self.regex.is_match(text)
+    }
+}
+
+/// Lazy-DFA cache per regex and thread, at most.
+const REGEX_CACHE_BYTES: usize = 16 << 20;

@@ -271,6 +271,13 @@ pub(crate) enum Test {
     Lower(StrTest),
     /// Many case-insensitive exact values, as a set.
     LowerSet(HashSet<String, FnvBuild>),
+    /// Many case-insensitive `startswith` (`Prefix`) or `endswith` values: per distinct
+    /// length, a set of values, so a test is one lookup per length instead of one comparison
+    /// per value.
+    LowerAffixSet {
+        suffix: bool,
+        by_len: Vec<(usize, HashSet<String, FnvBuild>)>,
+    },
     /// Many case-insensitive `contains` values: one automaton search instead of one substring
     /// search per value.
     LowerContainsAny {
@@ -279,8 +286,7 @@ pub(crate) enum Test {
     },
     /// Case-sensitive: tested on the original text.
     Cased(StrTest),
-    /// The rule's regex, and the same regex built for yes/no matching only.
-    Regex(regex::Regex, Option<regex_automata::meta::Regex>),
+    Regex(crate::ast::RegexValue),
     Cidr(Network),
     Num(CmpOp, f64),
     FieldRef {
@@ -317,23 +323,10 @@ pub(crate) enum Expr {
     Item(Box<CItem>),
 }
 
-/// The regex built for yes/no answers only: without the bounded backtracker, which the
-/// default engine picks for short texts and which clears its visited set on every search
-/// (a tenth of evaluation time). `None` (use the rule's regex) if it cannot be built.
-fn match_only(re: &regex::Regex) -> Option<regex_automata::meta::Regex> {
-    use regex_automata::meta;
-    meta::Builder::new()
-        .configure(
-            meta::Config::new()
-                .backtrack(false)
-                .nfa_size_limit(Some(crate::parse::MAX_REGEX_SIZE)),
-        )
-        .build(re.as_str())
-        .ok()
-}
-
 /// Smallest number of exact values worth a hash set.
 const EXACT_SET_MIN: usize = 8;
+/// Smallest number of `startswith` or `endswith` values worth sets by length.
+const AFFIX_SET_MIN: usize = 8;
 /// Smallest number of `contains` values worth one automaton.
 const CONTAINS_SET_MIN: usize = 4;
 
@@ -350,7 +343,7 @@ fn compile_item(item: &Item, target: Option<&Target>, fields: &mut FieldTable) -
             ValueMatch::Str { toks, cased: true } => Test::Cased(StrTest::compile(toks, true)),
             ValueMatch::Null => Test::Null,
             ValueMatch::Exists(b) => Test::Exists(*b),
-            ValueMatch::Regex(re) => Test::Regex(re.clone(), match_only(re)),
+            ValueMatch::Regex(re) => Test::Regex(re.clone()),
             ValueMatch::Cidr(n) => Test::Cidr(*n),
             ValueMatch::Num(op, n) => Test::Num(*op, *n),
             ValueMatch::FieldRef { field, mode, cased } => Test::FieldRef {
@@ -370,6 +363,33 @@ fn compile_item(item: &Item, target: Option<&Target>, fields: &mut FieldTable) -
         tests.retain(|t| !matches!(t, Test::Lower(StrTest::Exact(_))));
         tests.insert(0, Test::LowerSet(exact_set));
     }
+    // `any` over many case-insensitive prefixes or suffixes: sets by length.
+    for suffix in [false, true] {
+        let affix = |t: &Test| match t {
+            Test::Lower(StrTest::Prefix(s)) if !suffix && !item.all => Some(s.clone()),
+            Test::Lower(StrTest::Suffix(s)) if suffix && !item.all => Some(s.clone()),
+            _ => None,
+        };
+        let values: Vec<String> = tests.iter().filter_map(affix).collect();
+        if values.len() >= AFFIX_SET_MIN {
+            let mut by_len: Vec<(usize, HashSet<String, FnvBuild>)> = Vec::new();
+            for value in values {
+                match by_len.iter_mut().find(|(len, _)| *len == value.len()) {
+                    Some((_, set)) => {
+                        set.insert(value);
+                    }
+                    None => {
+                        let mut set = HashSet::default();
+                        let len = value.len();
+                        set.insert(value);
+                        by_len.push((len, set));
+                    }
+                }
+            }
+            tests.retain(|t| affix(t).is_none());
+            tests.insert(0, Test::LowerAffixSet { suffix, by_len });
+        }
+    }
     // `any` over many contained case-insensitive values: one automaton.
     let contained: Vec<String> = tests
         .iter()
@@ -379,8 +399,11 @@ fn compile_item(item: &Item, target: Option<&Target>, fields: &mut FieldTable) -
         })
         .collect();
     if contained.len() >= CONTAINS_SET_MIN {
+        // A contiguous NFA: thousands of these live at once, and a DFA each would cost tens
+        // of MB; the (Teddy) prefilter does most of the search anyway.
         if let Ok(automaton) = aho_corasick::AhoCorasick::builder()
             .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
             .build(&contained)
         {
             tests.retain(|t| !matches!(t, Test::Lower(StrTest::Contains(..))));
@@ -518,6 +541,19 @@ pub(crate) fn required_literals(expr: &Expr) -> Option<Vec<Literal>> {
                             Some(set.iter().map(|l| (l.clone(), source)).collect())
                         }
                     }
+                    Test::LowerAffixSet { by_len, .. } => {
+                        if by_len.iter().any(|(len, _)| *len == 0) {
+                            None
+                        } else {
+                            Some(
+                                by_len
+                                    .iter()
+                                    .flat_map(|(_, set)| set.iter())
+                                    .map(|l| (l.clone(), source))
+                                    .collect(),
+                            )
+                        }
+                    }
                     Test::LowerContainsAny { literals, .. } => {
                         if literals.iter().any(String::is_empty) {
                             None
@@ -525,8 +561,8 @@ pub(crate) fn required_literals(expr: &Expr) -> Option<Vec<Literal>> {
                             Some(literals.iter().map(|l| (l.clone(), source)).collect())
                         }
                     }
-                    Test::Regex(re, _) => Some(
-                        regex_literals(re.as_str())?
+                    Test::Regex(re) => Some(
+                        regex_literals(&re.pattern)?
                             .into_iter()
                             .map(|l| (l, source))
                             .collect(),

@@ -462,17 +462,23 @@ impl Scratch {
         match test {
             Test::Lower(st) => e.has_text && st.matches(self.lower(e)),
             Test::LowerSet(set) => e.has_text && set.contains(self.lower(e)),
+            Test::LowerAffixSet { suffix, by_len } => {
+                let text = self.lower(e);
+                e.has_text
+                    && by_len.iter().any(|(len, set)| {
+                        let part = if *suffix {
+                            text.len().checked_sub(*len).and_then(|at| text.get(at..))
+                        } else {
+                            text.get(..*len)
+                        };
+                        part.is_some_and(|part| set.contains(part))
+                    })
+            }
             Test::LowerContainsAny { automaton, .. } => {
                 e.has_text && automaton.is_match(self.lower(e))
             }
             Test::Cased(st) => e.has_text && st.matches(self.orig(e)),
-            Test::Regex(re, fast) => {
-                e.has_text
-                    && match fast {
-                        Some(fast) => fast.is_match(self.orig(e)),
-                        None => re.is_match(self.orig(e)),
-                    }
-            }
+            Test::Regex(re) => e.has_text && re.is_match(self.orig(e)),
             Test::Cidr(net) => {
                 e.has_text && parse_ip(self.orig(e)).is_some_and(|ip| net.contains(ip))
             }

@@ -536,12 +536,9 @@ fn parse_item(
                 } else {
                     format!("(?{regex_flags}){text}")
                 };
-                let re = regex::RegexBuilder::new(&pattern)
-                    .size_limit(MAX_REGEX_SIZE)
-                    .build()
-                    .map_err(|e| {
-                        Fail::new(node.line, format!("invalid regular expression: {e}"))
-                    })?;
+                let re = crate::ast::RegexValue::new(pattern, MAX_REGEX_SIZE).map_err(|e| {
+                    Fail::new(node.line, format!("invalid regular expression: {e}"))
+                })?;
                 out.push(ValueMatch::Regex(re));
             }
             Kind::Str => {
