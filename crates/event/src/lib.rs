@@ -12,6 +12,8 @@
 //! - Events are small (tens of fields), so fields live in a `Vec` and lookup is a linear scan:
 //!   cheaper than hashing for that size and cheap to build field by field from a streaming
 //!   parser, with no `serde_json::Value` detour.
+//! - A field's [`Name`] is shared text (`Arc<str>`): readers hand out one `Name` per distinct
+//!   key, so the names of an event cost no allocation of their own.
 //! - No I/O and no parsing of any input format here: sources own their formats.
 //!
 //! ```
@@ -35,7 +37,7 @@ mod time;
 mod value;
 
 pub use time::Timestamp;
-pub use value::{Fields, Value};
+pub use value::{Fields, Name, Value};
 
 use std::sync::Arc;
 
@@ -74,7 +76,7 @@ impl Event {
     }
 
     /// Adds a top-level field (names are not deduplicated; the first one wins on lookup).
-    pub fn insert(&mut self, name: impl Into<Box<str>>, value: impl Into<Value>) {
+    pub fn insert(&mut self, name: impl Into<Name>, value: impl Into<Value>) {
         self.fields.insert(name, value);
     }
 

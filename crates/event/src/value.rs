@@ -1,6 +1,90 @@
-//! Field values and the ordered field list.
+//! Field values, field names and the ordered field list.
 
 use serde::ser::{SerializeMap, SerializeSeq};
+use std::borrow::{Borrow, Cow};
+use std::fmt;
+use std::sync::Arc;
+
+/// A field name: shared text, so a reader that meets the same name in every event (`EventID`,
+/// `Image`, ...) hands out one allocation instead of making one per field and event. Cloning
+/// is a reference-count increment; it reads as a `&str` (`Deref`, `Borrow<str>`, `AsRef<str>`)
+/// and converts from `&str`, `String`, `Box<str>`, `Cow<str>` and `Arc<str>`.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Name(Arc<str>);
+
+impl Name {
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Name {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for Name {
+    fn from(name: &str) -> Self {
+        Name(name.into())
+    }
+}
+impl From<&String> for Name {
+    fn from(name: &String) -> Self {
+        Name(name.as_str().into())
+    }
+}
+impl From<String> for Name {
+    fn from(name: String) -> Self {
+        Name(name.into())
+    }
+}
+impl From<Box<str>> for Name {
+    fn from(name: Box<str>) -> Self {
+        Name(name.into())
+    }
+}
+impl From<Cow<'_, str>> for Name {
+    fn from(name: Cow<'_, str>) -> Self {
+        Name(name.into())
+    }
+}
+impl From<Arc<str>> for Name {
+    fn from(name: Arc<str>) -> Self {
+        Name(name)
+    }
+}
+impl From<&Name> for Name {
+    fn from(name: &Name) -> Self {
+        name.clone()
+    }
+}
 
 /// A field's value.
 #[derive(Debug, Clone, PartialEq)]
@@ -134,7 +218,7 @@ impl From<Fields> for Value {
 
 /// An ordered list of named values; the first of two equal names wins on lookup.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Fields(Vec<(Box<str>, Value)>);
+pub struct Fields(Vec<(Name, Value)>);
 
 impl Fields {
     /// An empty list.
@@ -148,7 +232,7 @@ impl Fields {
     }
 
     /// Appends a field.
-    pub fn insert(&mut self, name: impl Into<Box<str>>, value: impl Into<Value>) {
+    pub fn insert(&mut self, name: impl Into<Name>, value: impl Into<Value>) {
         self.0.push((name.into(), value.into()));
     }
 
@@ -203,6 +287,17 @@ impl Fields {
     /// Iterates over the fields in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.0.iter().map(|(name, v)| (&**name, v))
+    }
+
+    /// Iterates over the fields in order, with their shared names (to copy a field without
+    /// copying its name's text).
+    pub fn iter_names(&self) -> impl Iterator<Item = (&Name, &Value)> {
+        self.0.iter().map(|(name, v)| (name, v))
+    }
+
+    /// Makes room for at least `additional` more fields.
+    pub fn reserve(&mut self, additional: usize) {
+        self.0.reserve(additional);
     }
 
     /// Number of fields.
@@ -278,6 +373,29 @@ mod tests {
         assert_eq!(Value::from(u64::MAX), Value::UInt(u64::MAX));
         assert_eq!(Value::Int(-3).to_text().as_deref(), Some("-3"));
         assert_eq!(Value::Null.to_text(), None);
+    }
+
+    #[test]
+    fn names_convert_from_every_string_type_and_share_their_text() {
+        let mut f = Fields::new();
+        let owned = String::from("b");
+        f.insert("a", 1i64);
+        f.insert(&owned, 2i64);
+        f.insert(owned, 3i64);
+        f.insert(Box::<str>::from("c"), 4i64);
+        f.insert(Cow::Borrowed("d"), 5i64);
+        let shared = Name::from("e");
+        f.insert(&shared, 6i64);
+        f.insert(shared.clone(), 7i64);
+        let names: Vec<&str> = f.iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ["a", "b", "b", "c", "d", "e", "e"]);
+        let (first_e, _) = f.iter_names().nth(5).expect("seven fields");
+        assert!(
+            Arc::ptr_eq(&first_e.0, &shared.0),
+            "a shared name is not copied"
+        );
+        assert_eq!(f.get("b"), Some(&Value::Int(2)));
+        assert_eq!(format!("{shared} {shared:?}"), "e \"e\"");
     }
 
     #[test]

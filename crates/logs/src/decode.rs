@@ -8,10 +8,11 @@
 //!   the routing fields and every `event_data`/`user_data` name are also exposed bare;
 //! - anything else (flattened Sysmon JSON, ...): taken as it is, nested objects kept nested.
 
+use crate::names::Names;
 use crate::MAX_NESTING_DEPTH;
-use nativeguard_event::{Fields, Value};
+use nativeguard_event::{Fields, Name, Value};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 
 /// Why one JSON value could not become an event.
@@ -23,20 +24,55 @@ pub(crate) enum DecodeError {
     TooDeep,
 }
 
-/// Parses one JSON object into `out`.
-pub(crate) fn decode_object(bytes: &[u8], out: &mut Fields) -> Result<(), DecodeError> {
-    let too_deep = Cell::new(false);
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let result = TopSeed {
-        out,
-        too_deep: &too_deep,
-    }
-    .deserialize(&mut de)
-    .and_then(|()| de.end());
+/// Parses one JSON object into `out`, its field names taken from (and added to) `names`.
+pub(crate) fn decode_object(
+    bytes: &[u8],
+    out: &mut Fields,
+    names: &mut Names,
+) -> Result<(), DecodeError> {
+    let cx = Context {
+        too_deep: Cell::new(false),
+        names: RefCell::new(std::mem::take(names)),
+    };
+    // Valid UTF-8 is checked once for the whole text (cheaper than serde_json checking each
+    // string on its own); text that is not is left to serde_json, which says where it breaks.
+    let result = match std::str::from_utf8(bytes) {
+        Ok(text) => decode_with(serde_json::Deserializer::from_str(text), out, &cx),
+        Err(_) => decode_with(serde_json::Deserializer::from_slice(bytes), out, &cx),
+    };
+    *names = cx.names.into_inner();
     match result {
         Ok(()) => Ok(()),
-        Err(_) if too_deep.get() => Err(DecodeError::TooDeep),
+        Err(_) if cx.too_deep.get() => Err(DecodeError::TooDeep),
         Err(err) => Err(DecodeError::Json(err)),
+    }
+}
+
+fn decode_with<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+    out: &mut Fields,
+    cx: &Context,
+) -> Result<(), serde_json::Error> {
+    TopSeed { out, cx }.deserialize(&mut de)?;
+    de.end()
+}
+
+/// What every visitor of one decode shares.
+struct Context {
+    /// Set when a value nests deeper than [`MAX_NESTING_DEPTH`] (serde_json's error then
+    /// becomes [`DecodeError::TooDeep`]).
+    too_deep: Cell<bool>,
+    names: RefCell<Names>,
+}
+
+impl Context {
+    fn name(&self, text: &str) -> Name {
+        self.names.borrow_mut().get(text)
+    }
+
+    /// The name `<first>_<second>` (EVTX `System` attributes: `Provider_Name`).
+    fn joined_name(&self, first: &str, second: &str) -> Name {
+        self.names.borrow_mut().get_joined(first, second)
     }
 }
 
@@ -85,18 +121,18 @@ impl<'de> Visitor<'de> for KeySeed {
 #[derive(Clone, Copy)]
 struct ValueSeed<'a> {
     depth: usize,
-    too_deep: &'a Cell<bool>,
+    cx: &'a Context,
 }
 
 impl<'a> ValueSeed<'a> {
     fn nested(self) -> Result<Self, ()> {
         if self.depth >= MAX_NESTING_DEPTH {
-            self.too_deep.set(true);
+            self.cx.too_deep.set(true);
             return Err(());
         }
         Ok(ValueSeed {
             depth: self.depth + 1,
-            too_deep: self.too_deep,
+            cx: self.cx,
         })
     }
 }
@@ -150,7 +186,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         let mut fields = Fields::new();
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let value = map.next_value_seed(inner)?;
-            fields.insert(&*key, value);
+            fields.insert(self.cx.name(&key), value);
         }
         Ok(Value::Object(fields))
     }
@@ -165,7 +201,7 @@ fn too_deep_error<E: de::Error>() -> E {
 /// The top-level object: recognises the EVTX (`Event`) and winlogbeat (`winlog`) shapes.
 struct TopSeed<'a> {
     out: &'a mut Fields,
-    too_deep: &'a Cell<bool>,
+    cx: &'a Context,
 }
 
 impl<'de> DeserializeSeed<'de> for TopSeed<'_> {
@@ -183,7 +219,7 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let values = ValueSeed {
             depth: 1,
-            too_deep: self.too_deep,
+            cx: self.cx,
         };
         let mut winlog_at = None;
         while let Some(key) = map.next_key_seed(KeySeed)? {
@@ -197,12 +233,12 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
                     if name == "winlog" && matches!(value, Value::Object(_)) {
                         winlog_at = Some(self.out.len());
                     }
-                    self.out.insert(name, value);
+                    self.out.insert(self.cx.name(name), value);
                 }
             }
         }
         if let Some(index) = winlog_at {
-            expose_winlogbeat(self.out, index);
+            expose_winlogbeat(self.out, index, self.cx);
         }
         Ok(())
     }
@@ -223,11 +259,11 @@ const WINLOGBEAT_ALIASES: &[(&str, &str)] = &[
 /// Adds the bare names of a winlogbeat event (the `winlog` object is field `index` of `out`):
 /// routing fields under their EVTX names, and every `event_data`/`user_data` field. A name the
 /// event already has at top level is left alone (the first name wins on lookup anyway).
-fn expose_winlogbeat(out: &mut Fields, index: usize) {
+fn expose_winlogbeat(out: &mut Fields, index: usize, cx: &Context) {
     let Some((_, Value::Object(winlog))) = out.iter().nth(index) else {
         return;
     };
-    let mut added: Vec<(Box<str>, Value)> = Vec::new();
+    let mut added: Vec<(Name, Value)> = Vec::new();
     for (name, value) in winlog.iter() {
         if let Some((_, alias)) = WINLOGBEAT_ALIASES.iter().find(|(from, _)| *from == name) {
             // winlogbeat 8 writes event_id as a string; EVTX has a number.
@@ -235,11 +271,11 @@ fn expose_winlogbeat(out: &mut Fields, index: usize) {
                 (&"EventID", Value::Str(s)) => s.parse::<i64>().map_or(value.clone(), Value::Int),
                 _ => value.clone(),
             };
-            added.push(((*alias).into(), value));
+            added.push((cx.name(alias), value));
         } else if matches!(name, "event_data" | "user_data") {
             if let Value::Object(data) = value {
-                for (field, value) in data.iter() {
-                    added.push((field.into(), value.clone()));
+                for (field, value) in data.iter_names() {
+                    added.push((field.clone(), value.clone()));
                 }
             }
         }
@@ -274,7 +310,7 @@ trait StoreOther: Sized {
 
 impl StoreOther for EvtxEventSeed<'_, '_> {
     fn store(self, value: Value) {
-        self.out.insert("Event", value);
+        self.out.insert(self.values.cx.name("Event"), value);
     }
     fn values(&self) -> ValueSeed<'_> {
         self.values
@@ -283,7 +319,7 @@ impl StoreOther for EvtxEventSeed<'_, '_> {
 
 impl StoreOther for SystemSeed<'_, '_> {
     fn store(self, value: Value) {
-        self.out.insert("System", value);
+        self.out.insert(self.values.cx.name("System"), value);
     }
     fn values(&self) -> ValueSeed<'_> {
         self.values
@@ -292,7 +328,8 @@ impl StoreOther for SystemSeed<'_, '_> {
 
 impl StoreOther for SystemElementSeed<'_, '_, '_> {
     fn store(self, value: Value) {
-        self.out.insert(self.name, system_number(self.name, value));
+        let value = system_number(self.name, value);
+        self.out.insert(self.values.cx.name(self.name), value);
     }
     fn values(&self) -> ValueSeed<'_> {
         self.values
@@ -301,8 +338,8 @@ impl StoreOther for SystemElementSeed<'_, '_, '_> {
 
 impl StoreOther for AttributesSeed<'_, '_, '_> {
     fn store(self, value: Value) {
-        self.out
-            .insert(format!("{}_attributes", self.element), value);
+        let name = self.values.cx.joined_name(self.element, "attributes");
+        self.out.insert(name, value);
     }
     fn values(&self) -> ValueSeed<'_> {
         self.values
@@ -311,7 +348,7 @@ impl StoreOther for AttributesSeed<'_, '_, '_> {
 
 impl StoreOther for DataSeed<'_, '_, '_> {
     fn store(self, value: Value) {
-        insert_data(self.out, self.name, value);
+        insert_data(self.out, self.name, value, self.values.cx);
     }
     fn values(&self) -> ValueSeed<'_> {
         self.values
@@ -377,7 +414,7 @@ impl<'de> Visitor<'de> for EvtxEventSeed<'_, '_> {
                 }
                 name => {
                     let value = map.next_value_seed(self.values)?;
-                    self.out.insert(name, value);
+                    self.out.insert(self.values.cx.name(name), value);
                 }
             }
         }
@@ -450,11 +487,13 @@ impl<'de> Visitor<'de> for SystemElementSeed<'_, '_, '_> {
                 })?,
                 "#text" => {
                     let value = map.next_value_seed(self.values)?;
-                    self.out.insert(self.name, system_number(self.name, value));
+                    let value = system_number(self.name, value);
+                    self.out.insert(self.values.cx.name(self.name), value);
                 }
                 child => {
                     let value = map.next_value_seed(self.values)?;
-                    self.out.insert(format!("{}_{child}", self.name), value);
+                    let name = self.values.cx.joined_name(self.name, child);
+                    self.out.insert(name, value);
                 }
             }
         }
@@ -485,9 +524,10 @@ impl<'de> Visitor<'de> for AttributesSeed<'_, '_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(attribute) = map.next_key_seed(KeySeed)? {
             let value = map.next_value_seed(self.values)?;
+            let cx = self.values.cx;
             let name = match (self.element, &*attribute) {
-                ("TimeCreated", "SystemTime") => "TimeCreated".into(),
-                (element, attribute) => format!("{element}_{attribute}"),
+                ("TimeCreated", "SystemTime") => cx.name("TimeCreated"),
+                (element, attribute) => cx.joined_name(element, attribute),
             };
             let value = system_number(&name, value);
             self.out.insert(name, value);
@@ -554,7 +594,7 @@ impl<'de> Visitor<'de> for DataSeed<'_, '_, '_> {
                 }
                 "#text" => {
                     let value = map.next_value_seed(self.values)?;
-                    self.out.insert(self.name, value);
+                    self.out.insert(self.values.cx.name(self.name), value);
                 }
                 name if self.levels > 1 => {
                     map.next_value_seed(DataSeed {
@@ -566,7 +606,7 @@ impl<'de> Visitor<'de> for DataSeed<'_, '_, '_> {
                 }
                 name => {
                     let value = map.next_value_seed(self.values)?;
-                    insert_data(self.out, name, value);
+                    insert_data(self.out, name, value, self.values.cx);
                 }
             }
         }
@@ -577,11 +617,11 @@ impl<'de> Visitor<'de> for DataSeed<'_, '_, '_> {
 /// Adds one `EventData`/`UserData` field. A name with spaces (Windows Defender's
 /// `Threat Name`, `Process Name`) is also added without them, the name Sigma rules use
 /// (`ThreatName`), as SigmaHQ's own regression runner sees it.
-fn insert_data(out: &mut Fields, name: &str, value: Value) {
+fn insert_data(out: &mut Fields, name: &str, value: Value, cx: &Context) {
     if name.contains(' ') {
-        out.insert(name.replace(' ', ""), value.clone());
+        out.insert(cx.name(&name.replace(' ', "")), value.clone());
     }
-    out.insert(name, value);
+    out.insert(cx.name(name), value);
 }
 
 #[cfg(test)]
@@ -590,7 +630,7 @@ mod tests {
 
     fn decode(json: &str) -> Fields {
         let mut fields = Fields::new();
-        decode_object(json.as_bytes(), &mut fields).expect("decodes");
+        decode_object(json.as_bytes(), &mut fields, &mut Names::default()).expect("decodes");
         fields
     }
 
@@ -690,7 +730,7 @@ mod tests {
             let mut f = Fields::new();
             assert!(
                 matches!(
-                    decode_object(bad.as_bytes(), &mut f),
+                    decode_object(bad.as_bytes(), &mut f, &mut Names::default()),
                     Err(DecodeError::Json(_))
                 ),
                 "{bad}"
@@ -712,16 +752,25 @@ mod tests {
             s
         };
         let mut f = Fields::new();
-        assert!(decode_object(nested(MAX_NESTING_DEPTH).as_bytes(), &mut f).is_ok());
+        assert!(decode_object(
+            nested(MAX_NESTING_DEPTH).as_bytes(),
+            &mut f,
+            &mut Names::default()
+        )
+        .is_ok());
         let mut f = Fields::new();
         assert!(matches!(
-            decode_object(nested(MAX_NESTING_DEPTH + 1).as_bytes(), &mut f),
+            decode_object(
+                nested(MAX_NESTING_DEPTH + 1).as_bytes(),
+                &mut f,
+                &mut Names::default()
+            ),
             Err(DecodeError::TooDeep)
         ));
         let arrays = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
         let mut f = Fields::new();
         assert!(matches!(
-            decode_object(arrays.as_bytes(), &mut f),
+            decode_object(arrays.as_bytes(), &mut f, &mut Names::default()),
             Err(DecodeError::TooDeep)
         ));
     }

@@ -3,13 +3,15 @@
 
 use crate::decode::{decode_object, DecodeError};
 use crate::error::ChunkNumber;
+use crate::json::{DEFAULT_FIELD_COUNT, MAX_FIELD_COUNT_HINT};
+use crate::names::Names;
 use crate::{Error, MAX_EVENT_BYTES, MAX_NESTING_DEPTH};
 use evtx::err::EvtxError;
 use evtx::{EvtxParser, ParserSettings};
 use nativeguard_event::{Event, Fields, Origin, Timestamp};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The magic bytes an EVTX file starts with.
 pub const EVTX_MAGIC: &[u8; 8] = b"ElfFile\0";
@@ -38,6 +40,9 @@ pub struct EvtxReader<R: Read + Seek> {
     path: Arc<str>,
     /// A chunk cut short by the end of the file: its number and the bytes it has.
     truncated_chunk: Option<(u64, u64)>,
+    /// The field names met so far. Chunks parsed on other threads (`threads` > 1) use their
+    /// own set while this one is busy.
+    names: Arc<Mutex<Names>>,
 }
 
 /// EVTX layout: a 4 KiB file header, then 64 KiB chunks.
@@ -91,6 +96,7 @@ impl<R: Read + Seek + Send + 'static> EvtxReader<R> {
             parser,
             path,
             truncated_chunk,
+            names: Arc::default(),
         })
     }
 
@@ -107,21 +113,42 @@ impl<R: Read + Seek + Send + 'static> EvtxReader<R> {
                 ),
             })
         });
+        let shared_names = self.names.clone();
+        // The parser clones this closure for each chunk: `own_names` starts empty in each.
+        let mut own_names = Names::default();
+        let mut field_count = DEFAULT_FIELD_COUNT;
         self.parser
             .serialized_records(move |record| {
                 let record = record?;
                 let id = record.event_record_id;
                 let nanos = record.timestamp.as_nanosecond();
                 let rendered = record.into_json_bytes()?;
-                Ok(to_event(&rendered.data, id, nanos, &for_records))
+                let json = &rendered.data;
+                let event = match shared_names.try_lock() {
+                    Ok(mut names) => {
+                        to_event(json, id, nanos, &for_records, &mut names, field_count)
+                    }
+                    Err(_) => to_event(json, id, nanos, &for_records, &mut own_names, field_count),
+                };
+                if let Ok(event) = &event {
+                    field_count = event.fields.len().clamp(1, MAX_FIELD_COUNT_HINT);
+                }
+                Ok(event)
             })
             .map(move |item| item.unwrap_or_else(|err| Err(from_evtx_error(&path, err))))
             .chain(truncated)
     }
 }
 
-/// One rendered record -> an event.
-fn to_event(json: &[u8], record: u64, nanos: i128, path: &Arc<str>) -> Result<Event, Error> {
+/// One rendered record -> an event, with room for `field_count` fields.
+fn to_event(
+    json: &[u8],
+    record: u64,
+    nanos: i128,
+    path: &Arc<str>,
+    names: &mut Names,
+    field_count: usize,
+) -> Result<Event, Error> {
     if json.len() > MAX_EVENT_BYTES {
         return Err(Error::TooLarge {
             path: path.clone(),
@@ -129,8 +156,8 @@ fn to_event(json: &[u8], record: u64, nanos: i128, path: &Arc<str>) -> Result<Ev
             limit: MAX_EVENT_BYTES,
         });
     }
-    let mut fields = Fields::with_capacity(32);
-    decode_object(json, &mut fields).map_err(|err| match err {
+    let mut fields = Fields::with_capacity(field_count);
+    decode_object(json, &mut fields, names).map_err(|err| match err {
         DecodeError::TooDeep => Error::TooDeep {
             path: path.clone(),
             line: record,

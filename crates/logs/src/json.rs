@@ -1,6 +1,7 @@
 //! JSON and JSONL readers: one event per JSON object, read as a stream.
 
 use crate::decode::{decode_object, DecodeError};
+use crate::names::Names;
 use crate::{Error, MAX_EVENT_BYTES, MAX_NESTING_DEPTH};
 use nativeguard_event::{Event, Fields, Origin, Timestamp, Value};
 use std::io::BufRead;
@@ -40,6 +41,10 @@ pub struct JsonReader<R> {
     /// The current value's bytes.
     buf: Vec<u8>,
     state: DocumentState,
+    /// The field names met so far, shared by every event.
+    names: Names,
+    /// How many top-level fields the last event had: the next one likely has as many.
+    last_field_count: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +71,8 @@ impl<R: BufRead> JsonReader<R> {
             line: 1,
             buf: Vec::new(),
             state: DocumentState::Start,
+            names: Names::default(),
+            last_field_count: DEFAULT_FIELD_COUNT,
         }
     }
 
@@ -87,9 +94,9 @@ impl<R: BufRead> JsonReader<R> {
     }
 
     /// Turns the bytes in `buf` (starting on `line`) into an event.
-    fn decode(&self, line: u64) -> Result<Event, Error> {
-        let mut fields = Fields::with_capacity(32);
-        decode_object(&self.buf, &mut fields).map_err(|err| match err {
+    fn decode(&mut self, line: u64) -> Result<Event, Error> {
+        let mut fields = Fields::with_capacity(self.last_field_count);
+        decode_object(&self.buf, &mut fields, &mut self.names).map_err(|err| match err {
             DecodeError::TooDeep => Error::TooDeep {
                 path: self.path.clone(),
                 line,
@@ -102,6 +109,7 @@ impl<R: BufRead> JsonReader<R> {
                 message: err.to_string(),
             },
         })?;
+        self.last_field_count = fields.len().clamp(1, MAX_FIELD_COUNT_HINT);
         Ok(Event {
             timestamp: event_timestamp(&fields),
             fields,
@@ -394,6 +402,13 @@ fn read_bounded_line(
         }
     }
 }
+
+/// Room made for the first event's fields; later events get the size of the one before.
+pub(crate) const DEFAULT_FIELD_COUNT: usize = 32;
+
+/// The most fields room is made for in advance (one huge event does not make every later
+/// event's list huge).
+pub(crate) const MAX_FIELD_COUNT_HINT: usize = 256;
 
 /// Fields that carry an event's time, in the order they are tried.
 const TIME_FIELDS: &[&str] = &[

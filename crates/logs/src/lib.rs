@@ -65,6 +65,7 @@ mod error;
 mod evtx;
 mod input;
 mod json;
+mod names;
 
 pub use error::{ChunkNumber, Error, RecordLocation, Scope};
 pub use evtx::{EvtxReader, EVTX_MAGIC};

@@ -1,0 +1,156 @@
+//! One shared [`Name`] per distinct field name a reader meets, so the fields of every event
+//! after the first reuse their names instead of allocating each one again.
+
+use nativeguard_event::Name;
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// How many distinct names a reader keeps. Input with endless distinct keys (adversarial, or
+/// keys that carry data) empties the set when it is full, so its memory stays bounded; the
+/// names already handed out stay valid.
+pub(crate) const MAX_INTERNED_NAMES: usize = 65_536;
+
+/// Names longer than this are not kept (each use allocates its own): real field names are
+/// short, and the limit bounds the set's memory to about `MAX_INTERNED_NAMES` x this.
+pub(crate) const MAX_INTERNED_NAME_BYTES: usize = 64;
+
+/// A bounded set of field names.
+#[derive(Default, Clone)]
+pub(crate) struct Names {
+    set: HashSet<Name, BuildHasherDefault<NameHasher>>,
+    /// Where [`Names::get_joined`] builds its name, kept to be reused.
+    scratch: String,
+}
+
+impl Names {
+    /// The shared name for `text`, kept for next time when it is short enough.
+    pub(crate) fn get(&mut self, text: &str) -> Name {
+        if let Some(name) = self.set.get(text) {
+            return name.clone();
+        }
+        let name = Name::from(text);
+        if text.len() <= MAX_INTERNED_NAME_BYTES {
+            if self.set.len() >= MAX_INTERNED_NAMES {
+                self.set.clear();
+            }
+            self.set.insert(name.clone());
+        }
+        name
+    }
+
+    /// The shared name `<first>_<second>`, built without a temporary allocation.
+    pub(crate) fn get_joined(&mut self, first: &str, second: &str) -> Name {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        scratch.push_str(first);
+        scratch.push('_');
+        scratch.push_str(second);
+        let name = self.get(&scratch);
+        self.scratch = scratch;
+        name
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.set.len()
+    }
+}
+
+/// A fast, non-cryptographic hash for short names (8 bytes per multiply). Not resistant to
+/// chosen collisions, which the set's bound keeps harmless: a flood of colliding names costs
+/// time proportional to the names kept, at most [`MAX_INTERNED_NAMES`].
+#[derive(Default)]
+struct NameHasher(u64);
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl NameHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_names_share_one_allocation() {
+        let mut names = Names::default();
+        let first = names.get("CommandLine");
+        let again = names.get("CommandLine");
+        assert!(std::ptr::eq(first.as_str(), again.as_str()));
+        assert_eq!(&*names.get("Image"), "Image");
+        let joined = names.get_joined("Provider", "Name");
+        assert_eq!(&*joined, "Provider_Name");
+        assert!(std::ptr::eq(
+            joined.as_str(),
+            names.get("Provider_Name").as_str()
+        ));
+        assert_eq!(names.len(), 3);
+    }
+
+    #[test]
+    fn the_set_empties_when_full_and_old_names_stay_valid() {
+        let mut names = Names::default();
+        let kept = names.get("k0");
+        for i in 1..MAX_INTERNED_NAMES {
+            names.get(&format!("k{i}"));
+        }
+        assert_eq!(names.len(), MAX_INTERNED_NAMES);
+        let past = names.get("one more");
+        assert_eq!(names.len(), 1, "emptied, then the new name kept");
+        assert_eq!(&*kept, "k0");
+        assert_eq!(&*past, "one more");
+        // "k0" was dropped with the rest: a new allocation now.
+        assert!(!std::ptr::eq(kept.as_str(), names.get("k0").as_str()));
+    }
+
+    #[test]
+    fn long_names_are_not_kept() {
+        let mut names = Names::default();
+        let long = "x".repeat(MAX_INTERNED_NAME_BYTES + 1);
+        let at_limit = "y".repeat(MAX_INTERNED_NAME_BYTES);
+        assert_eq!(&*names.get(&long), long);
+        assert_eq!(names.len(), 0);
+        names.get(&at_limit);
+        assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn names_differing_only_in_length_or_tail_hash_apart() {
+        let hash = |text: &str| {
+            let mut hasher = NameHasher::default();
+            std::hash::Hash::hash(text, &mut hasher);
+            hasher.finish()
+        };
+        assert_ne!(hash("a"), hash("a\0"));
+        assert_ne!(hash("EventData"), hash("EventDatb"));
+        assert_ne!(hash("abcdefgh"), hash("abcdefghi"));
+    }
+}
