@@ -35,11 +35,16 @@ impl Timestamp {
     pub fn parse_rfc3339(text: &str) -> Option<Self> {
         let b = text.trim().as_bytes();
         let num = |range: std::ops::Range<usize>| -> Option<i64> {
+            // At most 4 digits (a year): no overflow.
             let digits = b.get(range)?;
-            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+            if digits.is_empty() {
                 return None;
             }
-            std::str::from_utf8(digits).ok()?.parse().ok()
+            digits.iter().try_fold(0i64, |value, digit| {
+                digit
+                    .is_ascii_digit()
+                    .then(|| value * 10 + i64::from(digit - b'0'))
+            })
         };
         let year = num(0..4)?;
         if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {

@@ -30,6 +30,7 @@ pub(crate) fn decode_object(
     out: &mut Fields,
     names: &mut Names,
 ) -> Result<(), DecodeError> {
+    names.start_event();
     let cx = Context {
         too_deep: Cell::new(false),
         names: RefCell::new(std::mem::take(names)),

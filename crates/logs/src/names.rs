@@ -1,8 +1,12 @@
 //! One shared [`Name`] per distinct field name a reader meets, so the fields of every event
 //! after the first reuse their names instead of allocating each one again.
+//!
+//! Events of one source mostly repeat the previous event's names in the same order, so each
+//! name is first compared with the one at the same position in the previous event; only when
+//! that differs is it hashed and looked up.
 
 use nativeguard_event::Name;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// How many distinct names a reader keeps. Input with endless distinct keys (adversarial, or
@@ -14,28 +18,76 @@ pub(crate) const MAX_INTERNED_NAMES: usize = 65_536;
 /// short, and the limit bounds the set's memory to about `MAX_INTERNED_NAMES` x this.
 pub(crate) const MAX_INTERNED_NAME_BYTES: usize = 64;
 
+/// How many names of one event are remembered in order (to predict the next event's).
+const MAX_REMEMBERED_POSITIONS: usize = 1024;
+
+/// Stands for a name that was not kept, in [`Names::previous`] and [`Names::current`].
+const NOT_KEPT: u32 = u32::MAX;
+
 /// A bounded set of field names.
 #[derive(Default, Clone)]
 pub(crate) struct Names {
-    set: HashSet<Name, BuildHasherDefault<NameHasher>>,
+    /// Every name kept; a name's id is its index.
+    list: Vec<Name>,
+    ids: HashMap<Name, u32, BuildHasherDefault<NameHasher>>,
+    /// The ids of the previous event's names, in the order they were asked for.
+    previous: Vec<u32>,
+    /// The ids of the current event's names so far.
+    current: Vec<u32>,
     /// Where [`Names::get_joined`] builds its name, kept to be reused.
     scratch: String,
 }
 
 impl Names {
+    /// Starts a new event: its names are predicted from the one before.
+    pub(crate) fn start_event(&mut self) {
+        std::mem::swap(&mut self.previous, &mut self.current);
+        self.current.clear();
+    }
+
     /// The shared name for `text`, kept for next time when it is short enough.
     pub(crate) fn get(&mut self, text: &str) -> Name {
-        if let Some(name) = self.set.get(text) {
-            return name.clone();
+        let position = self.current.len();
+        if let Some(name) = self
+            .previous
+            .get(position)
+            .and_then(|&id| self.list.get(id as usize))
+            .filter(|name| name.as_str() == text)
+        {
+            let name = name.clone();
+            self.current.push(self.previous[position]);
+            return name;
         }
-        let name = Name::from(text);
-        if text.len() <= MAX_INTERNED_NAME_BYTES {
-            if self.set.len() >= MAX_INTERNED_NAMES {
-                self.set.clear();
-            }
-            self.set.insert(name.clone());
+        let (name, id) = self.look_up(text);
+        if position < MAX_REMEMBERED_POSITIONS {
+            self.current.push(id);
         }
         name
+    }
+
+    /// The name and its id ([`NOT_KEPT`] for a name too long to keep), by hash.
+    fn look_up(&mut self, text: &str) -> (Name, u32) {
+        if let Some(&id) = self.ids.get(text) {
+            if let Some(name) = self.list.get(id as usize) {
+                return (name.clone(), id);
+            }
+        }
+        let name = Name::from(text);
+        if text.len() > MAX_INTERNED_NAME_BYTES {
+            return (name, NOT_KEPT);
+        }
+        if self.list.len() >= MAX_INTERNED_NAMES {
+            // Ids from before are void: forget the predictions that use them too.
+            self.list.clear();
+            self.ids.clear();
+            self.previous.clear();
+            self.current.clear();
+        }
+        // Below MAX_INTERNED_NAMES, which fits in u32 with NOT_KEPT to spare.
+        let id = self.list.len() as u32;
+        self.list.push(name.clone());
+        self.ids.insert(name.clone(), id);
+        (name, id)
     }
 
     /// The shared name `<first>_<second>`, built without a temporary allocation.
@@ -52,7 +104,7 @@ impl Names {
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.set.len()
+        self.list.len()
     }
 }
 
@@ -116,6 +168,34 @@ mod tests {
     }
 
     #[test]
+    fn predictions_from_the_previous_event_only_serve_equal_names() {
+        let mut names = Names::default();
+        names.start_event();
+        let first: Vec<Name> = ["EventID", "Image", "User"]
+            .iter()
+            .map(|text| names.get(text))
+            .collect();
+        names.start_event();
+        // Same first name, a different second one, then the old third at a new position.
+        let second: Vec<Name> = ["EventID", "CommandLine", "Image", "User"]
+            .iter()
+            .map(|text| names.get(text))
+            .collect();
+        let texts: Vec<&str> = second.iter().map(Name::as_str).collect();
+        assert_eq!(texts, ["EventID", "CommandLine", "Image", "User"]);
+        assert!(std::ptr::eq(first[0].as_str(), second[0].as_str()));
+        assert!(std::ptr::eq(first[1].as_str(), second[2].as_str()));
+        assert!(std::ptr::eq(first[2].as_str(), second[3].as_str()));
+        names.start_event();
+        assert_eq!(
+            &*names.get("CommandLine"),
+            "CommandLine",
+            "prediction was EventID"
+        );
+        assert_eq!(names.len(), 4);
+    }
+
+    #[test]
     fn the_set_empties_when_full_and_old_names_stay_valid() {
         let mut names = Names::default();
         let kept = names.get("k0");
@@ -127,6 +207,9 @@ mod tests {
         assert_eq!(names.len(), 1, "emptied, then the new name kept");
         assert_eq!(&*kept, "k0");
         assert_eq!(&*past, "one more");
+        // No prediction survives the emptying.
+        names.start_event();
+        assert_eq!(&*names.get("k1"), "k1");
         // "k0" was dropped with the rest: a new allocation now.
         assert!(!std::ptr::eq(kept.as_str(), names.get("k0").as_str()));
     }
