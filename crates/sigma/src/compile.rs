@@ -650,10 +650,35 @@ fn prefix_literals(hir: &regex_syntax::hir::Hir) -> Option<Vec<String>> {
     (out.len() <= 64).then_some(out)
 }
 
-/// How selective a literal set is: its shortest literal first, then fewer literals.
-fn quality(lits: &[Literal]) -> (usize, std::cmp::Reverse<usize>) {
+/// How selective a literal set is: sets without a common literal (see [`COMMON_TEXT`]) first,
+/// then by its shortest literal, then fewer literals.
+fn quality(lits: &[Literal]) -> (bool, usize, std::cmp::Reverse<usize>) {
     let shortest = lits.iter().map(|(l, _)| l.len()).min().unwrap_or(0).min(8);
-    (shortest, std::cmp::Reverse(lits.len()))
+    let rare = !lits.iter().any(|(l, _)| is_common(l));
+    (rare, shortest, std::cmp::Reverse(lits.len()))
+}
+
+/// Text that most Windows events hold somewhere (lowercased). A required literal found inside
+/// one of these, such as `\windows\` or `security`, makes nearly every event a candidate,
+/// so another part of an `and` is preferred for the prefilter. Only the choice of literal
+/// depends on this list, never a verdict.
+const COMMON_TEXT: &[&str] = &[
+    "c:\\windows\\system32\\",
+    "c:\\windows\\syswow64\\",
+    "c:\\program files (x86)\\",
+    "c:\\programdata\\",
+    "c:\\users\\",
+    "\\appdata\\local\\",
+    "microsoft-windows-security-auditing",
+    "microsoft-windows-sysmon/operational",
+    "microsoft corporation",
+    "nt authority\\system",
+    ".exe",
+    ".dll",
+];
+
+fn is_common(literal: &str) -> bool {
+    COMMON_TEXT.iter().any(|common| common.contains(literal))
 }
 
 #[cfg(test)]
@@ -694,5 +719,19 @@ mod tests {
         assert_eq!(regex_literals(r"[a-z]+x"), Some(vec!["x".into()]));
         assert_eq!(regex_literals(r"[a-z]+"), None);
         assert_eq!(regex_literals(r"(unclosed"), None);
+    }
+
+    #[test]
+    fn common_literals_lose_to_rare_ones() {
+        use super::{quality, Source};
+        let set = |lits: &[&str]| -> Vec<(String, Source)> {
+            lits.iter()
+                .map(|l| (l.to_string(), Source::Keywords))
+                .collect()
+        };
+        // `Image|contains: '\Windows\'` and `CommandLine|contains: '\..\'`: the second.
+        assert!(quality(&set(&["\\..\\"])) > quality(&set(&["\\windows\\"])));
+        assert!(quality(&set(&["517"])) > quality(&set(&["security"])));
+        assert!(quality(&set(&["\\cmd.exe"])) > quality(&set(&["\\ping"])));
     }
 }
