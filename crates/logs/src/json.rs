@@ -531,4 +531,36 @@ mod tests {
             items[1]
         );
     }
+
+    #[test]
+    fn events_share_their_field_names() {
+        let items = read(
+            "{\"EventID\":1,\"Image\":\"a\"}\n{\"Image\":\"b\",\"EventID\":2}\n",
+            JsonLayout::Lines,
+        );
+        let (first, second) = (items[0].as_ref().unwrap(), items[1].as_ref().unwrap());
+        for (name, _) in first.fields.iter_names() {
+            let (same, _) = second
+                .fields
+                .iter_names()
+                .find(|(other, _)| other == &name)
+                .expect("both events have both names");
+            assert!(std::ptr::eq(name.as_str(), same.as_str()), "{name} copied");
+        }
+        assert_eq!(second.get("EventID"), Some(&Value::Int(2)));
+    }
+
+    #[test]
+    fn invalid_utf8_fails_its_line_alone() {
+        let bytes = b"{\"a\":\"\xff\"}\n{\"a\":\"\xc3\xa9\"}\n{\"b\xff\":1}\n";
+        let items: Vec<_> = JsonReader::new(&bytes[..], "t.jsonl", JsonLayout::Lines).collect();
+        assert_eq!(counts(&items), (1, 2));
+        assert!(
+            matches!(&items[0], Err(Error::Json { line: 1, message, .. }) if message.contains("unicode")),
+            "{:?}",
+            items[0]
+        );
+        assert_eq!(items[1].as_ref().unwrap().get_str("a"), Some("\u{e9}"));
+        assert!(matches!(items[2], Err(Error::Json { line: 3, .. })));
+    }
 }
