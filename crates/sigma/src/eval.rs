@@ -5,7 +5,7 @@ use crate::compile::FnvBuild;
 use crate::compile::{CItem, Expr, Source, Test};
 use crate::reference::{field_key, lower, parse_ip};
 use crate::ruleset::{Bucket, RuleSet};
-use nativeguard_event::{Event, Fields, Value};
+use nativeguard_event::{Event, Fields, Name, Value};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::ops::Range;
@@ -60,14 +60,25 @@ pub(crate) struct Scratch {
     /// Field ids by the event's own (dotted) field name, so that each distinct name is
     /// normalised and looked up in the rule set's table once, not once per event.
     ids_by_name: HashMap<String, [u32; 2], FnvBuild>,
-    /// The previous event's leaf field names in order, with their ids.
-    layout: Vec<(String, [u32; 2])>,
+    /// The previous event's leaf fields in order, with their ids.
+    layout: Vec<LayoutEntry>,
+    /// The leaf name cached for nested fields: no event field is this object.
+    no_name: Name,
     /// Leaf fields of the current event so far.
     leaves: usize,
     var_stamp: Vec<u32>,
     det_stamp: Vec<u32>,
     pattern_stamp: Vec<u32>,
     candidates: Vec<u32>,
+}
+
+/// One leaf field of the previous event.
+struct LayoutEntry {
+    /// Its name object (top-level fields only).
+    leaf: Name,
+    /// Its dotted path.
+    path: String,
+    ids: [u32; 2],
 }
 
 /// Most distinct field names remembered per engine (input with endless distinct names, such as
@@ -94,6 +105,7 @@ impl Scratch {
             lowered_name: String::new(),
             ids_by_name: HashMap::default(),
             layout: Vec::new(),
+            no_name: Name::from(""),
             leaves: 0,
             var_stamp: vec![0; variants],
             det_stamp: vec![0; dets],
@@ -177,29 +189,26 @@ impl Scratch {
     }
 
     fn walk(&mut self, fields: &Fields, set: &RuleSet) {
-        for (name, value) in fields.iter() {
-            let base = self.name.len();
-            if base > 0 {
-                self.name.push('.');
-            }
-            self.name.push_str(name);
+        for (name, value) in fields.iter_names() {
             if let Value::Object(inner) = value {
+                let base = self.name.len();
+                self.push_name(name);
                 self.walk(inner, set);
-            } else {
-                let start = self.used as u32;
-                self.push_value(value);
-                let slot = Slot {
-                    start,
-                    len: self.used as u32 - start,
-                    list: matches!(value, Value::List(_)),
-                    null: value.is_null(),
-                };
-                let ids = self.register(set, slot);
-                for e in &mut self.entries[start as usize..self.used] {
-                    e.ids = ids;
-                }
+                self.name.truncate(base);
+                continue;
             }
-            self.name.truncate(base);
+            let start = self.used as u32;
+            self.push_value(value);
+            let slot = Slot {
+                start,
+                len: self.used as u32 - start,
+                list: matches!(value, Value::List(_)),
+                null: value.is_null(),
+            };
+            let ids = self.register(set, name, slot);
+            for e in &mut self.entries[start as usize..self.used] {
+                e.ids = ids;
+            }
         }
     }
 
@@ -247,39 +256,62 @@ impl Scratch {
         e.has_text = has_text;
     }
 
-    /// Gives the current name (and its prefix-stripped form) its slot, first one wins.
-    fn register(&mut self, set: &RuleSet, slot: Slot) -> [u32; 2] {
+    fn push_name(&mut self, name: &Name) {
+        if !self.name.is_empty() {
+            self.name.push('.');
+        }
+        self.name.push_str(name);
+    }
+
+    /// Gives the field `name` (under the objects in `self.name`) and its prefix-stripped form
+    /// their slot, first one wins.
+    fn register(&mut self, set: &RuleSet, name: &Name, slot: Slot) -> [u32; 2] {
         let position = self.leaves;
         self.leaves += 1;
-        // Events of one source mostly repeat the previous event's field order: comparing the
-        // name with the one at the same position is cheaper than hashing it.
-        if let Some((name, ids)) = self.layout.get(position) {
-            if *name == self.name {
-                let ids = *ids;
+        // Events of one source mostly repeat the previous event's field order, and readers
+        // share one `Name` per distinct name: the same name object at the same position (no
+        // enclosing object) is known without building, comparing or hashing the name.
+        let nested = !self.name.is_empty();
+        if let Some(cached) = self.layout.get(position) {
+            if !nested && std::ptr::eq(cached.leaf.as_str(), name.as_str()) {
+                let ids = cached.ids;
                 self.assign(ids, slot);
                 return ids;
             }
         }
-        let ids = match self.ids_by_name.get(self.name.as_str()) {
-            Some(&ids) => ids,
-            None => {
-                let ids = self.resolve(set);
-                if self.ids_by_name.len() >= MAX_CACHED_NAMES {
-                    self.ids_by_name.clear();
+        let base = self.name.len();
+        self.push_name(name);
+        let ids = match self.layout.get(position) {
+            Some(cached) if cached.path == self.name => cached.ids,
+            _ => match self.ids_by_name.get(self.name.as_str()) {
+                Some(&ids) => ids,
+                None => {
+                    let ids = self.resolve(set);
+                    if self.ids_by_name.len() >= MAX_CACHED_NAMES {
+                        self.ids_by_name.clear();
+                    }
+                    self.ids_by_name.insert(self.name.clone(), ids);
+                    ids
                 }
-                self.ids_by_name.insert(self.name.clone(), ids);
-                ids
-            }
+            },
         };
         if position < MAX_CACHED_NAMES {
+            // A nested name never takes the pointer path above.
+            let leaf = if nested { &self.no_name } else { name };
             match self.layout.get_mut(position) {
-                Some((name, cached)) => {
-                    name.clone_from(&self.name);
-                    *cached = ids;
+                Some(cached) => {
+                    cached.leaf.clone_from(leaf);
+                    cached.path.clone_from(&self.name);
+                    cached.ids = ids;
                 }
-                None => self.layout.push((self.name.clone(), ids)),
+                None => self.layout.push(LayoutEntry {
+                    leaf: leaf.clone(),
+                    path: self.name.clone(),
+                    ids,
+                }),
             }
         }
+        self.name.truncate(base);
         self.assign(ids, slot);
         ids
     }
