@@ -556,9 +556,7 @@ fn push_decimal(out: &mut String, mut n: u64) {
             break;
         }
     }
-    for &d in &digits[at..] {
-        out.push(char::from(d));
-    }
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 /// Runs one automaton over `text` and adds, once each, the variants of the literals found to
