@@ -20,12 +20,19 @@
 //! ```text
 //! YAML text ──yaml──▶ Node tree (with lines) ──parse──▶ rule AST (modifiers applied)
 //!    ──build──▶ per (rule, log-source target): compiled Expr over interned field slots
-//! Event ──Engine──▶ slots + lowercased values (once) ──routing key (once)──▶ bucket
-//!    ──Aho-Corasick over required literals──▶ candidate rules ──Expr──▶ Detection
+//! Event ──Engine──▶ slots (once) ──routing key (once)──▶ bucket ──▶ lowercased values (once)
+//!    ──literal search (Teddy / Aho-Corasick)──▶ candidate rules ──Expr──▶ Detection
 //!                                                         └──▶ correlation windows
 //! ```
 //! The reference evaluator ([`RuleSet::reference_matches`]) evaluates the AST directly with
 //! no routing index or prefilter; tests check the engine against it.
+//!
+//! Required literals: for each compiled rule, a set of lowercased literals one of which every
+//! matching event holds in a given field (from `contains`/`startswith`/`endswith`/exact values,
+//! `?`/`*` patterns, and the prefixes of a regex or of one of its tails); `and` keeps its most
+//! selective part (preferring literals not found in text most Windows events hold), `or`
+//! unites. A rule with no such set (negations, `fieldref`, numeric comparisons) runs on every
+//! event of its bucket.
 //!
 //! ## Semantics worth knowing
 //! - Strings compare case-insensitively unless `cased`; `re` is case-sensitive unless `|i`.

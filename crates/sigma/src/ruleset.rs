@@ -1,10 +1,13 @@
 //! The built rule set (immutable, shared) and the per-stream [`Engine`].
 //!
-//! Hot path per event: flatten fields once into slots (one hash lookup per field name),
-//! lowercase every value once, compute the routing key once, fetch that key's bucket (built
-//! once per distinct key and shared by every engine), run the bucket's Aho-Corasick over the
-//! lowercased values to find the rules whose required literals occur, then evaluate only those
-//! rules' compiled expressions.
+//! Hot path per event: flatten fields once into slots (a field's ids come from the previous
+//! event's layout by `Name` pointer, else from a per-engine name cache; texts go into one
+//! buffer), read the routing key from the slots, fetch that key's bucket (built once per
+//! distinct key and shared by every engine), lowercase the values the bucket looks at into one
+//! buffer, find which required literals occur (per field: a Teddy SIMD gate then an
+//! overlapping Aho-Corasick search for small literal sets, an Aho-Corasick NFA for large ones;
+//! keywords: one search over all values), then evaluate only those literals' rules, plus the
+//! few rules without a required literal.
 
 use crate::builder::{answers_to, is_detection};
 use crate::compile::{
