@@ -91,20 +91,24 @@ mod tests {
     use super::*;
     use nativeguard_seccomp::{simulate, SeccompData};
 
-    fn verdict(program: &[FilterInstruction], arch: Arch, name: &str, args: [u64; 6]) -> u32 {
-        let instructions = program
-            .iter()
-            .map(|i| nativeguard_seccomp::SockFilter {
-                code: i.code,
-                jt: i.jt,
-                jf: i.jf,
-                k: i.k,
-            })
-            .collect();
-        let program = Program {
-            instructions,
+    /// The filter as the seccomp crate's program, for its simulator and cache emulation.
+    fn as_program(filter: &[FilterInstruction]) -> Program {
+        Program {
+            instructions: filter
+                .iter()
+                .map(|i| nativeguard_seccomp::SockFilter {
+                    code: i.code,
+                    jt: i.jt,
+                    jf: i.jf,
+                    k: i.k,
+                })
+                .collect(),
             arches: Arch::host_abis().to_vec(),
-        };
+        }
+    }
+
+    fn verdict(program: &[FilterInstruction], arch: Arch, name: &str, args: [u64; 6]) -> u32 {
+        let program = as_program(program);
         let nr = nativeguard_syscalls::lookup(arch, name).unwrap_or(u32::MAX);
         simulate(&program, &SeccompData::new(arch, nr, args))
     }
@@ -178,19 +182,7 @@ mod tests {
     /// running the filter: untraced calls cost a bit test, not a filter run.
     #[test]
     fn untraced_calls_are_answered_by_the_kernel_cache() {
-        let filter = detection_filter().unwrap_or_else(|e| panic!("{e}"));
-        let program = Program {
-            instructions: filter
-                .iter()
-                .map(|i| nativeguard_seccomp::SockFilter {
-                    code: i.code,
-                    jt: i.jt,
-                    jf: i.jf,
-                    k: i.k,
-                })
-                .collect(),
-            arches: Arch::host_abis().to_vec(),
-        };
+        let program = as_program(&detection_filter().unwrap_or_else(|e| panic!("{e}")));
         // x32 numbers lie outside the kernel's per-arch bitmaps, so only the native ABIs count.
         for &arch in Arch::host_abis().iter().filter(|&&a| a != Arch::X32) {
             for syscall in arch.syscalls() {
