@@ -12,8 +12,9 @@
 //! - Events are small (tens of fields), so fields live in a `Vec` and lookup is a linear scan:
 //!   cheaper than hashing for that size and cheap to build field by field from a streaming
 //!   parser, with no `serde_json::Value` detour.
-//! - A field's [`Name`] is shared text (`Arc<str>`): readers hand out one `Name` per distinct
-//!   key, so the names of an event cost no allocation of their own.
+//! - A field's [`Name`] is text that lives for the whole program (`&'static str`) or shared
+//!   text (`Arc<str>`): readers hand out one `Name` per distinct key, so the names of an event
+//!   cost no allocation of their own.
 //! - No I/O and no parsing of any input format here: sources own their formats.
 //!
 //! ```

@@ -5,79 +5,122 @@ use std::borrow::{Borrow, Cow};
 use std::fmt;
 use std::sync::Arc;
 
-/// A field name: shared text, so a reader that meets the same name in every event (`EventID`,
-/// `Image`, ...) hands out one allocation instead of making one per field and event. Cloning
-/// is a reference-count increment; it reads as a `&str` (`Deref`, `Borrow<str>`, `AsRef<str>`)
-/// and converts from `&str`, `String`, `Box<str>`, `Cow<str>` and `Arc<str>`.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Name(Arc<str>);
+/// A field name: text that lives for the whole program (`&'static str`, copied for free) or
+/// shared text (`Arc<str>`, cloned by a reference-count increment), so a reader that meets the
+/// same name in every event (`EventID`, `Image`, ...) hands out one allocation instead of making
+/// one per field and event. It reads as a `&str` (`Deref`, `Borrow<str>`, `AsRef<str>`),
+/// compares and hashes as its text, and converts from `&str`, `String`, `Box<str>`, `Cow<str>`
+/// and `Arc<str>` (shared), or from a `&'static str` with [`Name::from_static`].
+#[derive(Clone)]
+pub struct Name(NameText);
+
+#[derive(Clone)]
+enum NameText {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
 
 impl Name {
+    /// A name whose text lives for the whole program: no allocation, no reference count.
+    pub const fn from_static(name: &'static str) -> Self {
+        Name(NameText::Static(name))
+    }
+
     /// The name as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            NameText::Static(text) => text,
+            NameText::Shared(text) => text,
+        }
     }
 }
 
 impl std::ops::Deref for Name {
     type Target = str;
     fn deref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl Borrow<str> for Name {
     fn borrow(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl AsRef<str> for Name {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.as_str()
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Name {}
+
+impl PartialOrd for Name {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Name {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl std::hash::Hash for Name {
+    /// As its text, so a set of names can be searched with a `&str`.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
     }
 }
 
 impl fmt::Debug for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl From<&str> for Name {
     fn from(name: &str) -> Self {
-        Name(name.into())
+        Name(NameText::Shared(name.into()))
     }
 }
 impl From<&String> for Name {
     fn from(name: &String) -> Self {
-        Name(name.as_str().into())
+        Name(NameText::Shared(name.as_str().into()))
     }
 }
 impl From<String> for Name {
     fn from(name: String) -> Self {
-        Name(name.into())
+        Name(NameText::Shared(name.into()))
     }
 }
 impl From<Box<str>> for Name {
     fn from(name: Box<str>) -> Self {
-        Name(name.into())
+        Name(NameText::Shared(name.into()))
     }
 }
 impl From<Cow<'_, str>> for Name {
     fn from(name: Cow<'_, str>) -> Self {
-        Name(name.into())
+        Name(NameText::Shared(name.into()))
     }
 }
 impl From<Arc<str>> for Name {
     fn from(name: Arc<str>) -> Self {
-        Name(name)
+        Name(NameText::Shared(name))
     }
 }
 impl From<&Name> for Name {
@@ -391,11 +434,19 @@ mod tests {
         assert_eq!(names, ["a", "b", "b", "c", "d", "e", "e"]);
         let (first_e, _) = f.iter_names().nth(5).expect("seven fields");
         assert!(
-            Arc::ptr_eq(&first_e.0, &shared.0),
+            std::ptr::eq(first_e.as_str(), shared.as_str()),
             "a shared name is not copied"
         );
         assert_eq!(f.get("b"), Some(&Value::Int(2)));
         assert_eq!(format!("{shared} {shared:?}"), "e \"e\"");
+        // Static and shared names with the same text are the same name.
+        let fixed = Name::from_static("e");
+        assert_eq!(fixed, shared);
+        let state = std::hash::RandomState::new();
+        use std::hash::BuildHasher;
+        assert_eq!(state.hash_one(&fixed), state.hash_one(&shared));
+        assert_eq!(state.hash_one(&fixed), state.hash_one("e"));
+        assert!(Name::from("a") < fixed);
     }
 
     #[test]

@@ -18,7 +18,10 @@
 //!   how much input it cost, so callers can count `(ok, err)` exactly.
 //! - **Bounded**: an event larger than [`MAX_EVENT_BYTES`] or nested deeper than
 //!   [`MAX_NESTING_DEPTH`] is skipped with an error; directories deeper than
-//!   [`MAX_DIRECTORY_DEPTH`] are not walked; symbolic-link loops are walked once.
+//!   [`MAX_DIRECTORY_DEPTH`] are not walked; symbolic-link loops are walked once. Field names
+//!   are interned: each reader keeps up to 65,536 names of up to 64 bytes (then starts over),
+//!   and the text of the first names met, up to 1 MiB for the whole program, is kept for the
+//!   life of the program and shared by every reader (names past that are reference-counted).
 //! - **No `serde_json::Value` detour**: JSON is decoded by a serde visitor straight into the
 //!   event's fields.
 //!

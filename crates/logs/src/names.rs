@@ -4,10 +4,16 @@
 //! Events of one source mostly repeat the previous event's names in the same order, so each
 //! name is first compared with the one at the same position in the previous event; only when
 //! that differs is it hashed and looked up.
+//!
+//! The text of the first names met is kept for the life of the program, shared by every reader
+//! (up to [`MAX_PROGRAM_NAME_BYTES`]): such a [`Name`] is a `&'static str`, which costs nothing
+//! to copy or drop, where a shared `Arc<str>` costs two atomic operations per field and event.
+//! Names met after that budget is spent are `Arc<str>`s, kept per reader.
 
 use nativeguard_event::Name;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{LazyLock, Mutex};
 
 /// How many distinct names a reader keeps. Input with endless distinct keys (adversarial, or
 /// keys that carry data) empties the set when it is full, so its memory stays bounded; the
@@ -17,6 +23,35 @@ pub(crate) const MAX_INTERNED_NAMES: usize = 65_536;
 /// Names longer than this are not kept (each use allocates its own): real field names are
 /// short, and the limit bounds the set's memory to about `MAX_INTERNED_NAMES` x this.
 pub(crate) const MAX_INTERNED_NAME_BYTES: usize = 64;
+
+/// How many bytes of name text are kept for the life of the program, for all readers together.
+/// Real logs have a few hundred distinct names (tens of KiB); input with endless distinct keys
+/// spends this once, then its names are reference-counted and freed with their events.
+pub(crate) const MAX_PROGRAM_NAME_BYTES: usize = 1024 * 1024;
+
+/// The names kept for the life of the program, and the bytes of text they hold.
+type ProgramNames = (HashSet<&'static str, BuildHasherDefault<NameHasher>>, usize);
+
+static PROGRAM_NAMES: LazyLock<Mutex<ProgramNames>> = LazyLock::new(Mutex::default);
+
+/// `text` as a name that lives for the whole program, while [`MAX_PROGRAM_NAME_BYTES`] allow.
+fn program_name(text: &str) -> Option<Name> {
+    // A poisoned lock only means another thread panicked between two plain updates.
+    let mut guard = PROGRAM_NAMES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (names, bytes) = &mut *guard;
+    if let Some(&kept) = names.get(text) {
+        return Some(Name::from_static(kept));
+    }
+    if *bytes + text.len() > MAX_PROGRAM_NAME_BYTES {
+        return None;
+    }
+    *bytes += text.len();
+    let kept: &'static str = Box::leak(Box::from(text));
+    names.insert(kept);
+    Some(Name::from_static(kept))
+}
 
 /// How many names of one event are remembered in order (to predict the next event's).
 const MAX_REMEMBERED_POSITIONS: usize = 1024;
@@ -46,18 +81,23 @@ impl Names {
     }
 
     /// The shared name for `text`, kept for next time when it is short enough.
+    #[inline]
     pub(crate) fn get(&mut self, text: &str) -> Name {
         let position = self.current.len();
-        if let Some(name) = self
-            .previous
-            .get(position)
-            .and_then(|&id| self.list.get(id as usize))
-            .filter(|name| name.as_str() == text)
-        {
-            let name = name.clone();
-            self.current.push(self.previous[position]);
-            return name;
+        if let Some(&id) = self.previous.get(position) {
+            if let Some(name) = self.list.get(id as usize) {
+                if name.as_str() == text {
+                    self.current.push(id);
+                    return name.clone();
+                }
+            }
         }
+        self.get_unpredicted(text, position)
+    }
+
+    /// [`Names::get`] for a name the previous event did not have at this position.
+    #[inline(never)]
+    fn get_unpredicted(&mut self, text: &str, position: usize) -> Name {
         let (name, id) = self.look_up(text);
         if position < MAX_REMEMBERED_POSITIONS {
             self.current.push(id);
@@ -72,10 +112,10 @@ impl Names {
                 return (name.clone(), id);
             }
         }
-        let name = Name::from(text);
         if text.len() > MAX_INTERNED_NAME_BYTES {
-            return (name, NOT_KEPT);
+            return (Name::from(text), NOT_KEPT);
         }
+        let name = program_name(text).unwrap_or_else(|| Name::from(text));
         if self.list.len() >= MAX_INTERNED_NAMES {
             // Ids from before are void: forget the predictions that use them too.
             self.list.clear();
@@ -210,8 +250,31 @@ mod tests {
         // No prediction survives the emptying.
         names.start_event();
         assert_eq!(&*names.get("k1"), "k1");
-        // "k0" was dropped with the rest: a new allocation now.
-        assert!(!std::ptr::eq(kept.as_str(), names.get("k0").as_str()));
+        assert_eq!(&*names.get("k0"), "k0");
+    }
+
+    #[test]
+    fn program_names_are_shared_by_readers_up_to_their_budget() {
+        let text = "a name only this test uses";
+        let first = Names::default().get(text);
+        let second = Names::default().get(text);
+        assert!(std::ptr::eq(first.as_str(), second.as_str()));
+        // Past the budget names are still right, only no longer kept for the program.
+        let long = "z".repeat(MAX_INTERNED_NAME_BYTES);
+        let mut names = Names::default();
+        for i in 0..=MAX_PROGRAM_NAME_BYTES / MAX_INTERNED_NAME_BYTES {
+            let text = format!("{i}{}", &long[i.to_string().len()..]);
+            assert_eq!(&*names.get(&text), text);
+        }
+        let spent = PROGRAM_NAMES.lock().map(|guard| guard.1).unwrap_or(0);
+        assert!(spent <= MAX_PROGRAM_NAME_BYTES, "{spent}");
+        assert!(
+            spent + MAX_INTERNED_NAME_BYTES > MAX_PROGRAM_NAME_BYTES,
+            "{spent}"
+        );
+        let unseen = "u".repeat(MAX_INTERNED_NAME_BYTES);
+        assert!(program_name(&unseen).is_none());
+        assert!(program_name(text).is_some(), "kept names stay");
     }
 
     #[test]
