@@ -1,8 +1,7 @@
 //! The optimized evaluator's per-event scratch space and expression evaluation.
 
 use crate::ast::RefMode;
-use crate::compile::FnvBuild;
-use crate::compile::{CItem, Expr, Source, Test};
+use crate::compile::{CItem, Expr, FnvBuild, Source, Test};
 use crate::reference::{field_key, lower, parse_ip};
 use crate::ruleset::{Bucket, RuleSet};
 use nativeguard_event::{Event, Fields, Name, Value};
