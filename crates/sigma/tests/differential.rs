@@ -2,9 +2,10 @@
 //! reference evaluator's results: on randomly generated rules and events, and on the real
 //! SigmaHQ rules with events built from their own literals.
 
+mod common;
+
 use nativeguard_event::{Event, Value};
 use nativeguard_sigma::{Pipeline, RuleSet, RuleSetBuilder};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// xorshift64*: deterministic, dependency-free randomness.
@@ -164,7 +165,7 @@ fn random_event(rng: &mut Rng) -> Event {
             1 => Value::Int(rng.below(20) as i64 - 2),
             2 => Value::List(vec![Value::from(random_text(rng, 3)), Value::Int(7)]),
             3 => Value::from(*rng.pick(&["10.0.0.1", "fe80::1", "192.168.1.1", "::1"])),
-            4 => Value::from(encode_b64(random_text(rng, 4).as_bytes())),
+            4 => Value::from(common::base64(random_text(rng, 4).as_bytes())),
             _ => Value::from(random_text(rng, 4)),
         };
         if field.contains('.') {
@@ -174,24 +175,6 @@ fn random_event(rng: &mut Rng) -> Event {
         }
     }
     e
-}
-
-fn encode_b64(bytes: &[u8]) -> String {
-    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            out.push(if i <= chunk.len() {
-                B64[((n >> (18 - 6 * i)) & 63) as usize] as char
-            } else {
-                '='
-            });
-        }
-    }
-    out
 }
 
 fn engine_ids(set: &Arc<RuleSet>, e: &Event) -> Vec<String> {
@@ -244,26 +227,6 @@ fn random_rules_on_random_events() {
     );
 }
 
-fn sigmahq() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/sigmahq");
-    dir.is_dir().then_some(dir)
-}
-
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "yml") {
-            out.push(p);
-        }
-    }
-}
-
 /// Quoted strings and field names of the rule texts: material for events that come close to
 /// matching real rules.
 fn harvest(text: &str, literals: &mut Vec<String>, fields: &mut Vec<String>) {
@@ -295,7 +258,7 @@ fn harvest(text: &str, literals: &mut Vec<String>, fields: &mut Vec<String>) {
 
 #[test]
 fn sigmahq_rules_on_events_built_from_their_literals() {
-    let Some(root) = sigmahq() else {
+    let Some(root) = common::sigmahq() else {
         eprintln!("skipped: ../shared/datasets/sigmahq is absent");
         return;
     };
@@ -307,7 +270,7 @@ fn sigmahq_rules_on_events_built_from_their_literals() {
         "rules-threat-hunting/windows",
         "rules/windows/builtin/security",
     ] {
-        files(&root.join(folder), &mut paths);
+        common::yaml_files(&root.join(folder), &mut paths);
     }
     let mut builder = RuleSetBuilder::new(Pipeline::windows());
     let (mut literals, mut fields) = (

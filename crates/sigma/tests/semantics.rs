@@ -1,6 +1,8 @@
 //! One test per modifier and condition form, run through the engine and checked against the
 //! reference evaluator on every event.
 
+mod common;
+
 use nativeguard_event::{Event, Timestamp, Value};
 use nativeguard_sigma::{Detection, Pipeline, RuleSet, RuleSetBuilder};
 use std::collections::HashMap;
@@ -142,10 +144,13 @@ fn base64_and_base64offset_three_offsets() {
     );
     let detection = "  sel:\n    F|base64offset|contains: 'Invoke-Mimikatz'\n  condition: sel";
     for prefix in ["", "a", "ab", "abc", "abcd"] {
-        let encoded = encode(format!("{prefix}Invoke-Mimikatz trailing").as_bytes());
+        let encoded = common::base64(format!("{prefix}Invoke-Mimikatz trailing").as_bytes());
         check(detection, &[(&[("F", s(&encoded))], true)]);
     }
-    check(detection, &[(&[("F", s(&encode(b"Invoke-Mimi")))], false)]);
+    check(
+        detection,
+        &[(&[("F", s(&common::base64(b"Invoke-Mimi")))], false)],
+    );
 }
 
 #[test]
@@ -156,14 +161,14 @@ fn utf16_with_base64offset() {
             .encode_utf16()
             .flat_map(u16::to_le_bytes)
             .collect();
-        check(detection, &[(&[("F", s(&encode(&wide)))], true)]);
+        check(detection, &[(&[("F", s(&common::base64(&wide)))], true)]);
     }
-    let narrow = encode(b"Invoke-Expression");
+    let narrow = common::base64(b"Invoke-Expression");
     check(detection, &[(&[("F", s(&narrow))], false)]);
     let be: Vec<u8> = "Invoke".encode_utf16().flat_map(u16::to_be_bytes).collect();
     check(
         "  sel:\n    F|utf16be|base64: 'Invoke'\n  condition: sel",
-        &[(&[("F", s(&encode(&be)))], true)],
+        &[(&[("F", s(&common::base64(&be)))], true)],
     );
     let bom: Vec<u8> = [0xFF, 0xFE]
         .into_iter()
@@ -171,30 +176,12 @@ fn utf16_with_base64offset() {
         .collect();
     check(
         "  sel:\n    F|utf16|base64: 'cmd'\n  condition: sel",
-        &[(&[("F", s(&encode(&bom)))], true)],
+        &[(&[("F", s(&common::base64(&bom)))], true)],
     );
     check(
         "  sel:\n    F|wide|base64: 'cmd'\n  condition: sel",
-        &[(&[("F", s(&encode(&bom[2..])))], true)],
+        &[(&[("F", s(&common::base64(&bom[2..])))], true)],
     );
-}
-
-fn encode(bytes: &[u8]) -> String {
-    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            out.push(if i <= chunk.len() {
-                B64[((n >> (18 - 6 * i)) & 63) as usize] as char
-            } else {
-                '='
-            });
-        }
-    }
-    out
 }
 
 #[test]

@@ -1,33 +1,15 @@
 //! Loads every SigmaHQ rule under ../shared/datasets/sigmahq/rules* (detection and correlation
 //! rules must all load) and reports what deprecated/ and unsupported/ do.
 
+mod common;
+
 use nativeguard_sigma::{Pipeline, RuleSetBuilder};
 use std::path::{Path, PathBuf};
-
-fn sigmahq() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/sigmahq");
-    dir.is_dir().then_some(dir)
-}
-
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            yaml_files(&p, out);
-        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
-            out.push(p);
-        }
-    }
-}
 
 /// (files, rules loaded, errors)
 fn load_folder(dir: &Path) -> (usize, usize, Vec<String>) {
     let mut files = Vec::new();
-    yaml_files(dir, &mut files);
+    common::yaml_files(dir, &mut files);
     let mut builder = RuleSetBuilder::new(Pipeline::windows());
     let mut errors = Vec::new();
     for f in &files {
@@ -46,7 +28,7 @@ fn load_folder(dir: &Path) -> (usize, usize, Vec<String>) {
 
 #[test]
 fn every_sigmahq_rule_loads() {
-    let Some(root) = sigmahq() else {
+    let Some(root) = common::sigmahq() else {
         eprintln!("skipped: ../shared/datasets/sigmahq is absent");
         return;
     };
@@ -84,7 +66,7 @@ fn every_sigmahq_rule_loads() {
 
 #[test]
 fn deprecated_and_unsupported_load_or_say_why() {
-    let Some(root) = sigmahq() else {
+    let Some(root) = common::sigmahq() else {
         eprintln!("skipped: ../shared/datasets/sigmahq is absent");
         return;
     };
