@@ -8,6 +8,17 @@ use nativeguard_validate::windows::{
     embedded_samples, validate_embedded, validate_samples, SampleFile,
 };
 
+/// The embedded Windows ruleset as (path, text) pairs.
+fn windows_rules() -> Vec<(&'static str, &'static str)> {
+    nativeguard_rules::WINDOWS
+        .iter()
+        .map(|r| (r.path, r.text))
+        .collect()
+}
+
+/// The seed's Turla named-pipe rule, which these tests give doctored samples.
+const TURLA_RULE: &str = "739915e4-1e70-4778-8b8a-17db02f66db1";
+
 #[test]
 fn every_embedded_windows_rule_is_validated_on_samples() {
     let exp = Expectations::builtin("T1106").unwrap();
@@ -45,11 +56,8 @@ fn every_embedded_windows_rule_is_validated_on_samples() {
 #[test]
 fn a_rule_without_samples_is_said_plainly_and_not_validated() {
     let exp = Expectations::builtin("T1106").unwrap();
-    let rules: Vec<(&str, &str)> = nativeguard_rules::WINDOWS
-        .iter()
-        .map(|r| (r.path, r.text))
-        .collect();
-    let turla = "739915e4-1e70-4778-8b8a-17db02f66db1";
+    let rules = windows_rules();
+    let turla = TURLA_RULE;
     let samples: Vec<SampleFile<'_>> = embedded_samples()
         .into_iter()
         .filter(|s| s.rule_id != turla)
@@ -68,11 +76,8 @@ fn a_rule_without_samples_is_said_plainly_and_not_validated() {
 #[test]
 fn a_negative_that_fires_or_a_positive_that_does_not_fails_the_rule() {
     let exp = Expectations::builtin("T1106").unwrap();
-    let rules: Vec<(&str, &str)> = nativeguard_rules::WINDOWS
-        .iter()
-        .map(|r| (r.path, r.text))
-        .collect();
-    let turla = "739915e4-1e70-4778-8b8a-17db02f66db1";
+    let rules = windows_rules();
+    let turla = TURLA_RULE;
     let positive = r#"{"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 17, "PipeName": "\\atctl"}"#;
     // Swapped: the positive event filed as negative, a benign pipe filed as positive.
     let benign = r#"{"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 17, "PipeName": "\\lsass"}"#;
@@ -103,11 +108,8 @@ fn a_negative_that_fires_or_a_positive_that_does_not_fails_the_rule() {
 #[test]
 fn a_malformed_sample_line_is_reported_with_its_place() {
     let exp = Expectations::builtin("T1106").unwrap();
-    let rules: Vec<(&str, &str)> = nativeguard_rules::WINDOWS
-        .iter()
-        .map(|r| (r.path, r.text))
-        .collect();
-    let turla = "739915e4-1e70-4778-8b8a-17db02f66db1";
+    let rules = windows_rules();
+    let turla = TURLA_RULE;
     let text = "{\"Channel\": \"Microsoft-Windows-Sysmon/Operational\", \"EventID\": 17, \"PipeName\": \"\\\\atctl\"}\nnot json\n";
     let samples = vec![SampleFile {
         rule_id: turla,
