@@ -733,11 +733,11 @@ mod tests {
         )
         .is_ok()
         {
-            // The kernel answers PROCMAP_QUERY: the files are kept open up to the bound.
-            assert!(
-                most >= before + MAX_OPEN_MAPS_FILES / 2,
-                "{most} from {before}"
-            );
+            // The kernel answers PROCMAP_QUERY: the files are kept open while their processes
+            // live (none would be open between stops otherwise). How many sleeps overlap
+            // depends on how fast a loaded machine forks 320 traced processes (114 at once was
+            // seen under CI load), so only a count that caching alone explains is required.
+            assert!(most >= before + 32, "{most} from {before}");
         }
     }
 }
