@@ -220,3 +220,47 @@ fn a_layer_that_cannot_apply_fails_closed_unless_allowed_missing() {
     assert!(!marker.exists());
     let _ = std::fs::remove_dir_all(root);
 }
+
+/// A learned profile (no `recvfrom`: the program never calls it) runs the program it was
+/// learned from without a single denial: the launcher's own handover is not reported.
+#[test]
+fn a_learned_profile_runs_its_program_without_false_denials() {
+    let root = std::env::temp_dir().join(format!("ng-sandbox-learned-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    let profile = root.join("learned.json");
+    let command: Vec<&str> = if Path::new("/usr/bin/python3").exists() {
+        vec!["/usr/bin/python3", "-c", "print(1)"]
+    } else {
+        vec!["/bin/true"]
+    };
+    let learned = run(nativeguard()
+        .args(["trace", "--learn"])
+        .arg(&profile)
+        .arg("--")
+        .args(&command));
+    if !learned.status.success() {
+        eprintln!(
+            "skipped: `nativeguard trace --learn` cannot run here: {}",
+            text(&learned.stderr)
+        );
+        return;
+    }
+    let json = std::fs::read_to_string(&profile).unwrap();
+    assert!(
+        !json.contains("\"recvfrom\""),
+        "the program was expected not to call recvfrom: {json}"
+    );
+    let output = run(nativeguard()
+        .args(["sandbox", "--policy"])
+        .arg(&profile)
+        .arg("--")
+        .args(&command));
+    let stderr = text(&output.stderr);
+    if output.status.code() == Some(5) {
+        eprintln!("skipped: {stderr}");
+        return;
+    }
+    assert!(output.status.success(), "{:?}\n{stderr}", output.status);
+    assert!(!stderr.contains("denied "), "false denial:\n{stderr}");
+    let _ = std::fs::remove_dir_all(root);
+}

@@ -273,12 +273,17 @@ impl Sandbox {
         if let Some(first) = self.argv.first() {
             command.arg0(first);
         }
+        let gate = std::sync::Arc::new(
+            sys::HandoverGate::new()
+                .map_err(|err| Error::Supervisor(format!("mapping the handover gate: {err}")))?,
+        );
         let plan = ChildPlan {
             filter: self.notifying.clone(),
             seccomp_flags: self.seccomp_flags,
             ruleset: self.ruleset.as_ref().map(|ruleset| ruleset.fd.as_raw_fd()),
             channel: child_channel.as_raw_fd(),
             parent_pid: sys::own_pid(),
+            gate: gate.child_word(),
         };
         plan.attach(&mut command);
 
@@ -289,8 +294,9 @@ impl Sandbox {
                 let channel = parent_channel
                     .try_clone()
                     .map_err(|err| Error::Supervisor(err.to_string()))?;
+                let gate = gate.clone();
                 Some(std::thread::spawn(move || {
-                    supervise(channel, original, exec, sink, stop_reader)
+                    supervise(channel, &gate, original, exec, sink, stop_reader)
                 }))
             }
             _ => None,
@@ -440,9 +446,26 @@ impl std::fmt::Display for SuperviseError {
     }
 }
 
+/// Kills the child unless it was released: a child spinning at the handover gate makes no
+/// system call, so nothing but a signal ends it if the supervisor cannot take over (an error,
+/// or a panic unwinding through this guard).
+struct ReleaseOrKill<'a> {
+    pidfd: &'a OwnedFd,
+    released: bool,
+}
+
+impl Drop for ReleaseOrKill<'_> {
+    fn drop(&mut self) {
+        if !self.released {
+            let _ = sys::pidfd_kill(self.pidfd.as_fd());
+        }
+    }
+}
+
 /// The supervisor thread: take the child's listener, release the child, serve.
 fn supervise(
     channel: OwnedFd,
+    gate: &sys::HandoverGate,
     original: Program,
     exec: Option<landlock::ExecAllowList>,
     sink: DenialSink,
@@ -464,7 +487,21 @@ fn supervise(
         // The child failed before reaching the handover (e.g. the pre-exec steps were skipped).
         None => return Ok(SupervisorStats::default()),
     };
-    let pidfd = sys::pidfd_open(pid).map_err(|err| other("pidfd_open(child)", err))?;
+    // The child sent LISTENER_AT just before installing its filter and cannot have been
+    // reaped yet: it either waits at the gate or reports a failed step first.
+    let pidfd = sys::pidfd_open(pid).map_err(|err| {
+        // Without a pidfd the guard below cannot stop a child spinning at the gate. ESRCH:
+        // it is gone already. Otherwise it is still our unreaped child (only the spawning
+        // thread reaps, after the child execs or dies), so its pid is still its own.
+        if err.raw_os_error() != Some(libc::ESRCH) {
+            sys::kill_unreaped_child(pid);
+        }
+        other("pidfd_open(child)", err)
+    })?;
+    let mut guard = ReleaseOrKill {
+        pidfd: &pidfd,
+        released: false,
+    };
     let started = Instant::now();
     let listener = loop {
         match sys::pidfd_getfd(pidfd.as_fd(), fd) {
@@ -473,6 +510,8 @@ fn supervise(
             Err(err) => {
                 // The child may have failed installing the filter: its report is more precise.
                 if let Ok(Some(failure)) = peek_failure(&channel) {
+                    // It stops before the gate on its own; nothing to kill.
+                    guard.released = true;
                     return Err(failure);
                 }
                 // EBADF: the filter is not installed yet.
@@ -480,7 +519,6 @@ fn supervise(
                     std::thread::sleep(Duration::from_micros(200));
                     continue;
                 }
-                let _ = sys::pidfd_kill(pidfd.as_fd());
                 return Err(other("pidfd_getfd(child listener)", err));
             }
         }
@@ -488,7 +526,6 @@ fn supervise(
     let target =
         sys::fd_target(listener.as_fd()).map_err(|err| other("inspecting the listener", err))?;
     if target.as_os_str() != "anon_inode:seccomp notify" {
-        let _ = sys::pidfd_kill(pidfd.as_fd());
         return Err(SuperviseError::Other(format!(
             "fd {fd} of the child is {}, not a seccomp listener; the child was killed",
             target.display()
@@ -496,10 +533,8 @@ fn supervise(
     }
     // Release the child: it waits for this before exec, because its copy of the listener is
     // close-on-exec.
-    if let Err(err) = sys::send_message(channel.as_raw_fd(), &[message::LISTENER_TAKEN, 0, 0, 0]) {
-        let _ = sys::pidfd_kill(pidfd.as_fd());
-        return Err(other("releasing the child", err));
-    }
+    gate.open();
+    guard.released = true;
     drop(channel);
     let supervisor = Supervisor {
         listener,

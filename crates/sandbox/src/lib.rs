@@ -15,8 +15,9 @@
 //!  ──────                                     ─────
 //!  supervisor thread ◀── LISTENER_AT pid,fd ── PDEATHSIG(SIGKILL), no_new_privs,
 //!    pidfd_getfd(listener)                      landlock_restrict_self,
-//!    ── LISTENER_TAKEN ──────────────────────▶  seccomp(TSYNC|NEW_LISTENER), wait, exec
-//!    serve: recv notif → simulate(original) → report → answer
+//!    open the gate (shared page) ───────────▶  seccomp(TSYNC|NEW_LISTENER), spin on the
+//!    serve: recv notif → simulate(original)     gate (no system call), exec
+//!           → report → answer
 //! ```
 //!
 //! * [`Sandbox::prepare`] checks every layer on this system, failing closed: a layer that
@@ -69,7 +70,10 @@
 //!   Landlock domain, and with the listener gone their notified calls fail with ENOSYS.
 //! * The child exposes its listener fd and waits for the supervisor to take it before exec
 //!   (the fd is close-on-exec); a failed step stops the child before exec and names the
-//!   step.
+//!   step. The wait is a spin on a shared page, not a `recv`: between installing the filter
+//!   and exec the child makes no filtered call but the exec, so a policy that does not allow
+//!   the launcher's own calls (a learned profile has no `recvfrom`) reports no false denial.
+//!   A supervisor that cannot take the listener kills the waiting child.
 //! * Landlock denials of opens and writes are not notified (Landlock has no user-space
 //!   callback): those calls fail with EACCES and are not in the report.
 //!

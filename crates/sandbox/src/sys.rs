@@ -318,6 +318,17 @@ pub fn pidfd_kill(pidfd: BorrowedFd<'_>) -> io::Result<()> {
     check(ret).map(drop)
 }
 
+/// `kill(pid, SIGKILL)`, for a child of ours that cannot have been reaped yet (the caller
+/// guarantees it; a pidfd is the safe way otherwise).
+pub fn kill_unreaped_child(pid: u32) {
+    if let Ok(pid) = libc::pid_t::try_from(pid) {
+        if pid > 0 {
+            // SAFETY: integer arguments; a positive pid names one process, never a group.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
 /// Readiness of the two fds `poll_two` watches.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Ready {
@@ -428,15 +439,96 @@ pub fn send_message(fd: RawFd, message: &Message) -> io::Result<()> {
     check(ret as libc::c_long).map(drop)
 }
 
-/// Channel message kinds (first word of a [`Message`]).
+/// The word the child waits on between installing its filter and exec: one page of shared
+/// anonymous memory, inherited by the forked child. The parent sets it once the supervisor
+/// holds the listener.
+///
+/// Why memory and not a message: any system call the child made after installing the filter
+/// is itself filtered, so waiting with `recv` on the channel would be notified — and reported
+/// as a denial of the launcher's own call — whenever the policy does not allow `recvfrom`
+/// (learned profiles rightly do not). Spinning on shared memory makes no call at all: between
+/// the filter and exec the only filtered call is the exec itself. The wait is short (the
+/// supervisor is already polling for the listener when the child installs its filter), and
+/// it cannot outlive a failed supervisor: every path that does not release the child kills it.
+pub struct HandoverGate {
+    word: std::ptr::NonNull<std::sync::atomic::AtomicU32>,
+}
+
+// SAFETY: the gate is a pointer to an atomic in a mapping that lives as long as the gate;
+// every access goes through the atomic.
+unsafe impl Send for HandoverGate {}
+// SAFETY: as above; shared access is only atomic loads and stores.
+unsafe impl Sync for HandoverGate {}
+
+/// The gate's word once the supervisor holds the listener (the fresh page reads 0: closed).
+const GATE_OPEN: u32 = 1;
+
+impl HandoverGate {
+    /// Maps the shared page (closed).
+    pub fn new() -> io::Result<HandoverGate> {
+        // SAFETY: a fresh anonymous shared mapping; no existing memory is touched.
+        let address = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                page_size(),
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if address == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        // The kernel zero-fills the page: the word starts closed. Page alignment
+        // satisfies AtomicU32's.
+        std::ptr::NonNull::new(address.cast())
+            .map(|word| HandoverGate { word })
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))
+    }
+
+    fn word(&self) -> &std::sync::atomic::AtomicU32 {
+        // SAFETY: the mapping is valid, aligned and zero-initialised until `drop` unmaps it.
+        unsafe { self.word.as_ref() }
+    }
+
+    /// Lets the child go on to exec (the supervisor holds the listener).
+    pub fn open(&self) {
+        self.word()
+            .store(GATE_OPEN, std::sync::atomic::Ordering::Release);
+    }
+
+    /// What the forked child waits on: its copy of the mapping is at the same address.
+    pub fn child_word(&self) -> GateWord {
+        GateWord(self.word.as_ptr() as usize)
+    }
+}
+
+impl Drop for HandoverGate {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the page `new` mapped; no reference to it outlives `self`.
+        unsafe { libc::munmap(self.word.as_ptr().cast(), page_size()) };
+    }
+}
+
+/// The address of a [`HandoverGate`]'s word, for the child (made only by
+/// [`HandoverGate::child_word`], so it always points into a live shared mapping at fork time).
+#[derive(Debug, Clone, Copy)]
+pub struct GateWord(usize);
+
+fn page_size() -> usize {
+    // SAFETY: sysconf with a valid name has no preconditions.
+    usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096)
+}
+
+/// Channel message kinds (first word of a [`Message`]). The channel runs one way, child to
+/// parent: after the filter is installed the child makes no call but exec (see [`HandoverGate`]).
 pub mod message {
     /// Child -> parent: `[LISTENER_AT, pid, fd, 0]`, sent just before installing the filter:
     /// the listener will be `fd` in process `pid`.
     pub const LISTENER_AT: u32 = 1;
     /// Child -> parent: `[STEP_FAILED, step, errno, 0]`; the child then fails to start.
     pub const STEP_FAILED: u32 = 2;
-    /// Parent -> child: the listener is held by the supervisor; go on to exec.
-    pub const LISTENER_TAKEN: u32 = 3;
 }
 
 /// Confinement steps, in the order the child runs them (values of `STEP_FAILED`).
@@ -483,6 +575,8 @@ pub struct ChildPlan {
     pub channel: RawFd,
     /// Our pid: the child checks it is still its parent after arming the death signal.
     pub parent_pid: libc::pid_t,
+    /// The gate the child waits on after installing a filter with a listener.
+    pub gate: GateWord,
 }
 
 impl ChildPlan {
@@ -566,15 +660,13 @@ impl ChildPlan {
             if listening {
                 // Wait until the supervisor holds the listener: the fd is close-on-exec, so an
                 // exec before the handover would leave every notified call failing with ENOSYS.
-                // If this very recv is a notified call, the supervisor (which by then holds the
-                // listener) answers it, so the child never waits forever.
-                let mut ack: Message = [0; 4];
-                libc::recv(
-                    self.channel,
-                    ack.as_mut_ptr().cast(),
-                    std::mem::size_of::<Message>(),
-                    0,
-                );
+                // No system call here (see HandoverGate): spin on the shared word.
+                // The forked child has its own mapping of the shared page at the address the
+                // parent's gate had at fork time (GateWord is only made from a live gate).
+                let word = &*(self.gate.0 as *const std::sync::atomic::AtomicU32);
+                while word.load(std::sync::atomic::Ordering::Acquire) != GATE_OPEN {
+                    std::hint::spin_loop();
+                }
             }
         }
         Ok(())

@@ -7,6 +7,7 @@
 //!
 //! Cases (each asserts behaviour that fails if the feature is broken):
 //! * `denied_call_is_reported_with_decoded_args_and_policy_errno`
+//! * `launcher_handover_is_not_reported_as_a_denial`
 //! * `socket_high_bits_cannot_slip_past_an_af_netlink_rule`
 //! * `kill_action_reports_then_kills_the_process`
 //! * `calls_through_abis_outside_the_policy_are_reported_and_killed` (int 0x80, x32)
@@ -89,6 +90,7 @@ fn run_helper(mode: &str) -> i32 {
             unsafe { libc::syscall(libc::SYS_getppid) };
             100
         }
+        "recvfrom" => recvfrom_helper(),
         "exec" => {
             let path = CString::new(helper_arg()).unwrap_or_default();
             let argv = [path.as_ptr(), c"/bin/true".as_ptr(), std::ptr::null()];
@@ -135,6 +137,34 @@ fn run_helper(mode: &str) -> i32 {
         "sandbox_then_sleep" => sandbox_then_sleep_helper(),
         _ => 254,
     }
+}
+
+/// Sends one byte over a socket pair and receives it with a raw `recvfrom` (the call the
+/// launcher's own handover used to make); exits with its errno, or 100 when it worked.
+fn recvfrom_helper() -> i32 {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two fds.
+    if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0, fds.as_mut_ptr()) } != 0 {
+        return 252;
+    }
+    let byte = [7u8];
+    // SAFETY: a readable one-byte buffer.
+    if unsafe { libc::send(fds[0], byte.as_ptr().cast(), 1, 0) } != 1 {
+        return 251;
+    }
+    let mut received = [0u8; 1];
+    // SAFETY: a writable one-byte buffer; NULL address and length are allowed.
+    errno_code(unsafe {
+        libc::syscall(
+            libc::SYS_recvfrom,
+            fds[1],
+            received.as_mut_ptr(),
+            1usize,
+            0,
+            std::ptr::null::<libc::sockaddr>(),
+            std::ptr::null::<libc::socklen_t>(),
+        )
+    })
 }
 
 /// An i386 `int 0x80` getpid (nr 20) or an x32 getpid (nr 0x4000_0000 | 39) from this
@@ -408,6 +438,29 @@ fn denied_call_is_reported_with_decoded_args_and_policy_errno() {
     assert_eq!(denial.layer, Layer::Seccomp);
     assert!(!denial.killed);
     assert_eq!(denial.exe.as_deref(), Some(Path::new(&this_binary())));
+}
+
+/// The launcher's handover makes no filtered call between installing the filter and exec: a
+/// policy without `recvfrom` (as a learned profile is) reports nothing for a command that does
+/// not call it, and still reports the command's own `recvfrom`.
+fn launcher_handover_is_not_reported_as_a_denial() {
+    let policy = allow_all_but(&["recvfrom", "recvmsg"], Action::Errno(libc::ENOSYS as u16));
+    let (status, denials) = sandboxed("getppid", "", policy.clone(), None).unwrap();
+    assert_eq!(status.code(), Some(100), "{status:?}");
+    assert!(
+        denials.is_empty(),
+        "the launcher's own calls were reported: {denials:?}"
+    );
+    let (status, denials) = sandboxed("recvfrom", "", policy, None).unwrap();
+    assert_eq!(
+        status.code(),
+        Some(libc::ENOSYS),
+        "the command's recvfrom fails with the policy's errno"
+    );
+    assert_eq!(denials.len(), 1, "{denials:?}");
+    assert_eq!(denials[0].syscall, "recvfrom");
+    assert_eq!(denials[0].args[2..], ["1", "0", "NULL", "NULL"]);
+    assert_eq!(denials[0].exe.as_deref(), Some(Path::new(&this_binary())));
 }
 
 fn socket_high_bits_cannot_slip_past_an_af_netlink_rule() {
@@ -773,6 +826,10 @@ fn main() {
         (
             "denied_call_is_reported_with_decoded_args_and_policy_errno",
             denied_call_is_reported_with_decoded_args_and_policy_errno,
+        ),
+        (
+            "launcher_handover_is_not_reported_as_a_denial",
+            launcher_handover_is_not_reported_as_a_denial,
         ),
         (
             "socket_high_bits_cannot_slip_past_an_af_netlink_rule",
