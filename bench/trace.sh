@@ -13,6 +13,11 @@
 # - start-up of a 1-call command: trace 1 - bare 1. Such a command ends before the rules
 #   have loaded, so this includes waiting for them.
 #
+# Two ratios are printed for each N-call variant: the ratio of the medians (median trace /
+# median bare), and the paired estimate, the median over rounds of trace_i / bare_i from the
+# same round: load that drifts over the run (another session's build starting) falls on both
+# runs of a round alike and cancels in the pair.
+#
 # Usage: bench/trace.sh [CALLS] [RUNS]   (defaults: 1000000 calls, 11 runs; medians reported)
 # NATIVEGUARD=path/to/nativeguard times that binary instead of building one;
 # BASELINE=path/to/other/nativeguard also times that one in the same rounds (A/B).
@@ -60,6 +65,12 @@ ratio() {
     echo "$1 / $2" | bc -l | xargs printf '%.2f'
 }
 
+# Median over rounds of (variant run / bare run of the same round), from two files with one
+# time per round.
+paired() {
+    paste "$1" "$2" | awk '{printf "%.6f\n", $1 / $2}' | median | xargs printf '%.2f'
+}
+
 have_strace=false
 command -v strace >/dev/null && have_strace=true
 
@@ -87,7 +98,8 @@ for variant in bare trace bare1 trace1 bare10 trace10; do
     declare "$variant=$(median <"$work/$variant")"
 done
 printf '%-34s %8ss  %6s\n' "bare" "$(seconds "$bare")" "1.00x"
-printf '%-34s %8ss  %6sx\n' "nativeguard trace" "$(seconds "$trace")" "$(ratio "$trace" "$bare")"
+printf '%-34s %8ss  %6sx  paired %sx\n' "nativeguard trace" "$(seconds "$trace")" "$(ratio "$trace" "$bare")" \
+    "$(paired "$work/trace" "$work/bare")"
 per_call=$(echo "(($trace - $trace10) - ($bare - $bare10)) / ($calls - $tenth)" | bc -l)
 bare_call=$(echo "($bare - $bare10) / ($calls - $tenth)" | bc -l)
 fixed=$(echo "($trace - $bare) - $per_call * $calls" | bc -l)
@@ -95,18 +107,21 @@ printf '  per call: %.1f ns bare, +%.1f ns traced (%s%% of the N-call run)\n' \
     "$bare_call" "$per_call" "$(echo "100 * $per_call * $calls / $bare" | bc -l | xargs printf '%.0f')"
 printf '  fixed, N-call run: +%.1f ms (%s%%)\n' \
     "$(echo "$fixed / 1000000" | bc -l)" "$(echo "100 * $fixed / $bare" | bc -l | xargs printf '%.0f')"
-printf '  start-up, 1-call command: %.1f ms traced vs %.1f ms bare: +%.1f ms\n' \
+printf '  start-up, 1-call command: %.1f ms traced vs %.1f ms bare: +%.1f ms (paired +%.1f ms)\n' \
     "$(echo "$trace1 / 1000000" | bc -l)" "$(echo "$bare1 / 1000000" | bc -l)" \
-    "$(echo "($trace1 - $bare1) / 1000000" | bc -l)"
+    "$(echo "($trace1 - $bare1) / 1000000" | bc -l)" \
+    "$(paste "$work/trace1" "$work/bare1" | awk '{print $1 - $2}' | median | awk '{print $1 / 1e6}')"
 if [ -n "${BASELINE:-}" ]; then
     base=$(median <"$work/base")
     base1=$(median <"$work/base1")
-    printf '%-34s %8ss  %6sx  (1 call: %.1f ms)\n' "baseline trace ($BASELINE)" "$(seconds "$base")" \
-        "$(ratio "$base" "$bare")" "$(echo "$base1 / 1000000" | bc -l)"
+    printf '%-34s %8ss  %6sx  paired %sx  (1 call: %.1f ms)\n' "baseline trace ($BASELINE)" \
+        "$(seconds "$base")" "$(ratio "$base" "$bare")" "$(paired "$work/base" "$work/bare")" \
+        "$(echo "$base1 / 1000000" | bc -l)"
 fi
 if $have_strace; then
     seccomp=$(median <"$work/seccomp")
-    printf '%-34s %8ss  %6sx\n' "strace -f --seccomp-bpf (same set)" "$(seconds "$seccomp")" "$(ratio "$seccomp" "$bare")"
+    printf '%-34s %8ss  %6sx  paired %sx\n' "strace -f --seccomp-bpf (same set)" "$(seconds "$seccomp")" \
+        "$(ratio "$seccomp" "$bare")" "$(paired "$work/seccomp" "$work/bare")"
     # Plain strace stops twice per call: one run shows the order of magnitude.
     plain=$(elapsed strace -f -o /dev/null "$work/getppid" "$calls")
     printf '%-34s %8ss  %6sx  (1 run)\n' "strace -f" "$(seconds "$plain")" "$(ratio "$plain" "$bare")"
