@@ -114,6 +114,16 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// A kernel audit record could not be parsed (the run goes on without it).
+    #[error("audit record type {kind}: byte {offset}: {message}")]
+    AuditRecord {
+        /// The record type (`AUDIT_*`).
+        kind: u16,
+        /// Byte offset in the record's text.
+        offset: usize,
+        /// What is wrong.
+        message: String,
+    },
     /// The supervisor could not take or serve the notification listener.
     #[error("supervisor: {0}")]
     Supervisor(String),

@@ -1,6 +1,7 @@
 //! Preparing and running one sandboxed command: compile the two programs, build the Landlock
 //! ruleset, spawn the child with its confinement steps, take its listener, supervise, wait.
 
+use crate::audit_session::{self, deliver, AuditSession, SharedSink};
 use crate::error::{Error, Layer};
 use crate::landlock::{self, LandlockSpec, Ruleset, Tokens};
 use crate::supervisor::{DenialSink, Supervisor, SupervisorStats};
@@ -14,6 +15,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long the supervisor waits for the child to install its filter and expose the listener.
@@ -42,6 +44,9 @@ pub struct Sandbox {
     notifying: Option<Program>,
     seccomp_flags: u32,
     ruleset: Option<Ruleset>,
+    /// Whether Landlock denials can be read from audit (the Landlock layer is active and we
+    /// may use audit); the reason shown when not.
+    landlock_audit: Result<(), String>,
     notes: Vec<String>,
 }
 
@@ -52,6 +57,11 @@ pub struct Outcome {
     pub status: ExitStatus,
     /// What the supervisor saw.
     pub stats: SupervisorStats,
+    /// Landlock denials reported from audit records (`None`: not read from audit).
+    pub landlock_reported: Option<u64>,
+    /// What the user should know about the run, known only at its end (audit records lost,
+    /// audit switched back off).
+    pub notes: Vec<String>,
 }
 
 /// The OCI `flags` this launcher honours, besides TSYNC which it always sets.
@@ -219,6 +229,28 @@ impl Sandbox {
             }
         };
 
+        let landlock_audit = match &ruleset {
+            None => Err("no Landlock layer".to_string()),
+            Some(ruleset) => match audit_session::probe(ruleset.abi) {
+                Ok(0) => {
+                    notes.push(
+                        "audit is off: the run turns it on to receive Landlock denials, and the last nativeguard run \
+                         using it turns it back off (meanwhile the kernel also writes audit records to its log unless \
+                         auditd runs)"
+                            .into(),
+                    );
+                    Ok(())
+                }
+                Ok(_) => Ok(()),
+                Err(reason) => {
+                    notes.push(format!(
+                        "landlock denials are enforced but cannot be reported: {reason}"
+                    ));
+                    Err(reason)
+                }
+            },
+        };
+
         if ruleset.is_none() {
             if let Some(original) = &original {
                 if let Some(arch) = exec_sent_to_supervisor(original, &arches) {
@@ -239,6 +271,7 @@ impl Sandbox {
             notifying,
             seccomp_flags,
             ruleset,
+            landlock_audit,
             notes,
         })
     }
@@ -260,7 +293,21 @@ impl Sandbox {
     }
 
     /// Runs the command, passing each denial to `sink` as it happens, and waits for it.
+    /// Seccomp denials come from the supervisor; Landlock denials of opens, writes and
+    /// connects from the kernel's audit records, when [`Sandbox::prepare`] found them
+    /// readable (root): `notes` then says if audit had to be turned on.
     pub fn run(self, sink: DenialSink) -> Result<Outcome, Error> {
+        let mut start_notes = Vec::new();
+        let outcome = self.run_with_notes(sink, &mut start_notes);
+        outcome.map(|mut outcome| {
+            start_notes.append(&mut outcome.notes);
+            outcome.notes = start_notes;
+            outcome
+        })
+    }
+
+    fn run_with_notes(self, sink: DenialSink, notes: &mut Vec<String>) -> Result<Outcome, Error> {
+        let sink: SharedSink = Arc::new(Mutex::new(sink));
         let (parent_channel, child_channel) =
             sys::seqpacket_pair().map_err(|err| Error::Supervisor(format!("socketpair: {err}")))?;
         let (stop_reader, stop_writer) =
@@ -273,14 +320,32 @@ impl Sandbox {
         if let Some(first) = self.argv.first() {
             command.arg0(first);
         }
-        let gate = std::sync::Arc::new(
+        let gate = Arc::new(
             sys::HandoverGate::new()
                 .map_err(|err| Error::Supervisor(format!("mapping the handover gate: {err}")))?,
         );
+        // Audit first: a denial before the reader listens would be lost.
+        let audit = match (&self.ruleset, &self.landlock_audit) {
+            (Some(_), Ok(())) => match AuditSession::start(gate.clone(), sink.clone()) {
+                Ok(session) => Some(session),
+                Err(reason) => {
+                    notes.push(format!(
+                        "landlock denials are enforced but cannot be reported: {reason}"
+                    ));
+                    None
+                }
+            },
+            _ => None,
+        };
         let plan = ChildPlan {
             filter: self.notifying.clone(),
             seccomp_flags: self.seccomp_flags,
             ruleset: self.ruleset.as_ref().map(|ruleset| ruleset.fd.as_raw_fd()),
+            landlock_flags: if audit.is_some() {
+                sys::LANDLOCK_RESTRICT_SELF_LOG_NEW_EXEC_ON
+            } else {
+                0
+            },
             channel: child_channel.as_raw_fd(),
             parent_pid: sys::own_pid(),
             gate: gate.child_word(),
@@ -295,6 +360,8 @@ impl Sandbox {
                     .try_clone()
                     .map_err(|err| Error::Supervisor(err.to_string()))?;
                 let gate = gate.clone();
+                let shared = sink.clone();
+                let sink: DenialSink = Box::new(move |denial| deliver(&shared, denial));
                 Some(std::thread::spawn(move || {
                     supervise(channel, &gate, original, exec, sink, stop_reader)
                 }))
@@ -359,15 +426,26 @@ impl Sandbox {
             source,
         });
         drop(stop_writer);
+        let (landlock_reported, mut end_notes) = match audit {
+            Some(session) => {
+                let (reported, notes) = session.finish();
+                (Some(reported), notes)
+            }
+            None => (None, Vec::new()),
+        };
         let stats = match supervisor.map(|thread| thread.join()) {
             None => SupervisorStats::default(),
             Some(Ok(Ok(stats))) => stats,
             Some(Ok(Err(err))) => return Err(Error::Supervisor(err.to_string())),
             Some(Err(_)) => return Err(Error::Supervisor("the supervisor thread panicked".into())),
         };
+        let mut notes = Vec::new();
+        notes.append(&mut end_notes);
         Ok(Outcome {
             status: status?,
             stats,
+            landlock_reported,
+            notes,
         })
     }
 }

@@ -29,6 +29,8 @@
 //! * [`landlock`]: the allow-list file format (read / write / execute / interpreters / TCP ports /
 //!   explicit `unrestricted` rights) and ABI handling: every right the kernel's ABI knows is
 //!   handled, so nothing is unrestricted without being named.
+//! * [`audit`]: Landlock denials from the kernel's audit records (`AUDIT_LANDLOCK_ACCESS`
+//!   with its event's `AUDIT_SYSCALL`), matched to the sandbox's own Landlock domain.
 //! * [`decode`]: argument rendering (socket families and types, clone flags, mmap/mprotect
 //!   protections, open flags, ptrace requests, memfd flags, exec paths and argv).
 //!
@@ -74,8 +76,12 @@
 //!   and exec the child makes no filtered call but the exec, so a policy that does not allow
 //!   the launcher's own calls (a learned profile has no `recvfrom`) reports no false denial.
 //!   A supervisor that cannot take the listener kills the waiting child.
-//! * Landlock denials of opens and writes are not notified (Landlock has no user-space
-//!   callback): those calls fail with EACCES and are not in the report.
+//! * Landlock denials of opens, writes and connects are not notified (Landlock has no
+//!   user-space callback): those calls fail with EACCES in the kernel. Where the kernel's
+//!   audit records are readable (root, Linux 6.15+), [`audit`] turns each of them into a
+//!   [`Denial`] too (`denied openat "/etc/shadow" (fs.read_file) pid N /usr/bin/cat`),
+//!   turning audit on for the run if it was off and back off afterwards, as the notes say.
+//!   Elsewhere a note says they are enforced but not reported.
 //!
 //! ```
 //! use nativeguard_sandbox::{Sandbox, SandboxConfig};
@@ -106,6 +112,8 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod audit;
+mod audit_session;
 pub mod decode;
 mod error;
 pub mod interp;
@@ -114,6 +122,7 @@ mod launch;
 mod supervisor;
 mod sys;
 
+pub use audit_session::audit_enabled;
 pub use error::{Error, Layer};
 pub use launch::{notifying_policy, Outcome, Sandbox, SandboxConfig, HANDOVER_TIMEOUT};
 pub use supervisor::{abi_of, Denial, DenialSink, SupervisorStats, MAX_EXEC_PATH};

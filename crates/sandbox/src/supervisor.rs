@@ -40,6 +40,9 @@ pub struct Denial {
     pub killed: bool,
     /// Why, when more than the policy's action: `not on the Landlock execute allow-list`.
     pub reason: Option<String>,
+    /// For a Landlock denial read from the kernel's audit records: the rights missing and
+    /// the object (the call's arguments are not known then: `args` is empty).
+    pub landlock: Option<crate::audit::AuditedAccess>,
 }
 
 impl Denial {
@@ -177,6 +180,7 @@ impl Supervisor {
             errno,
             killed,
             reason,
+            landlock: None,
         };
         stats.denied += 1;
         (self.sink)(&denial);

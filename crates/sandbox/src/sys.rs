@@ -91,6 +91,9 @@ const SECCOMP_IOCTL_NOTIF_SEND: libc::c_ulong = 0xc018_2101;
 const SECCOMP_IOCTL_NOTIF_ID_VALID: libc::c_ulong = 0x4008_2102;
 
 const LANDLOCK_CREATE_RULESET_VERSION: u32 = 1;
+/// Log the domain's denials after an `execve` too (ABI 7): by default only those of the
+/// program that restricted itself are, which would be none of the command's.
+pub const LANDLOCK_RESTRICT_SELF_LOG_NEW_EXEC_ON: u32 = 1 << 1;
 const LANDLOCK_RULE_PATH_BENEATH: libc::c_int = 1;
 const LANDLOCK_RULE_NET_PORT: libc::c_int = 2;
 
@@ -451,7 +454,17 @@ pub fn send_message(fd: RawFd, message: &Message) -> io::Result<()> {
 /// supervisor is already polling for the listener when the child installs its filter), and
 /// it cannot outlive a failed supervisor: every path that does not release the child kills it.
 pub struct HandoverGate {
-    word: std::ptr::NonNull<std::sync::atomic::AtomicU32>,
+    words: std::ptr::NonNull<GateWords>,
+}
+
+/// The shared page's layout.
+#[repr(C)]
+struct GateWords {
+    /// GATE_OPEN once the supervisor holds the listener.
+    open: std::sync::atomic::AtomicU32,
+    /// The child's pid, written by the child before it confines itself (0 until then): the
+    /// audit reader matches Landlock domains to it before `spawn` has returned.
+    child_pid: std::sync::atomic::AtomicU32,
 }
 
 // SAFETY: the gate is a pointer to an atomic in a mapping that lives as long as the gate;
@@ -480,34 +493,47 @@ impl HandoverGate {
         if address == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        // The kernel zero-fills the page: the word starts closed. Page alignment
-        // satisfies AtomicU32's.
+        // The kernel zero-fills the page: closed, no pid. Page alignment satisfies
+        // AtomicU32's.
         std::ptr::NonNull::new(address.cast())
-            .map(|word| HandoverGate { word })
+            .map(|words| HandoverGate { words })
             .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))
     }
 
-    fn word(&self) -> &std::sync::atomic::AtomicU32 {
+    fn words(&self) -> &GateWords {
         // SAFETY: the mapping is valid, aligned and zero-initialised until `drop` unmaps it.
-        unsafe { self.word.as_ref() }
+        unsafe { self.words.as_ref() }
     }
 
     /// Lets the child go on to exec (the supervisor holds the listener).
     pub fn open(&self) {
-        self.word()
+        self.words()
+            .open
             .store(GATE_OPEN, std::sync::atomic::Ordering::Release);
     }
 
-    /// What the forked child waits on: its copy of the mapping is at the same address.
+    /// The child's pid once it has started confining itself.
+    pub fn child_pid(&self) -> Option<u32> {
+        match self
+            .words()
+            .child_pid
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            0 => None,
+            pid => Some(pid),
+        }
+    }
+
+    /// What the forked child uses: its copy of the mapping is at the same address.
     pub fn child_word(&self) -> GateWord {
-        GateWord(self.word.as_ptr() as usize)
+        GateWord(self.words.as_ptr() as usize)
     }
 }
 
 impl Drop for HandoverGate {
     fn drop(&mut self) {
         // SAFETY: unmaps exactly the page `new` mapped; no reference to it outlives `self`.
-        unsafe { libc::munmap(self.word.as_ptr().cast(), page_size()) };
+        unsafe { libc::munmap(self.words.as_ptr().cast(), page_size()) };
     }
 }
 
@@ -571,6 +597,9 @@ pub struct ChildPlan {
     pub seccomp_flags: u32,
     /// Landlock ruleset to restrict to, when that layer applies.
     pub ruleset: Option<RawFd>,
+    /// `landlock_restrict_self` flags ([`LANDLOCK_RESTRICT_SELF_LOG_NEW_EXEC_ON`] while the
+    /// audit reader listens).
+    pub landlock_flags: u32,
     /// Child's end of the launcher channel.
     pub channel: RawFd,
     /// Our pid: the child checks it is still its parent after arming the death signal.
@@ -623,11 +652,22 @@ impl ChildPlan {
                     io::Error::from_raw_os_error(libc::ESRCH),
                 ));
             }
+            // The forked child has its own mapping of the shared page at the address the
+            // parent's gate had at fork time (GateWord is only made from a live gate).
+            let words = &*(self.gate.0 as *const GateWords);
+            words
+                .child_pid
+                .store(libc::getpid() as u32, std::sync::atomic::Ordering::Release);
             if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0, 0, 0) != 0 {
                 return Err(self.fail(Step::NoNewPrivs, io::Error::last_os_error()));
             }
             if let Some(ruleset) = self.ruleset {
-                if libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0u32) != 0 {
+                if libc::syscall(
+                    libc::SYS_landlock_restrict_self,
+                    ruleset,
+                    self.landlock_flags,
+                ) != 0
+                {
                     return Err(self.fail(Step::Landlock, io::Error::last_os_error()));
                 }
             }
@@ -661,10 +701,7 @@ impl ChildPlan {
                 // Wait until the supervisor holds the listener: the fd is close-on-exec, so an
                 // exec before the handover would leave every notified call failing with ENOSYS.
                 // No system call here (see HandoverGate): spin on the shared word.
-                // The forked child has its own mapping of the shared page at the address the
-                // parent's gate had at fork time (GateWord is only made from a live gate).
-                let word = &*(self.gate.0 as *const std::sync::atomic::AtomicU32);
-                while word.load(std::sync::atomic::Ordering::Acquire) != GATE_OPEN {
+                while words.open.load(std::sync::atomic::Ordering::Acquire) != GATE_OPEN {
                     std::hint::spin_loop();
                 }
             }
@@ -681,4 +718,285 @@ pub fn fd_target(fd: BorrowedFd<'_>) -> io::Result<std::path::PathBuf> {
 /// Our own pid.
 pub fn own_pid() -> libc::pid_t {
     std::process::id() as libc::pid_t
+}
+
+/// `NETLINK_AUDIT`.
+const NETLINK_AUDIT: libc::c_int = 9;
+/// `AUDIT_NLGRP_READLOG`: the multicast group every audit record is copied to (needs
+/// CAP_AUDIT_READ).
+const AUDIT_NLGRP_READLOG: u32 = 1;
+/// `AUDIT_GET` / `AUDIT_SET` message types.
+const AUDIT_GET: u16 = 1000;
+const AUDIT_SET: u16 = 1001;
+/// `AUDIT_TRUSTED_APP`: a free-text message from a trusted application.
+pub const AUDIT_TRUSTED_APP: u16 = 1121;
+/// `AUDIT_STATUS_ENABLED`: the field of `struct audit_status` an AUDIT_SET changes.
+const AUDIT_STATUS_ENABLED: u32 = 1;
+const NLMSG_ERROR: u16 = 2;
+const NLM_F_REQUEST: u16 = 1;
+const NLM_F_ACK: u16 = 4;
+/// The receive buffer asked for on the multicast socket, so a burst of records is not lost
+/// while the reader thread is descheduled.
+const AUDIT_RECEIVE_BUFFER: libc::c_int = 4 << 20;
+/// The largest netlink datagram read (`MAX_AUDIT_MESSAGE_LENGTH` is 8970 bytes): the size
+/// of the buffer [`AuditSocket::read_records`] callers pass.
+pub const AUDIT_BUFFER_BYTES: usize = 16 * 1024;
+
+/// `struct nlmsghdr`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct NlMsgHdr {
+    len: u32,
+    kind: u16,
+    flags: u16,
+    seq: u32,
+    pid: u32,
+}
+
+const _: () = assert!(std::mem::size_of::<NlMsgHdr>() == 16);
+
+/// What `AUDIT_GET` reports that the sandbox uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditStatus {
+    /// 0 disabled, 1 enabled, 2 enabled and locked until reboot.
+    pub enabled: u32,
+    /// Records the kernel dropped (backlog full, no memory) since boot.
+    pub lost: u32,
+}
+
+/// A `NETLINK_AUDIT` socket.
+pub struct AuditSocket {
+    fd: OwnedFd,
+}
+
+impl AuditSocket {
+    fn open(groups: u32) -> io::Result<AuditSocket> {
+        // SAFETY: integer arguments.
+        let ret = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                NETLINK_AUDIT,
+            )
+        };
+        let fd = owned_fd(ret.into())?;
+        // SAFETY: sockaddr_nl is plain data; all-zero is a valid value.
+        let mut address: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        address.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+        address.nl_groups = groups;
+        // SAFETY: `address` is a valid sockaddr_nl of the size passed.
+        let ret = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&address as *const libc::sockaddr_nl).cast(),
+                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+            )
+        };
+        check(ret.into())?;
+        Ok(AuditSocket { fd })
+    }
+
+    /// A socket for AUDIT_GET / AUDIT_SET requests.
+    pub fn control() -> io::Result<AuditSocket> {
+        AuditSocket::open(0)
+    }
+
+    /// A socket subscribed to every audit record the kernel emits (EPERM without
+    /// CAP_AUDIT_READ), with a large receive buffer.
+    pub fn read_log() -> io::Result<AuditSocket> {
+        let socket = AuditSocket::open(AUDIT_NLGRP_READLOG)?;
+        for option in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+            // SAFETY: a valid int option value of the size passed.
+            let ret = unsafe {
+                libc::setsockopt(
+                    socket.fd.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    option,
+                    (&AUDIT_RECEIVE_BUFFER as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            // FORCE needs CAP_NET_ADMIN; the plain option is capped by rmem_max.
+            if ret == 0 {
+                break;
+            }
+        }
+        Ok(socket)
+    }
+
+    fn request(&self, kind: u16, flags: u16, payload: &[u8]) -> io::Result<()> {
+        let header = NlMsgHdr {
+            len: (std::mem::size_of::<NlMsgHdr>() + payload.len()) as u32,
+            kind,
+            flags,
+            seq: 1,
+            pid: 0,
+        };
+        let mut message = Vec::with_capacity(header.len as usize);
+        message.extend_from_slice(&header.len.to_ne_bytes());
+        message.extend_from_slice(&header.kind.to_ne_bytes());
+        message.extend_from_slice(&header.flags.to_ne_bytes());
+        message.extend_from_slice(&header.seq.to_ne_bytes());
+        message.extend_from_slice(&header.pid.to_ne_bytes());
+        message.extend_from_slice(payload);
+        // SAFETY: `message` is a readable buffer of the length passed; a zeroed destination
+        // address (the kernel) is the default of an unconnected netlink socket.
+        let ret = unsafe {
+            libc::send(
+                self.fd.as_raw_fd(),
+                message.as_ptr().cast(),
+                message.len(),
+                0,
+            )
+        };
+        check(ret as libc::c_long).map(drop)
+    }
+
+    /// Reads one datagram into `buffer` (waiting at most `timeout_ms`); `Ok(0)` on timeout.
+    fn receive(&self, buffer: &mut [u8], timeout_ms: i32) -> io::Result<usize> {
+        let mut poll = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let ready = unsafe { libc::poll(&mut poll, 1, timeout_ms) };
+        if ready < 0 {
+            let err = io::Error::last_os_error();
+            return if err.raw_os_error() == Some(libc::EINTR) {
+                Ok(0)
+            } else {
+                Err(err)
+            };
+        }
+        if ready == 0 {
+            return Ok(0);
+        }
+        // SAFETY: `buffer` is writable for its length.
+        let ret = unsafe {
+            libc::recv(
+                self.fd.as_raw_fd(),
+                buffer.as_mut_ptr().cast(),
+                buffer.len(),
+                0,
+            )
+        };
+        check(ret as libc::c_long).map(|n| n as usize)
+    }
+
+    /// The first reply to a request: the AUDIT_GET status, or an error.
+    fn reply(&self, expected: u16) -> io::Result<Vec<u8>> {
+        let mut buffer = vec![0u8; AUDIT_BUFFER_BYTES];
+        for _ in 0..16 {
+            let length = self.receive(&mut buffer, 1000)?;
+            if length == 0 {
+                return Err(io::Error::from_raw_os_error(libc::ETIMEDOUT));
+            }
+            for (kind, payload) in netlink_messages(&buffer[..length]) {
+                if kind == NLMSG_ERROR {
+                    let code = payload
+                        .get(..4)
+                        .and_then(|bytes| bytes.try_into().ok())
+                        .map_or(-libc::EPROTO, i32::from_ne_bytes);
+                    if code != 0 {
+                        return Err(io::Error::from_raw_os_error(-code));
+                    }
+                    if expected == NLMSG_ERROR {
+                        return Ok(Vec::new());
+                    }
+                } else if kind == expected {
+                    return Ok(payload.to_vec());
+                }
+            }
+        }
+        Err(io::Error::from_raw_os_error(libc::EPROTO))
+    }
+
+    /// `AUDIT_GET`.
+    pub fn status(&self) -> io::Result<AuditStatus> {
+        self.request(AUDIT_GET, NLM_F_REQUEST, &[])?;
+        let payload = self.reply(AUDIT_GET)?;
+        let word = |index: usize| {
+            payload
+                .get(index * 4..index * 4 + 4)
+                .and_then(|bytes| bytes.try_into().ok())
+                .map(u32::from_ne_bytes)
+                .ok_or_else(|| io::Error::from_raw_os_error(libc::EPROTO))
+        };
+        Ok(AuditStatus {
+            enabled: word(1)?,
+            lost: word(6)?,
+        })
+    }
+
+    /// `AUDIT_SET` of the `enabled` field only (EPERM without CAP_AUDIT_CONTROL).
+    pub fn set_enabled(&self, enabled: u32) -> io::Result<()> {
+        // The leading eight u32 of `struct audit_status` (mask, enabled, failure, pid,
+        // rate_limit, backlog_limit, lost, backlog): the kernel accepts a shorter struct and
+        // changes only the fields the mask names.
+        let words = [AUDIT_STATUS_ENABLED, enabled, 0, 0, 0, 0, 0, 0];
+        let payload: Vec<u8> = words.iter().flat_map(|word| word.to_ne_bytes()).collect();
+        self.request(AUDIT_SET, NLM_F_REQUEST | NLM_F_ACK, &payload)?;
+        self.reply(NLMSG_ERROR).map(drop)
+    }
+
+    /// Sends a user-space audit message (`AUDIT_TRUSTED_APP`, needs CAP_AUDIT_WRITE). It is
+    /// queued behind every record already logged, so its arrival on the multicast group
+    /// means those have arrived too.
+    pub fn send_user_message(&self, text: &str) -> io::Result<()> {
+        let mut payload = text.as_bytes().to_vec();
+        payload.push(0);
+        self.request(AUDIT_TRUSTED_APP, NLM_F_REQUEST | NLM_F_ACK, &payload)?;
+        self.reply(NLMSG_ERROR).map(drop)
+    }
+
+    /// Waits up to `timeout_ms` for records and appends each `(type, text)` to `records`.
+    /// `Err` with ENOBUFS means records were dropped because the socket buffer was full.
+    pub fn read_records(
+        &self,
+        buffer: &mut [u8],
+        timeout_ms: i32,
+        records: &mut Vec<(u16, Vec<u8>)>,
+    ) -> io::Result<()> {
+        let length = self.receive(buffer, timeout_ms)?;
+        for (kind, payload) in netlink_messages(&buffer[..length]) {
+            // The text is not NUL-terminated on the wire but may be padded with NULs.
+            let end = payload
+                .iter()
+                .rposition(|&byte| byte != 0)
+                .map_or(0, |last| last + 1);
+            records.push((kind, payload[..end].to_vec()));
+        }
+        Ok(())
+    }
+}
+
+/// Splits a netlink datagram into `(type, payload)` messages; a truncated message ends it.
+fn netlink_messages(mut datagram: &[u8]) -> Vec<(u16, &[u8])> {
+    let header = std::mem::size_of::<NlMsgHdr>();
+    let mut messages = Vec::new();
+    while datagram.len() >= header {
+        let length = u32::from_ne_bytes([datagram[0], datagram[1], datagram[2], datagram[3]]);
+        let kind = u16::from_ne_bytes([datagram[4], datagram[5]]);
+        let length = usize::try_from(length).unwrap_or(usize::MAX);
+        if length < header || length > datagram.len() {
+            break;
+        }
+        messages.push((kind, &datagram[header..length]));
+        // NLMSG_ALIGN: messages start on 4-byte boundaries.
+        let next = (length + 3) & !3;
+        datagram = datagram.get(next..).unwrap_or(&[]);
+    }
+    messages
+}
+
+/// Whether this process runs in the initial pid namespace (audit records carry pids as seen
+/// from there): `/proc/self/status` lists one pid in `NSpid`.
+pub fn in_initial_pid_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("NSpid:"))
+            .is_some_and(|pids| pids.split_whitespace().count() == 1)
+    })
 }

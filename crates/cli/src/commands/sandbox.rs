@@ -1,9 +1,13 @@
 //! `nativeguard sandbox`: run a command under a seccomp policy and a Landlock allow-list,
 //! reporting every denial on stderr.
 //!
-//! Text lines: `denied NAME(ARGS) pid PID EXE (LAYER: ERRNO[, REASON])`. JSON (`--format json`):
-//! one object per line, `{"denied", "args", "pid", "exe", "layer", "errno", "killed", "arch",
-//! "nr", "reason"}`. Notes about the layers start with `nativeguard sandbox: note:`.
+//! Text lines: `denied NAME(ARGS) pid PID EXE (LAYER: ERRNO[, REASON])`; a Landlock denial read
+//! from the kernel's audit records (root) names the object and the missing rights instead of
+//! arguments: `denied openat "/etc/shadow" (fs.read_file) pid PID EXE (landlock: EACCES)`.
+//! JSON (`--format json`): one object per line, `{"denied", "args", "pid", "exe", "layer",
+//! "errno", "killed", "arch", "nr", "reason"}`, plus `"blockers"`, `"object"` and
+//! `"landlock_domain"` for audit-read Landlock denials. Notes about the layers start with
+//! `nativeguard sandbox: note:`, before the run and at its end.
 
 use crate::exit_code;
 use anyhow::Context;
@@ -68,6 +72,18 @@ fn text_line(denial: &Denial) -> String {
         .as_ref()
         .map(|reason| format!(", {reason}"))
         .unwrap_or_default();
+    if let Some(access) = &denial.landlock {
+        // From the kernel's audit record: the object and the missing rights, not the
+        // call's arguments.
+        return format!(
+            "denied {} {} ({}) pid {} {exe} ({}: {outcome}{reason})",
+            denial.syscall,
+            access.object_text(),
+            access.blockers.join(","),
+            denial.pid,
+            denial.layer
+        );
+    }
     format!(
         "denied {} pid {} {exe} ({}: {outcome}{reason})",
         denial.call(),
@@ -78,7 +94,7 @@ fn text_line(denial: &Denial) -> String {
 
 /// The JSON object of a denial.
 fn json_line(denial: &Denial) -> String {
-    serde_json::json!({
+    let mut object = serde_json::json!({
         "denied": denial.syscall,
         "args": denial.args,
         "pid": denial.pid,
@@ -89,8 +105,18 @@ fn json_line(denial: &Denial) -> String {
         "arch": denial.arch.map(|arch| arch.as_str()),
         "nr": denial.nr,
         "reason": denial.reason,
-    })
-    .to_string()
+    });
+    if let Some(access) = &denial.landlock {
+        object["blockers"] = serde_json::json!(access.blockers);
+        object["object"] = access
+            .object
+            .iter()
+            .map(|(key, value)| (key.clone(), serde_json::Value::from(value.as_str())))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+        object["landlock_domain"] = format!("{:x}", access.domain).into();
+    }
+    object.to_string()
 }
 
 /// Runs `nativeguard sandbox`.
@@ -134,7 +160,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         // A closed stderr must not stop the supervisor from answering.
         let _ = writeln!(std::io::stderr().lock(), "{line}");
     });
-    match sandbox.run(sink) {
+    let outcome = sandbox.run(sink);
+    if let Ok(outcome) = &outcome {
+        for note in &outcome.notes {
+            eprintln!("nativeguard sandbox: note: {note}");
+        }
+    }
+    match outcome {
         Ok(outcome) if outcome.status.success() => Ok(exit_code::SUCCESS.into()),
         Ok(_) => Ok(exit_code::CHILD_FAILED.into()),
         Err(err @ Error::LayerUnavailable { .. }) => {
@@ -173,6 +205,7 @@ mod tests {
             errno: 1,
             killed: false,
             reason: None,
+            landlock: None,
         }
     }
 
