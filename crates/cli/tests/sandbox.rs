@@ -264,3 +264,194 @@ fn a_learned_profile_runs_its_program_without_false_denials() {
     assert!(!stderr.contains("denied "), "false denial:\n{stderr}");
     let _ = std::fs::remove_dir_all(root);
 }
+
+/// A Landlock allow-list that lets the programs in /usr/bin run but not read /etc/hostname.
+fn write_cat_landlock(root: &Path) -> PathBuf {
+    let landlock = root.join("cat-landlock.json");
+    std::fs::write(
+        &landlock,
+        r#"{"read": ["/usr", "/lib", "/lib64", "/bin", "/etc/ld.so.cache", "/proc", "/dev"],
+            "write": ["/dev/null"], "execute": ["$CMD", "/usr/bin"],
+            "interpreters": ["$CMD_INTERP"]}"#,
+    )
+    .unwrap();
+    landlock
+}
+
+fn write_allow_all(root: &Path) -> PathBuf {
+    let policy = root.join("allow-all.json");
+    std::fs::write(&policy, r#"{"defaultAction": "SCMP_ACT_ALLOW"}"#).unwrap();
+    policy
+}
+
+/// Whether this test runs as root (/proc/self belongs to the effective uid).
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
+}
+
+const NOT_REPORTED: &str = "landlock denials are enforced but cannot be reported";
+
+/// Under root, a Landlock denial (an open: no seccomp notification exists for it) is reported
+/// from the kernel's audit records, as text and as JSON, and the audit switch is left as found.
+#[test]
+fn landlock_denials_are_reported_from_audit_as_text_and_json() {
+    if !is_root() {
+        eprintln!("skipped: reading Landlock denials from audit needs root");
+        return;
+    }
+    let root = std::env::temp_dir().join(format!("ng-sandbox-audit-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    let (policy, landlock) = (write_allow_all(&root), write_cat_landlock(&root));
+    let before = nativeguard_sandbox::audit_switch_at_rest().ok();
+    let attempt = |format: &str| {
+        run(nativeguard()
+            .args(["sandbox", "--format", format, "--policy"])
+            .arg(&policy)
+            .arg("--landlock")
+            .arg(&landlock)
+            .args(["--", "/bin/cat", "/etc/hostname"]))
+    };
+    let text_run = attempt("text");
+    let stderr = text(&text_run.stderr);
+    if let Some(note) = stderr.lines().find(|line| line.contains(NOT_REPORTED)) {
+        eprintln!("skipped: {note}");
+        return;
+    }
+    assert_eq!(text_run.status.code(), Some(6), "{stderr}");
+    // The report shares stderr with cat, which may write its message in two pieces around
+    // it: the report is one write, so it is whole, but not always at a line start.
+    let pattern = "denied openat \"/etc/hostname\" (fs.read_file) pid ";
+    let at = stderr
+        .find(pattern)
+        .unwrap_or_else(|| panic!("no Landlock denial line in:\n{stderr}"));
+    let line = stderr[at..].lines().next().unwrap_or_default();
+    assert!(line.ends_with("/cat (landlock: EACCES)"), "{line}");
+    let json_run = attempt("json");
+    let stderr = text(&json_run.stderr);
+    let event: serde_json::Value = stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|event| event["object"]["path"] == "/etc/hostname")
+        .unwrap_or_else(|| panic!("no JSON Landlock denial in:\n{stderr}"));
+    assert_eq!(event["denied"], "openat");
+    assert_eq!(event["layer"], "landlock");
+    assert_eq!(event["errno"], "EACCES");
+    assert_eq!(event["blockers"][0], "fs.read_file");
+    assert!(event["pid"].as_u64().is_some_and(|pid| pid > 1), "{event}");
+    assert!(
+        event["exe"]
+            .as_str()
+            .is_some_and(|exe| exe.ends_with("/cat")),
+        "{event}"
+    );
+    assert_eq!(nativeguard_sandbox::audit_switch_at_rest().ok(), before);
+    let _ = std::fs::remove_dir_all(root);
+}
+
+/// Several sandboxes at once share the one audit switch: each reports its own denial (and
+/// no other's), and the switch is back as found once all have ended.
+#[test]
+fn concurrent_sandboxes_share_the_audit_switch() {
+    if !is_root() {
+        eprintln!("skipped: reading Landlock denials from audit needs root");
+        return;
+    }
+    let root = std::env::temp_dir().join(format!("ng-sandbox-shared-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    let (policy, landlock) = (write_allow_all(&root), write_cat_landlock(&root));
+    let before = nativeguard_sandbox::audit_switch_at_rest().ok();
+    let children: Vec<_> = (0..4)
+        .map(|index| {
+            nativeguard()
+                .args(["sandbox", "--policy"])
+                .arg(&policy)
+                .arg("--landlock")
+                .arg(&landlock)
+                .args(["--", "/bin/sh", "-c"])
+                // Each run sleeps a different time so that they start and end interleaved.
+                .arg(format!(
+                    "sleep 0.{index}; cat /etc/hostname-{index} /etc/hostname"
+                ))
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (index, child) in children.into_iter().enumerate() {
+        let output = child.wait_with_output().unwrap();
+        let stderr = text(&output.stderr);
+        if let Some(note) = stderr.lines().find(|line| line.contains(NOT_REPORTED)) {
+            eprintln!("skipped: {note}");
+            return;
+        }
+        let denied: Vec<&str> = stderr
+            .lines()
+            .filter_map(|line| line.find("denied ").map(|at| &line[at..]))
+            .collect();
+        assert!(
+            denied
+                .iter()
+                .any(|line| line.starts_with("denied openat \"/etc/hostname\" (fs.read_file)")),
+            "run {index}:\n{stderr}"
+        );
+        // /etc/hostname-N does not exist: ENOENT, not a denial; and no other run's lines.
+        assert!(
+            denied.iter().all(|line| !line.contains("hostname-")),
+            "run {index}:\n{stderr}"
+        );
+    }
+    assert_eq!(nativeguard_sandbox::audit_switch_at_rest().ok(), before);
+    let _ = std::fs::remove_dir_all(root);
+}
+
+/// Without root the denials are still enforced, and one line says they cannot be reported.
+#[test]
+fn landlock_denials_without_root_are_enforced_with_a_one_line_notice() {
+    use std::os::unix::process::CommandExt;
+    if !is_root() {
+        eprintln!("skipped: the test drops root to uid 65534 itself");
+        return;
+    }
+    let root = std::env::temp_dir().join(format!("ng-sandbox-nobody-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    let (policy, landlock) = (write_allow_all(&root), write_cat_landlock(&root));
+    for path in [&root, &policy, &landlock] {
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+    }
+    let output = nativeguard()
+        .args(["sandbox", "--policy"])
+        .arg(&policy)
+        .arg("--landlock")
+        .arg(&landlock)
+        .args(["--", "/bin/cat", "/etc/hostname"])
+        .uid(65534)
+        .gid(65534)
+        .output();
+    let output = match output {
+        Ok(output) => output,
+        Err(err) => {
+            eprintln!("skipped: cannot run nativeguard as uid 65534: {err}");
+            return;
+        }
+    };
+    let stderr = text(&output.stderr);
+    if stderr.contains("Permission denied") && !stderr.contains("nativeguard sandbox") {
+        eprintln!("skipped: uid 65534 cannot run the test binary here: {stderr}");
+        return;
+    }
+    assert_eq!(output.status.code(), Some(6), "{stderr}");
+    let notices: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains(NOT_REPORTED))
+        .collect();
+    assert_eq!(notices.len(), 1, "{stderr}");
+    assert!(notices[0].contains("needs root"), "{}", notices[0]);
+    assert!(
+        stderr.contains("/etc/hostname: Permission denied"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("denied "), "{stderr}");
+    let _ = std::fs::remove_dir_all(root);
+}

@@ -22,8 +22,13 @@ use std::time::{Duration, Instant};
 const AUDIT_LOCK: &str = "/run/nativeguard-audit.lock";
 /// Held shared by every run relying on audit.
 const AUDIT_USERS: &str = "/run/nativeguard-audit.users";
-/// The marker's text: nativeguard turned audit on and the last run must turn it off.
-const TURNED_ON_BY_NATIVEGUARD: &[u8] = b"audit turned on by nativeguard sandbox\n";
+/// The marker's text: nativeguard turned audit on (and raised the backlog limit from the
+/// number that follows), and the last run must undo both.
+const TURNED_ON_BY_NATIVEGUARD: &str = "audit turned on by nativeguard sandbox; backlog_limit was ";
+/// The backlog limit while nativeguard has audit on: the kernel's default (64 records, about
+/// 16 denials with their SYSCALL, PROCTITLE and EOE records) lost most of a burst of denials
+/// in our measurements; 8192 is what auditd is usually configured with.
+const RUN_BACKLOG_LIMIT: u32 = 8192;
 /// How often the reader looks for the end of the run between records.
 const READ_TIMEOUT_MS: i32 = 20;
 /// After the command exits, the reader sends itself a marker message through audit: it is
@@ -73,6 +78,27 @@ pub fn audit_enabled() -> std::io::Result<u32> {
         .map(|status| status.enabled)
 }
 
+/// The audit switch once no nativeguard run relies on audit: waits for the runs in progress
+/// to end (their last one restores the switch), then reads it while new runs wait.
+pub fn audit_switch_at_rest() -> std::io::Result<u32> {
+    let lock = open_lock(AUDIT_LOCK)?;
+    let users = open_lock(AUDIT_USERS)?;
+    loop {
+        // Under the switch lock no run starts or ends; the users lock is free when none runs.
+        // Waiting for it while holding the switch lock would deadlock with a run that needs
+        // the switch lock to end, so poll.
+        lock.lock()?;
+        if users.try_lock().is_ok() {
+            let enabled = audit_enabled();
+            users.unlock()?;
+            lock.unlock()?;
+            return enabled;
+        }
+        lock.unlock()?;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// What the reader found.
 #[derive(Debug, Default)]
 struct ReaderSummary {
@@ -103,16 +129,24 @@ fn open_lock(path: &str) -> std::io::Result<File> {
         .open(path)
 }
 
-fn marked(lock: &mut File) -> bool {
-    let mut text = Vec::new();
-    lock.rewind().is_ok() && lock.read_to_end(&mut text).is_ok() && text == TURNED_ON_BY_NATIVEGUARD
+/// The backlog limit to restore when nativeguard turned audit on; `None` when it did not.
+fn marked(lock: &mut File) -> Option<u32> {
+    let mut text = String::new();
+    lock.rewind().ok()?;
+    // The marker is one short line; anything longer is not ours.
+    lock.take(128).read_to_string(&mut text).ok()?;
+    text.strip_prefix(TURNED_ON_BY_NATIVEGUARD)?
+        .trim_end()
+        .parse()
+        .ok()
 }
 
-fn set_mark(lock: &mut File, on: bool) -> std::io::Result<()> {
+/// Writes the marker (with the backlog limit to restore), or clears it.
+fn set_mark(lock: &mut File, backlog_limit: Option<u32>) -> std::io::Result<()> {
     lock.set_len(0)?;
     lock.rewind()?;
-    if on {
-        lock.write_all(TURNED_ON_BY_NATIVEGUARD)?;
+    if let Some(limit) = backlog_limit {
+        writeln!(lock, "{TURNED_ON_BY_NATIVEGUARD}{limit}")?;
     }
     lock.sync_data()
 }
@@ -144,11 +178,17 @@ impl AuditSession {
             .map_err(|err| format!("reading the audit status: {err}"))?;
         session.lost_before = Some(status.lost);
         if status.enabled == 0 {
+            // The marker first: if anything below fails, the restore sees what to undo.
+            set_mark(&mut session.lock, Some(status.backlog_limit))
+                .map_err(|err| format!("writing {AUDIT_LOCK}: {err}"))?;
             control
                 .set_enabled(1)
                 .map_err(|err| format!("turning audit on: {err}"))?;
-            set_mark(&mut session.lock, true)
-                .map_err(|err| format!("writing {AUDIT_LOCK}: {err}"))?;
+            if status.backlog_limit != 0 && status.backlog_limit < RUN_BACKLOG_LIMIT {
+                control
+                    .set_backlog_limit(RUN_BACKLOG_LIMIT)
+                    .map_err(|err| format!("raising the audit backlog limit: {err}"))?;
+            }
         }
         let socket =
             AuditSocket::read_log().map_err(|err| format!("joining the audit log group: {err}"))?;
@@ -234,27 +274,33 @@ impl AuditSession {
     /// it on, turns it off. Says what it did when that changed the system.
     fn restore(&mut self) -> Option<String> {
         let users = self.users.take()?;
+        // Leave the users only while holding the switch lock: a run that starts, or a reader
+        // waiting for rest, never sees this run gone with its restore still to do.
+        let locked = self.lock.lock();
         drop(users);
-        if self.lock.lock().is_err() {
+        if locked.is_err() {
             return Some(format!(
                 "cannot lock {AUDIT_LOCK}: audit may stay on (check with `auditctl -s`)"
             ));
         }
         let note = (|| {
-            if !marked(&mut self.lock) {
-                return None;
-            }
+            let backlog_limit = marked(&mut self.lock)?;
             let users = open_lock(AUDIT_USERS).ok()?;
             if users.try_lock().is_err() {
                 return Some("audit left on: another nativeguard run still uses it and turns it off when it ends".into());
             }
-            let turned_off = AuditSocket::control().and_then(|control| control.set_enabled(0));
+            let restored = AuditSocket::control().and_then(|control| {
+                control.set_enabled(0)?;
+                control.set_backlog_limit(backlog_limit)
+            });
             Some(
-                match turned_off.and_then(|()| set_mark(&mut self.lock, false)) {
-                    Ok(()) => "audit turned back off".to_string(),
-                    Err(err) => {
-                        format!("could not turn audit back off: {err} (run `auditctl -e 0`)")
+                match restored.and_then(|()| set_mark(&mut self.lock, None)) {
+                    Ok(()) => {
+                        format!("audit turned back off (backlog limit {backlog_limit} restored)")
                     }
+                    Err(err) => format!(
+                    "could not turn audit back off: {err} (run `auditctl -e 0 -b {backlog_limit}`)"
+                ),
                 },
             )
         })();

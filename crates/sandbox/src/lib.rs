@@ -122,7 +122,7 @@ mod launch;
 mod supervisor;
 mod sys;
 
-pub use audit_session::audit_enabled;
+pub use audit_session::{audit_enabled, audit_switch_at_rest};
 pub use error::{Error, Layer};
 pub use launch::{notifying_policy, Outcome, Sandbox, SandboxConfig, HANDOVER_TIMEOUT};
 pub use supervisor::{abi_of, Denial, DenialSink, SupervisorStats, MAX_EXEC_PATH};

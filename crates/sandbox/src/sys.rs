@@ -730,11 +730,15 @@ const AUDIT_GET: u16 = 1000;
 const AUDIT_SET: u16 = 1001;
 /// `AUDIT_TRUSTED_APP`: a free-text message from a trusted application.
 pub const AUDIT_TRUSTED_APP: u16 = 1121;
-/// `AUDIT_STATUS_ENABLED`: the field of `struct audit_status` an AUDIT_SET changes.
-const AUDIT_STATUS_ENABLED: u32 = 1;
+/// `AUDIT_STATUS_ENABLED` / `AUDIT_STATUS_BACKLOG_LIMIT`: the field of `struct audit_status`
+/// an AUDIT_SET changes.
+const AUDIT_STATUS_ENABLED: u32 = 0x1;
+const AUDIT_STATUS_BACKLOG_LIMIT: u32 = 0x10;
 const NLMSG_ERROR: u16 = 2;
 const NLM_F_REQUEST: u16 = 1;
 const NLM_F_ACK: u16 = 4;
+/// Datagrams read per wake-up of the audit reader at most.
+const AUDIT_BATCH_DATAGRAMS: usize = 256;
 /// The receive buffer asked for on the multicast socket, so a burst of records is not lost
 /// while the reader thread is descheduled.
 const AUDIT_RECEIVE_BUFFER: libc::c_int = 4 << 20;
@@ -760,6 +764,8 @@ const _: () = assert!(std::mem::size_of::<NlMsgHdr>() == 16);
 pub struct AuditStatus {
     /// 0 disabled, 1 enabled, 2 enabled and locked until reboot.
     pub enabled: u32,
+    /// Records queued before new ones are dropped (0: no limit).
+    pub backlog_limit: u32,
     /// Records the kernel dropped (backlog full, no memory) since boot.
     pub lost: u32,
 }
@@ -925,16 +931,27 @@ impl AuditSocket {
         };
         Ok(AuditStatus {
             enabled: word(1)?,
+            backlog_limit: word(5)?,
             lost: word(6)?,
         })
     }
 
     /// `AUDIT_SET` of the `enabled` field only (EPERM without CAP_AUDIT_CONTROL).
     pub fn set_enabled(&self, enabled: u32) -> io::Result<()> {
-        // The leading eight u32 of `struct audit_status` (mask, enabled, failure, pid,
-        // rate_limit, backlog_limit, lost, backlog): the kernel accepts a shorter struct and
-        // changes only the fields the mask names.
-        let words = [AUDIT_STATUS_ENABLED, enabled, 0, 0, 0, 0, 0, 0];
+        self.set(AUDIT_STATUS_ENABLED, [0, enabled, 0, 0, 0, 0, 0, 0])
+    }
+
+    /// `AUDIT_SET` of the `backlog_limit` field only: how many records the kernel queues
+    /// before it drops new ones.
+    pub fn set_backlog_limit(&self, limit: u32) -> io::Result<()> {
+        self.set(AUDIT_STATUS_BACKLOG_LIMIT, [0, 0, 0, 0, 0, limit, 0, 0])
+    }
+
+    /// The leading eight u32 of `struct audit_status` (mask, enabled, failure, pid,
+    /// rate_limit, backlog_limit, lost, backlog): the kernel accepts a shorter struct and
+    /// changes only the fields the mask names.
+    fn set(&self, mask: u32, mut words: [u32; 8]) -> io::Result<()> {
+        words[0] = mask;
         let payload: Vec<u8> = words.iter().flat_map(|word| word.to_ne_bytes()).collect();
         self.request(AUDIT_SET, NLM_F_REQUEST | NLM_F_ACK, &payload)?;
         self.reply(NLMSG_ERROR).map(drop)
@@ -958,14 +975,34 @@ impl AuditSocket {
         timeout_ms: i32,
         records: &mut Vec<(u16, Vec<u8>)>,
     ) -> io::Result<()> {
-        let length = self.receive(buffer, timeout_ms)?;
-        for (kind, payload) in netlink_messages(&buffer[..length]) {
-            // The text is not NUL-terminated on the wire but may be padded with NULs.
-            let end = payload
-                .iter()
-                .rposition(|&byte| byte != 0)
-                .map_or(0, |last| last + 1);
-            records.push((kind, payload[..end].to_vec()));
+        let mut length = self.receive(buffer, timeout_ms)?;
+        // Then whatever else is queued, without waiting: one poll per batch, not per record.
+        for _ in 0..AUDIT_BATCH_DATAGRAMS {
+            if length == 0 {
+                break;
+            }
+            for (kind, payload) in netlink_messages(&buffer[..length]) {
+                // The text is not NUL-terminated on the wire but may be padded with NULs.
+                let end = payload
+                    .iter()
+                    .rposition(|&byte| byte != 0)
+                    .map_or(0, |last| last + 1);
+                records.push((kind, payload[..end].to_vec()));
+            }
+            // SAFETY: `buffer` is writable for its length.
+            let ret = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    buffer.as_mut_ptr().cast(),
+                    buffer.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            length = match check(ret as libc::c_long) {
+                Ok(n) => n as usize,
+                Err(err) if err.raw_os_error() == Some(libc::EAGAIN) => 0,
+                Err(err) => return Err(err),
+            };
         }
         Ok(())
     }

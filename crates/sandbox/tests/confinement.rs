@@ -574,7 +574,7 @@ fn landlock_denials_are_reported_from_audit() {
     std::fs::create_dir_all(&outside).unwrap();
     std::fs::write(inside.join("readable"), b"x").unwrap();
     std::fs::write(outside.join("secret"), b"x").unwrap();
-    let before = nativeguard_sandbox::audit_enabled().ok();
+    let before = nativeguard_sandbox::audit_switch_at_rest().ok();
     let arg = format!("{}\n{}", inside.display(), outside.display());
     let (outcome, denials, notes) = sandboxed_with_notes(
         "files",
@@ -629,7 +629,7 @@ fn landlock_denials_are_reported_from_audit() {
     );
     assert_eq!(outcome.landlock_reported, Some(landlock.len() as u64));
     assert_eq!(
-        nativeguard_sandbox::audit_enabled().ok(),
+        nativeguard_sandbox::audit_switch_at_rest().ok(),
         before,
         "the audit switch must be left as it was found"
     );

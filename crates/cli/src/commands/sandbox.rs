@@ -157,8 +157,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Format::Text => text_line(denial),
             Format::Json => json_line(denial),
         };
-        // A closed stderr must not stop the supervisor from answering.
-        let _ = writeln!(std::io::stderr().lock(), "{line}");
+        // One write per line, so that the command's own writes to the same stderr cannot
+        // split it. A closed stderr must not stop the supervisor from answering.
+        let line = format!("{line}\n");
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
     });
     let outcome = sandbox.run(sink);
     if let Ok(outcome) = &outcome {
