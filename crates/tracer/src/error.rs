@@ -1,4 +1,5 @@
-//! The crate's one error type.
+//! The crate's one error type. A variant's system error is its `source()`, not part of its
+//! message: `{:#}` (anyhow) prints the chain once.
 
 use std::io;
 
@@ -28,7 +29,7 @@ pub enum Error {
         message: String,
     },
     /// Starting the command failed in the tracer (fork, pipe, PTRACE_SEIZE).
-    #[error("cannot start the command: {call}: {source}")]
+    #[error("cannot start the command: {call} failed")]
     Start {
         /// The call that failed.
         call: &'static str,
@@ -36,7 +37,7 @@ pub enum Error {
         source: io::Error,
     },
     /// The command's process failed before it became the command.
-    #[error("cannot run `{program}`: {step} failed: {source}")]
+    #[error("cannot run `{program}`: {step} failed")]
     Exec {
         /// The program.
         program: String,
@@ -46,7 +47,7 @@ pub enum Error {
         source: io::Error,
     },
     /// A ptrace or wait request failed on a tracee in a way that stops the trace.
-    #[error("{call} on pid {pid}: {source}")]
+    #[error("{call} on pid {pid} failed")]
     Trace {
         /// The request.
         call: &'static str,

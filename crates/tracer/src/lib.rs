@@ -151,7 +151,7 @@ impl Tracer {
             interrupts_were_ignored: interrupts.were_ignored(),
         };
         let started = sys::start(&request).map_err(|source| Error::Start {
-            call: "fork + PTRACE_SEIZE",
+            call: "clone + PTRACE_SEIZE",
             source,
         })?;
         let mut learner = self.learn.then(Learner::new);
@@ -184,6 +184,15 @@ impl Tracer {
             stats,
         })
     }
+}
+
+/// Gives the calling thread the lowest CPU priority (nice 19, this thread only), for work done
+/// beside a trace, such as compiling rules while the command starts: on a busy machine it then
+/// runs on CPU time the traced command and the tracer leave free, instead of taking turns
+/// with them (a command that waits for a core is slower for reasons that are not its own).
+/// Work that must finish before the trace does still finishes; it may just finish later.
+pub fn lower_thread_priority() -> std::io::Result<()> {
+    sys::lower_thread_priority()
 }
 
 fn c_string(text: &OsStr, index: usize) -> Result<CString, Error> {
@@ -234,6 +243,99 @@ mod tests {
         assert!(matches!(missing, Err(Error::NotFound { .. })));
         let empty = Tracer::new(Vec::<OsString>::new()).run(|_| {});
         assert!(matches!(empty, Err(Error::NoCommand)));
+    }
+
+    #[test]
+    fn lowers_the_priority_of_the_calling_thread_only() {
+        let main_before = sys::thread_nice();
+        let lowered = std::thread::spawn(|| {
+            let before = sys::thread_nice();
+            lower_thread_priority().map(|()| (before, sys::thread_nice()))
+        })
+        .join()
+        .unwrap_or_else(|_| panic!("the thread panicked"));
+        let (before, after) = lowered.unwrap_or_else(|e| panic!("setpriority: {e}"));
+        if before == 19 {
+            eprintln!("skipped: the test runs at nice 19 already");
+            return;
+        }
+        assert_eq!(after, 19, "the thread's nice value (was {before})");
+        assert_eq!(
+            sys::thread_nice(),
+            main_before,
+            "another thread's priority changed"
+        );
+    }
+
+    #[test]
+    fn a_missing_program_is_reported_with_its_errno_and_its_execve_event() {
+        let mut events = Vec::new();
+        let result = Tracer::new(["/nonexistent-ng/dir/program"]).run(|event| events.push(event));
+        match result {
+            Err(Error::Exec { step, source, .. }) => {
+                assert_eq!(step, "execve");
+                assert_eq!(source.raw_os_error(), Some(libc::ENOENT));
+            }
+            other => panic!("expected an exec error, got {other:?}"),
+        }
+        // The child's failed execve was trapped (the filter was in place) and is reported.
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].get_str("SYSCALL"), Some("execve"));
+        assert_eq!(
+            events[0].get("exit"),
+            Some(&nativeguard_event::Value::Int(-i64::from(libc::ENOENT)))
+        );
+    }
+
+    #[test]
+    fn the_filter_is_in_place_before_the_command_runs() {
+        // The command's first event is its own execve, trapped by the filter the child
+        // installed before it: nothing of the new program ran untraced.
+        let mut events = Vec::new();
+        let result = Tracer::new(["/bin/true"])
+            .run(|event| events.push(event))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(result.exit.success());
+        let first = events.first().unwrap_or_else(|| panic!("no event"));
+        assert_eq!(first.get_str("EventType"), Some("syscall"));
+        assert_eq!(first.get_str("SYSCALL"), Some("execve"));
+        assert_eq!(first.get_str("TargetPath"), Some("/bin/true"));
+        assert_eq!(first.origin.record_id, Some(1));
+        assert_eq!(
+            events.get(1).and_then(|e| e.get_str("EventType")),
+            Some("process_creation")
+        );
+    }
+
+    /// `SigBlk` and `SigIgn` of `/proc/PID/status`, as bit sets (bit n-1 for signal n).
+    fn signal_sets(status: &str) -> (u64, u64) {
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+                .unwrap_or_else(|| panic!("no {name} in {status}"))
+        };
+        (field("SigBlk:"), field("SigIgn:"))
+    }
+
+    #[test]
+    fn the_command_starts_with_no_blocked_signals_and_sigpipe_default() {
+        let path = std::env::temp_dir().join(format!("ng-signals-{}", std::process::id()));
+        let script = format!("exec cat /proc/self/status > '{}'", path.display());
+        let result = Tracer::new(["/bin/sh", "-c", &script])
+            .run(|_| {})
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(result.exit.success(), "{:?}", result.exit);
+        let status = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+        let _ = std::fs::remove_file(&path);
+        let (blocked, ignored) = signal_sets(&status);
+        // The spawner blocks every signal while the child shares its memory; the command
+        // must not inherit that.
+        assert_eq!(blocked, 0, "blocked signals {blocked:#x}");
+        // The Rust runtime ignores SIGPIPE; the command gets the default, as with std::process.
+        let bit = |signal: i32| 1u64 << (signal - 1);
+        assert_eq!(ignored & bit(libc::SIGPIPE), 0, "SIGPIPE ignored");
     }
 
     #[test]

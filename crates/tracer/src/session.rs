@@ -133,8 +133,9 @@ impl<'a> Session<'a> {
         let mut users = UserNames::default();
         let (tracer, tracer_exe_link) =
             procfs::read_process_and_exe_link(sys::own_pid() as u32, &mut users);
-        // The command is still this process's fork, stopped before its exec: the same
-        // program, command line, ids, cgroup and directory as the tracer (no /proc read).
+        // The command has not exec'd yet (it shares this process's memory until it does):
+        // the same program, command line, ids, cgroup and directory as the tracer (no /proc
+        // read of the child).
         let info = ProcessInfo {
             pid: root as u32,
             ppid: tracer.pid,

@@ -1,12 +1,14 @@
 //! Every system call the tracer makes, and the crate's only `unsafe` code: starting the command
-//! (fork, wait for the tracer to attach, install the seccomp filter, exec), ptrace requests,
+//! (clone, wait for the tracer to attach, install the seccomp filter, exec), ptrace requests,
 //! `waitpid`, and reading the tracee's memory. Each `unsafe` block says why it is sound.
 //!
 //! Everything above this module works with plain Rust values ([`WaitStatus`], [`SyscallInfo`]).
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::io;
+use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::thread::JoinHandle;
 
 /// A process or thread id as the kernel gives it.
 pub(crate) type Pid = i32;
@@ -74,7 +76,8 @@ impl StartStep {
     }
 }
 
-/// Everything the child needs, prepared before `fork` so that the child allocates nothing.
+/// Everything the child needs, prepared before it is cloned so that the child allocates
+/// nothing.
 pub(crate) struct StartRequest {
     /// Absolute or relative path of the program (already resolved through `PATH`).
     pub path: CString,
@@ -91,13 +94,31 @@ pub(crate) struct StartRequest {
     pub interrupts_were_ignored: [bool; 2],
 }
 
-/// A started, seized, not yet released command.
-pub(crate) struct Started {
+/// A started, seized, released command. Borrows the request: the child reads it (in this
+/// process's memory) until it has exec'd.
+pub(crate) struct Started<'a> {
     /// The child's pid.
     pub pid: Pid,
-    /// Read end of the child's failure report pipe (closed on a successful exec).
+    /// Read end of the child's report pipe (closed on a successful exec).
     report: OwnedFd,
+    /// The thread suspended in `clone(CLONE_VFORK)` until the child has exec'd or exited.
+    spawner: Option<JoinHandle<()>>,
+    request: PhantomData<&'a StartRequest>,
 }
+
+/// Stack of the child between clone and exec: a few libc calls, each a thin wrapper around
+/// one system call (the kernel runs on its own stack).
+const CHILD_STACK_BYTES: usize = 32 << 10;
+/// Stack of the spawner thread, whose frame holds the child's stack.
+const SPAWNER_STACK_BYTES: usize = CHILD_STACK_BYTES + (64 << 10);
+/// `_NSIG` on Linux: signal numbers are below it.
+const SIGNAL_COUNT: libc::c_int = 65;
+
+/// Message codes on the report pipe (one code byte, then a native-endian `i32`).
+const STARTED: u8 = 0;
+/// The spawner's `clone` failed (the value is its errno).
+const CLONE_FAILED: u8 = 5;
+const MESSAGE_BYTES: usize = 5;
 
 fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as libc::c_int; 2];
@@ -109,51 +130,83 @@ fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// Forks the command, seizes it with ptrace, then lets it install the filter and exec.
+/// Reads one report message; `None` at end of file (every write end closed).
+fn read_message(fd: libc::c_int) -> Option<(u8, i32)> {
+    let mut message = [0u8; MESSAGE_BYTES];
+    loop {
+        // SAFETY: `message` is a valid buffer of its length; the descriptor is open.
+        let n = unsafe { libc::read(fd, message.as_mut_ptr().cast(), message.len()) };
+        if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        // The writers send whole messages, shorter than PIPE_BUF: a read gets all or none.
+        if n as usize != MESSAGE_BYTES {
+            return None;
+        }
+        let value = i32::from_ne_bytes([message[1], message[2], message[3], message[4]]);
+        return Some((message[0], value));
+    }
+}
+
+/// Starts the command: clones it, seizes it with ptrace, then lets it install the filter and
+/// exec.
+///
+/// The child shares this process's memory until its exec (`CLONE_VM | CLONE_VFORK`, as
+/// `posix_spawn` does): nothing of the tracer's address space is copied for a process that
+/// is about to replace it, and the exec has no copy to tear down. `CLONE_VFORK` suspends the
+/// cloning thread until the exec, so the clone is made by a short-lived spawner thread: the
+/// child runs on a stack in the spawner's frame and uses the spawner's thread-local `errno`,
+/// both untouched while it waits, while this thread seizes and releases the child.
 ///
 /// The child blocks on a pipe until the tracer has seized it, so that its very first traced
 /// system call (the `execve`) already finds the tracer with `PTRACE_O_TRACESECCOMP` set;
 /// without it a `SECCOMP_RET_TRACE` verdict would fail the exec with ENOSYS.
-pub(crate) fn start(request: &StartRequest) -> io::Result<Started> {
+pub(crate) fn start(request: &StartRequest) -> io::Result<Started<'_>> {
+    let (go_read, go_write) = pipe_cloexec()?;
+    let (report_read, report_write) = pipe_cloexec()?;
     let mut argv: Vec<*const libc::c_char> = request.argv.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = request.envp.iter().map(|e| e.as_ptr()).collect();
     envp.push(std::ptr::null());
-    let program = libc::sock_fprog {
-        len: request.filter.len() as libc::c_ushort,
-        filter: request.filter.as_ptr() as *mut libc::sock_filter,
+    let setup = ChildSetup {
+        parent_ends: [go_write.as_raw_fd(), report_read.as_raw_fd()],
+        go: go_read.as_raw_fd(),
+        report: report_write.as_raw_fd(),
+        path: request.path.as_ptr(),
+        argv,
+        envp,
+        program: libc::sock_fprog {
+            len: request.filter.len() as libc::c_ushort,
+            filter: request.filter.as_ptr() as *mut libc::sock_filter,
+        },
+        stdout_to_stderr: request.stdout_to_stderr,
+        interrupts_were_ignored: request.interrupts_were_ignored,
     };
-    let (go_read, go_write) = pipe_cloexec()?;
-    let (report_read, report_write) = pipe_cloexec()?;
-
-    // SAFETY: fork has no memory-safety preconditions; the child below only calls
-    // async-signal-safe functions on memory prepared before the fork, then execs or _exits.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if pid == 0 {
-        child_after_fork(&ChildSetup {
-            parent_ends: [go_write.as_raw_fd(), report_read.as_raw_fd()],
-            go: go_read.as_raw_fd(),
-            report: report_write.as_raw_fd(),
-            path: request.path.as_c_str(),
-            argv: &argv,
-            envp: &envp,
-            program: &program,
-            stdout_to_stderr: request.stdout_to_stderr,
-            interrupts_were_ignored: request.interrupts_were_ignored,
-        });
-    }
-    drop(go_read);
-    drop(report_write);
-    let started = Started {
-        pid,
+    let spawner = std::thread::Builder::new()
+        .stack_size(SPAWNER_STACK_BYTES)
+        .spawn(move || {
+            // The pipe ends the child uses stay open in this process until it has exec'd.
+            let _child_ends = (go_read, report_write);
+            spawn_child(&setup);
+        })?;
+    let mut started = Started {
+        pid: 0,
         report: report_read,
+        spawner: Some(spawner),
+        request: PhantomData,
     };
-    if let Err(err) = seize(pid) {
-        kill(pid, libc::SIGKILL);
-        reap(pid);
+    started.pid = match read_message(started.report.as_raw_fd()) {
+        Some((STARTED, pid)) => pid,
+        Some((CLONE_FAILED, errno)) => return Err(io::Error::from_raw_os_error(errno)),
+        _ => {
+            return Err(io::Error::other(
+                "the command's process ended before it reported its start",
+            ))
+        }
+    };
+    if let Err(err) = seize(started.pid) {
+        kill(started.pid, libc::SIGKILL);
+        reap(started.pid);
         return Err(err);
     }
     // Releasing the child: one byte on the pipe.
@@ -162,49 +215,108 @@ pub(crate) fn start(request: &StartRequest) -> io::Result<Started> {
     let written = unsafe { libc::write(go_write.as_raw_fd(), byte.as_ptr().cast(), 1) };
     if written != 1 {
         let err = io::Error::last_os_error();
-        kill(pid, libc::SIGKILL);
-        reap(pid);
+        kill(started.pid, libc::SIGKILL);
+        reap(started.pid);
         return Err(err);
     }
     Ok(started)
 }
 
-/// Everything the child's side of [`start`] uses, prepared before the fork.
-struct ChildSetup<'a> {
+/// The spawner thread: clones the child and waits (in the kernel) until it has exec'd or
+/// exited.
+fn spawn_child(setup: &ChildSetup) {
+    // Every signal is blocked while the child shares this thread's memory: it inherits the
+    // mask, resets the handlers it inherited, and only then unblocks (as posix_spawn does).
+    // SAFETY: sigfillset fills a signal set owned by this frame; pthread_sigmask changes
+    // this thread's mask only.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
+    }
+    let mut stack = std::mem::MaybeUninit::<[u8; CHILD_STACK_BYTES]>::uninit();
+    // The stack grows down from its end, which the ABIs want 16-byte aligned.
+    let top = (stack.as_mut_ptr() as usize + CHILD_STACK_BYTES) & !15;
+    // SAFETY: `child_entry` runs on `stack`, which lives in this frame; CLONE_VFORK keeps
+    // this thread inside clone, and so the frame, `stack` and `setup`, alive and untouched
+    // until the child has exec'd or exited. The child shares this thread's TLS (its errno),
+    // which this suspended thread does not use meanwhile.
+    let pid = unsafe {
+        libc::clone(
+            child_entry,
+            top as *mut libc::c_void,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            setup as *const ChildSetup as *mut libc::c_void,
+        )
+    };
+    if pid < 0 {
+        let errno = io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        send_message(setup.report, CLONE_FAILED, errno);
+    }
+}
+
+/// Writes one report message (async-signal-safe: no allocation, one write).
+fn send_message(fd: libc::c_int, code: u8, value: i32) {
+    let value = value.to_ne_bytes();
+    let message = [code, value[0], value[1], value[2], value[3]];
+    // SAFETY: `message` is a valid buffer of its length. A failed write leaves the reader
+    // with end of file, which it reports as such.
+    unsafe { libc::write(fd, message.as_ptr().cast(), message.len()) };
+}
+
+/// Everything the child's side of [`start`] uses, prepared before the clone.
+struct ChildSetup {
     /// The parent's pipe ends, closed in the child.
     parent_ends: [libc::c_int; 2],
     /// Read end of the release pipe.
     go: libc::c_int,
-    /// Write end of the failure report pipe.
+    /// Write end of the report pipe.
     report: libc::c_int,
-    path: &'a CStr,
-    argv: &'a [*const libc::c_char],
-    envp: &'a [*const libc::c_char],
-    program: &'a libc::sock_fprog,
+    /// The program, a C string of the request.
+    path: *const libc::c_char,
+    /// NULL-terminated, pointing into the request.
+    argv: Vec<*const libc::c_char>,
+    /// NULL-terminated, pointing into the request.
+    envp: Vec<*const libc::c_char>,
+    /// Points to the request's filter.
+    program: libc::sock_fprog,
     stdout_to_stderr: bool,
     /// SIGINT and SIGQUIT were ignored before the tracer ignored them (keep them ignored).
     interrupts_were_ignored: [bool; 2],
 }
 
-/// The child's side of [`start`]. Never returns. Only async-signal-safe calls: the parent may
-/// be multi-threaded, so the child must not allocate or take locks.
-fn child_after_fork(setup: &ChildSetup<'_>) -> ! {
+// SAFETY: the pointers refer to the request's buffers, which `Started` borrows: `start`'s
+// caller keeps them alive and unchanged until `Started` is dropped, and that drop joins the
+// spawner thread first. Only the spawner and the child read them.
+unsafe impl Send for ChildSetup {}
+
+/// Where the cloned child starts, on its own stack, in this process's memory.
+extern "C" fn child_entry(setup: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `spawn_child` passes a pointer to its `ChildSetup`, alive while the spawner is
+    // suspended in clone, that is, for the child's whole life before exec.
+    let setup = unsafe { &*(setup as *const ChildSetup) };
+    child_after_clone(setup)
+}
+
+/// The child's side of [`start`]. Never returns. Only async-signal-safe calls on memory
+/// prepared before the clone: the child shares the tracer's memory, in which other threads
+/// run (and allocate, and take locks) meanwhile.
+fn child_after_clone(setup: &ChildSetup) -> ! {
     let report = setup.report;
     let fail = |step: StartStep| -> ! {
-        // SAFETY: __errno_location returns this thread's errno slot.
+        // SAFETY: __errno_location returns this thread's errno slot (the spawner's, see
+        // `spawn_child`).
         let errno = unsafe { *libc::__errno_location() };
-        let mut message = [0u8; 5];
-        message[0] = step.code();
-        message[1..].copy_from_slice(&errno.to_ne_bytes());
-        // SAFETY: `message` is a valid 5-byte buffer; _exit never returns.
-        unsafe {
-            libc::write(report, message.as_ptr().cast(), message.len());
-            libc::_exit(127)
-        }
+        send_message(report, step.code(), errno);
+        // SAFETY: _exit ends this child (its own thread group) at once.
+        unsafe { libc::_exit(127) }
     };
+    // SAFETY: getpid takes no arguments.
+    send_message(report, STARTED, unsafe { libc::getpid() });
     for fd in setup.parent_ends {
-        // SAFETY: closing the child's copies of the parent's pipe ends, so that the sync read
-        // sees end-of-file if the tracer dies before releasing the child.
+        // SAFETY: closing the child's copies of the parent's pipe ends (its descriptor table
+        // is its own), so that the sync read sees end-of-file if the tracer dies before
+        // releasing the child.
         unsafe { libc::close(fd) };
     }
     let mut byte = [0u8; 1];
@@ -220,10 +332,25 @@ fn child_after_fork(setup: &ChildSetup<'_>) -> ! {
         }
         fail(StartStep::Sync);
     }
-    // SAFETY: plain syscalls on integers and on a signal set owned by this frame.
+    // SAFETY: sigaction and pthread_sigmask on structures owned by this frame; dup2 on
+    // integers. The handler table is the child's own (no CLONE_SIGHAND).
     unsafe {
+        let mut default: libc::sigaction = std::mem::zeroed();
+        default.sa_sigaction = libc::SIG_DFL;
+        // A handler of the tracer must not run in the child, in the tracer's memory, in
+        // the moment between unblocking signals and exec: every handled signal gets its
+        // default action, as posix_spawn does.
+        for signal in 1..SIGNAL_COUNT {
+            let mut current: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(signal, std::ptr::null(), &mut current) == 0
+                && current.sa_sigaction != libc::SIG_DFL
+                && current.sa_sigaction != libc::SIG_IGN
+            {
+                libc::sigaction(signal, &default, std::ptr::null_mut());
+            }
+        }
         // The Rust runtime ignores SIGPIPE; the command gets the default, as std::process does.
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::sigaction(libc::SIGPIPE, &default, std::ptr::null_mut());
         // The tracer ignores terminal interrupts while it waits (as system(3) does); the
         // command gets the dispositions it would have had.
         for (signal, was_ignored) in [libc::SIGINT, libc::SIGQUIT]
@@ -231,7 +358,7 @@ fn child_after_fork(setup: &ChildSetup<'_>) -> ! {
             .zip(setup.interrupts_were_ignored)
         {
             if !was_ignored {
-                libc::signal(signal, libc::SIG_DFL);
+                libc::sigaction(signal, &default, std::ptr::null_mut());
             }
         }
         let mut empty: libc::sigset_t = std::mem::zeroed();
@@ -253,7 +380,7 @@ fn child_after_fork(setup: &ChildSetup<'_>) -> ! {
                     libc::SYS_seccomp,
                     libc::SECCOMP_SET_MODE_FILTER,
                     libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
-                    setup.program as *const libc::sock_fprog,
+                    &setup.program as *const libc::sock_fprog,
                 )
             }
         };
@@ -269,35 +396,28 @@ fn child_after_fork(setup: &ChildSetup<'_>) -> ! {
             }
         }
     }
-    // SAFETY: path, argv and envp are NUL-terminated arrays of valid C strings built before fork.
-    unsafe {
-        libc::execve(
-            setup.path.as_ptr(),
-            setup.argv.as_ptr(),
-            setup.envp.as_ptr(),
-        )
-    };
+    // SAFETY: path, argv and envp are NUL-terminated arrays of valid C strings built before
+    // the clone.
+    unsafe { libc::execve(setup.path, setup.argv.as_ptr(), setup.envp.as_ptr()) };
     fail(StartStep::Exec)
 }
 
-impl Started {
+impl Started<'_> {
     /// The child's failure report, once the child has exited without exec'ing.
     pub(crate) fn failure(&self) -> Option<(StartStep, io::Error)> {
-        let mut message = [0u8; 5];
-        // SAFETY: `message` is a valid buffer of its length; the descriptor is open.
-        let n = unsafe {
-            libc::read(
-                self.report.as_raw_fd(),
-                message.as_mut_ptr().cast(),
-                message.len(),
-            )
-        };
-        if n != 5 {
-            return None;
-        }
-        let step = StartStep::from_code(message[0])?;
-        let errno = i32::from_ne_bytes([message[1], message[2], message[3], message[4]]);
+        let (code, errno) = read_message(self.report.as_raw_fd())?;
+        let step = StartStep::from_code(code)?;
         Some((step, io::Error::from_raw_os_error(errno)))
+    }
+}
+
+impl Drop for Started<'_> {
+    /// Waits for the spawner thread, which returns once the child has exec'd or exited: the
+    /// trace has ended (or killed the child) by the time a `Started` is dropped.
+    fn drop(&mut self) {
+        if let Some(spawner) = self.spawner.take() {
+            let _ = spawner.join();
+        }
     }
 }
 
@@ -599,6 +719,34 @@ pub(crate) fn read_memory(pid: Pid, address: u64, buf: &mut [u8]) -> usize {
         done += take;
     }
     done
+}
+
+/// The lowest scheduling priority a thread can ask for (`nice 19`).
+const LOWEST_NICE: libc::c_int = 19;
+
+/// Lowers the calling thread's scheduling priority to nice 19, the lowest. On Linux,
+/// `setpriority(PRIO_PROCESS, tid)` acts on that thread alone; the other threads keep theirs.
+pub(crate) fn lower_thread_priority() -> io::Result<()> {
+    // SAFETY: gettid and setpriority take and return integers.
+    let rc = unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, LOWEST_NICE)
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The calling thread's nice value (`getpriority(PRIO_PROCESS, tid)`).
+#[cfg(test)]
+pub(crate) fn thread_nice() -> libc::c_int {
+    // SAFETY: gettid and getpriority take and return integers (-1 is a valid nice value,
+    // which is why errno is not consulted: the tests only compare 0 and 19).
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::getpriority(libc::PRIO_PROCESS, tid)
+    }
 }
 
 /// The calling process's pid.
