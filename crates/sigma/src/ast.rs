@@ -148,6 +148,51 @@ pub(crate) struct DetectionAst {
 pub(crate) struct RegexValue {
     pub pattern: String,
     pub regex: regex_automata::meta::Regex,
+    /// Set when the whole pattern is a counted any-char repetition (`.{1000,}`, `.{150}`):
+    /// Sigma's way to test length, which a regex engine answers slowly (tens of µs per long
+    /// value) and a count of chars answers exactly.
+    min_run: Option<MinRun>,
+}
+
+/// An unanchored `.{min,max}`: it matches where `min` chars in a row are in its class (a
+/// match of exactly `min` chars is then a match, whatever `max` is).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct MinRun {
+    min: usize,
+    /// `.` matches `\n` too (flag `s`); otherwise the chars must be on one line.
+    dot_all: bool,
+}
+
+impl MinRun {
+    fn of(pattern: &str) -> Option<MinRun> {
+        use regex_syntax::hir::{Dot, Hir, HirKind};
+        let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+        let HirKind::Repetition(repetition) = hir.kind() else {
+            return None;
+        };
+        let min = usize::try_from(repetition.min).ok()?;
+        let dot_all = if *repetition.sub == Hir::dot(Dot::AnyChar) {
+            true
+        } else if *repetition.sub == Hir::dot(Dot::AnyCharExceptLF) {
+            false
+        } else {
+            return None;
+        };
+        Some(MinRun { min, dot_all })
+    }
+
+    fn is_match(self, text: &str) -> bool {
+        // A char is at least one byte: too few bytes is too few chars.
+        if text.len() < self.min {
+            return false;
+        }
+        if self.dot_all {
+            text.chars().count() >= self.min
+        } else {
+            text.split('\n')
+                .any(|line| line.chars().count() >= self.min)
+        }
+    }
 }
 
 impl RegexValue {
@@ -174,14 +219,90 @@ impl RegexValue {
                     source.unwrap_or_else(|| e.to_string())
                 }
             })?;
-        Ok(RegexValue { pattern, regex })
+        let min_run = MinRun::of(&pattern);
+        Ok(RegexValue {
+            pattern,
+            regex,
+            min_run,
+        })
     }
 
     /// Whether the regex matches somewhere in `text`.
     pub fn is_match(&self, text: &str) -> bool {
-        self.regex.is_match(text)
+        match self.min_run {
+            Some(run) => run.is_match(text),
+            None => self.regex.is_match(text),
+        }
     }
 }
 
 /// Lazy-DFA cache per regex and thread, at most.
 const REGEX_CACHE_BYTES: usize = 16 << 20;
+
+#[cfg(test)]
+mod tests {
+    use super::{MinRun, RegexValue};
+
+    #[test]
+    fn counted_any_char_patterns_answer_as_the_regex_engine_does() {
+        let patterns = [
+            ".{3}",
+            ".{3,}",
+            ".{3,5}",
+            ".*",
+            ".{1,}",
+            "(?s).{3,}",
+            "(?i).{4}",
+            ".{3,}?",
+            "(?s).{6}",
+        ];
+        let texts = [
+            "",
+            "ab",
+            "abc",
+            "ab\ncd",
+            "abc\nd",
+            "a\nbcd",
+            "éèà",
+            "éè\nà",
+            "ab\n\ncdé",
+            "\n\n\n",
+            "x\u{2028}yz",
+            "€€€€€€",
+        ];
+        for pattern in patterns {
+            let value = RegexValue::new(pattern.to_string(), 1 << 20).expect("valid pattern");
+            assert!(
+                value.min_run.is_some(),
+                "{pattern} is a counted any-char repetition"
+            );
+            for text in texts {
+                assert_eq!(
+                    value.is_match(text),
+                    value.regex.is_match(text),
+                    "{pattern:?} on {text:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn only_a_whole_pattern_of_counted_dots_is_a_run() {
+        for pattern in [
+            "^.{3}", ".{3}$", "a.{3}", ".{3}|b", "[a-z]{3}", "(.{3})x", "x*",
+        ] {
+            assert_eq!(MinRun::of(pattern), None, "{pattern}");
+        }
+        assert_eq!(
+            MinRun::of("(?s).{1000,}"),
+            Some(MinRun {
+                min: 1000,
+                dot_all: true
+            })
+        );
+        let long = "a".repeat(999) + "\n" + &"b".repeat(999);
+        let value = RegexValue::new(".{1000,}".to_string(), 1 << 20).expect("valid pattern");
+        assert!(!value.is_match(&long));
+        assert!(value.is_match(&(long + "b")));
+    }
+}

@@ -47,10 +47,12 @@ struct Slot {
 pub(crate) struct Scratch {
     entries: Vec<Entry>,
     used: usize,
-    /// The texts of the values, back to back.
+    /// The texts of the values, each followed by [`VALUE_SEPARATOR`].
     text: String,
     /// The lowercased texts, each followed by [`VALUE_SEPARATOR`].
     lowered: String,
+    /// One value's lowercased text, while it is checked for a change of length.
+    lower_scratch: String,
     slots: Vec<Slot>,
     slot_stamp: Vec<u32>,
     stamp: u32,
@@ -84,6 +86,27 @@ struct LayoutEntry {
 /// JSON keyed by GUIDs, starts the cache over instead of growing it).
 const MAX_CACHED_NAMES: usize = 16_384;
 
+/// Appends `text` lowercased char by char, as [`lower`] does, its ASCII runs in bulk.
+pub(crate) fn push_lowercase(out: &mut String, text: &str) {
+    let mut rest = text;
+    while !rest.is_empty() {
+        let ascii = rest
+            .bytes()
+            .position(|b| !b.is_ascii())
+            .unwrap_or(rest.len());
+        // `ascii` is where a multi-byte char starts (or the end): a char boundary.
+        let (run, tail) = rest.split_at(ascii);
+        let start = out.len();
+        out.push_str(run);
+        out[start..].make_ascii_lowercase();
+        let mut chars = tail.chars();
+        if let Some(c) = chars.next() {
+            out.extend(c.to_lowercase());
+        }
+        rest = chars.as_str();
+    }
+}
+
 fn range(start: usize, end: usize) -> Range<u32> {
     // Events are far below 4 GiB; a larger one saturates (and matches less), it cannot panic.
     let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
@@ -97,6 +120,7 @@ impl Scratch {
             used: 0,
             text: String::new(),
             lowered: String::new(),
+            lower_scratch: String::new(),
             slots: vec![Slot::default(); fields],
             slot_stamp: vec![0; fields],
             stamp: 0,
@@ -139,6 +163,44 @@ impl Scratch {
     /// Lowercases, once, the values rules look at: those of fields some rule names, or every
     /// value when a rule of the bucket searches keywords.
     pub fn lower_values(&mut self, all_values: bool) {
+        // Every value at once: ASCII letters in one pass the compiler vectorizes. That keeps
+        // lengths, so each value keeps its offsets and the separators `push_value` wrote stay
+        // between the values.
+        self.lowered.push_str(&self.text);
+        self.lowered.make_ascii_lowercase();
+        if !self.text.is_ascii() && !self.lower_other_letters_in_place() {
+            self.lower_values_one_by_one(all_values);
+            return;
+        }
+        for e in &mut self.entries[..self.used] {
+            if e.has_text {
+                e.lower = e.orig.clone();
+            }
+        }
+    }
+
+    /// Lowercases, char by char, the values that hold non-ASCII text (such as `Microsoft®
+    /// Windows®`), where they are in the buffer. False when one of them changes length (as
+    /// `İ` does): then offsets move, and the caller lowercases value by value.
+    fn lower_other_letters_in_place(&mut self) -> bool {
+        for e in &self.entries[..self.used] {
+            let range = e.orig.start as usize..e.orig.end as usize;
+            let orig = self.text.get(range.clone()).unwrap_or_default();
+            if !e.has_text || orig.is_ascii() {
+                continue;
+            }
+            self.lower_scratch.clear();
+            push_lowercase(&mut self.lower_scratch, orig);
+            if self.lower_scratch.len() != orig.len() {
+                return false;
+            }
+            self.lowered.replace_range(range, &self.lower_scratch);
+        }
+        true
+    }
+
+    fn lower_values_one_by_one(&mut self, all_values: bool) {
+        self.lowered.clear();
         for e in &mut self.entries[..self.used] {
             if e.has_text && (all_values || e.ids != [NO_FIELD; 2]) {
                 let orig = self
@@ -146,13 +208,7 @@ impl Scratch {
                     .get(e.orig.start as usize..e.orig.end as usize)
                     .unwrap_or_default();
                 let start = self.lowered.len();
-                if orig.is_ascii() {
-                    self.lowered.push_str(orig);
-                    self.lowered[start..].make_ascii_lowercase();
-                } else {
-                    self.lowered
-                        .extend(orig.chars().flat_map(char::to_lowercase));
-                }
+                push_lowercase(&mut self.lowered, orig);
                 e.lower = range(start, self.lowered.len());
                 self.lowered.push(VALUE_SEPARATOR);
             }
@@ -196,6 +252,7 @@ impl Scratch {
                 self.name.truncate(base);
                 continue;
             }
+            let ids = self.field_ids(set, name);
             let start = self.used as u32;
             self.push_value(value);
             let slot = Slot {
@@ -204,7 +261,7 @@ impl Scratch {
                 list: matches!(value, Value::List(_)),
                 null: value.is_null(),
             };
-            let ids = self.register(set, name, slot);
+            self.assign(ids, slot);
             for e in &mut self.entries[start as usize..self.used] {
                 e.ids = ids;
             }
@@ -248,9 +305,14 @@ impl Scratch {
             }
             Value::Null | Value::List(_) | Value::Object(_) => false,
         };
+        let end = self.text.len();
+        if has_text {
+            // Kept in the text too, so that lowercasing it whole gives the keyword buffer.
+            self.text.push(VALUE_SEPARATOR);
+        }
         let e = &mut self.entries[self.used];
         self.used += 1;
-        e.orig = range(start, self.text.len());
+        e.orig = range(start, end);
         e.lower = 0..0;
         e.has_text = has_text;
     }
@@ -262,9 +324,9 @@ impl Scratch {
         self.name.push_str(name);
     }
 
-    /// Gives the field `name` (under the objects in `self.name`) and its prefix-stripped form
-    /// their slot, first one wins.
-    fn register(&mut self, set: &RuleSet, name: &Name, slot: Slot) -> [u32; 2] {
+    /// The field ids of the leaf `name` (under the objects in `self.name`): its own and its
+    /// prefix-stripped form's.
+    fn field_ids(&mut self, set: &RuleSet, name: &Name) -> [u32; 2] {
         let position = self.leaves;
         self.leaves += 1;
         // Events of one source mostly repeat the previous event's field order, and readers
@@ -273,9 +335,7 @@ impl Scratch {
         let nested = !self.name.is_empty();
         if let Some(cached) = self.layout.get(position) {
             if !nested && std::ptr::eq(cached.leaf.as_str(), name.as_str()) {
-                let ids = cached.ids;
-                self.assign(ids, slot);
-                return ids;
+                return cached.ids;
             }
         }
         let base = self.name.len();
@@ -311,7 +371,6 @@ impl Scratch {
             }
         }
         self.name.truncate(base);
-        self.assign(ids, slot);
         ids
     }
 

@@ -495,12 +495,7 @@ impl Engine {
                 .iter()
                 .find_map(|&id| self.scratch.single_text(id))
             {
-                Some(text) if text.is_ascii() => {
-                    let start = self.key.len();
-                    self.key.push_str(text);
-                    self.key[start..].make_ascii_lowercase();
-                }
-                Some(text) => self.key.extend(text.chars().flat_map(char::to_lowercase)),
+                Some(text) => crate::eval::push_lowercase(&mut self.key, text),
                 None => self.key.push('\u{0}'),
             }
             self.key.push('\u{1f}');

@@ -42,6 +42,9 @@ const ATOMS: &[&str] = &[
     "7",
     "é",
     "É",
+    // Lowercases to a longer text (3 bytes from 2), so values' offsets move.
+    "İ",
+    "®",
     "a b",
     "*",
     "?",
@@ -106,6 +109,8 @@ fn random_value(rng: &mut Rng, modifier: &str) -> String {
                 "'ab|'",
                 "'(?i)é[a-z]?b'",
                 "'.*\\\\'",
+                "'.{3,}'",
+                "'.{2}'",
             ])
             .to_string();
     }
