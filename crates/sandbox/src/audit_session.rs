@@ -233,8 +233,7 @@ impl AuditSession {
         }
         match summary.kernel_count {
             Some(counted) if counted > reported => notes.push(format!(
-                "the kernel counted {counted} Landlock denials, {reported} were reported (the rest were not logged: \
-                 audit backlog or rate limit)"
+                "the kernel counted {counted} Landlock denials, {reported} were reported"
             )),
             None if summary.saw_domain => notes.push(
                 "the kernel's own count of Landlock denials did not arrive in time; the report may be incomplete"
@@ -343,10 +342,16 @@ fn read_denials(
             )
         {
             ended = Some(Instant::now());
+            // A random nonce, and the sender's pid checked below: a process of the sandbox
+            // that may write to audit cannot end the wait early with a forged marker.
+            let nonce = std::hash::BuildHasher::build_hasher(
+                &std::collections::hash_map::RandomState::new(),
+            );
             let text = format!(
-                "nativeguard sandbox: end of run {}-{}",
+                "nativeguard sandbox: end of run {}-{} {:016x}",
                 std::process::id(),
-                gate.child_pid().unwrap_or(0)
+                gate.child_pid().unwrap_or(0),
+                std::hash::Hasher::finish(&nonce)
             );
             let sent = AuditSocket::control().and_then(|control| control.send_user_message(&text));
             marker = sent.is_ok().then_some(text);
@@ -377,7 +382,10 @@ fn read_denials(
             if kind == sys::AUDIT_TRUSTED_APP {
                 if let Some(marker) = &marker {
                     let needle = marker.as_bytes();
-                    marker_seen |= text.windows(needle.len()).any(|window| window == needle);
+                    marker_seen |= text.windows(needle.len()).any(|window| window == needle)
+                        && parse_record(kind, &text).is_ok_and(|record| {
+                            record.get("pid") == Some(&std::process::id().to_string())
+                        });
                 }
                 continue;
             }

@@ -977,7 +977,7 @@ impl AuditSocket {
     ) -> io::Result<()> {
         let mut length = self.receive(buffer, timeout_ms)?;
         // Then whatever else is queued, without waiting: one poll per batch, not per record.
-        for _ in 0..AUDIT_BATCH_DATAGRAMS {
+        for batch_left in (0..AUDIT_BATCH_DATAGRAMS).rev() {
             if length == 0 {
                 break;
             }
@@ -988,6 +988,9 @@ impl AuditSocket {
                     .rposition(|&byte| byte != 0)
                     .map_or(0, |last| last + 1);
                 records.push((kind, payload[..end].to_vec()));
+            }
+            if batch_left == 0 {
+                break;
             }
             // SAFETY: `buffer` is writable for its length.
             let ret = unsafe {

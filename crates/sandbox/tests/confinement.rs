@@ -12,8 +12,8 @@
 //! * `kill_action_reports_then_kills_the_process`
 //! * `calls_through_abis_outside_the_policy_are_reported_and_killed` (int 0x80, x32)
 //! * `landlock_read_write_exec_allow_lists_are_enforced`
-//! * `landlock_denials_are_reported_from_audit` (root; skipped with the sandbox's reason
-//!   otherwise)
+//! * `landlock_denials_are_reported_from_audit`, `landlock_burst_of_denials_is_reported_completely`
+//!   (root; skipped with the sandbox's reason otherwise)
 //! * `exec_outside_the_allow_list_is_reported`, `loader_named_directly_is_denied`
 //! * `denied_exec_stays_denied_while_another_thread_rewrites_the_path` (TOCTOU)
 //! * `unavailable_landlock_fails_closed_unless_allowed_missing` (ABI requirement and an outer
@@ -33,6 +33,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const HELPER: &str = "NG_SANDBOX_HELPER";
+/// Denied opens in the burst test: each is four audit records, so the reader drains many
+/// batches of datagrams.
+const BURST_OF_DENIALS: usize = 600;
 const HELPER_ARG: &str = "NG_SANDBOX_HELPER_ARG";
 
 /// Exit code of a helper whose call returned `ret` (errno when it failed, 100 when it
@@ -93,6 +96,16 @@ fn run_helper(mode: &str) -> i32 {
             100
         }
         "recvfrom" => recvfrom_helper(),
+        "open_denied_many" => {
+            // Exit 0 when every open failed with EACCES.
+            let path = helper_arg();
+            let denied = (0..BURST_OF_DENIALS)
+                .filter(|_| {
+                    matches!(std::fs::File::open(&path), Err(err) if err.raw_os_error() == Some(libc::EACCES))
+                })
+                .count();
+            i32::from(denied != BURST_OF_DENIALS)
+        }
         "exec" => {
             let path = CString::new(helper_arg()).unwrap_or_default();
             let argv = [path.as_ptr(), c"/bin/true".as_ptr(), std::ptr::null()];
@@ -636,6 +649,60 @@ fn landlock_denials_are_reported_from_audit() {
     let _ = std::fs::remove_dir_all(root);
 }
 
+/// A burst of denials is reported completely: every one, unless the run's notes say records
+/// were lost on the way (by the kernel's backlog or the socket's buffer), which the reader
+/// cannot help and must not hide.
+fn landlock_burst_of_denials_is_reported_completely() {
+    let root = tempdir("burst");
+    let inside = root.join("inside");
+    std::fs::create_dir_all(&inside).unwrap();
+    let secret = root.join("secret");
+    std::fs::write(&secret, b"x").unwrap();
+    let (outcome, denials, notes) = sandboxed_with_notes(
+        "open_denied_many",
+        &secret.display().to_string(),
+        allow_all_but(&["memfd_create"], Action::Errno(1)),
+        Some(files_landlock_spec(&inside)),
+    )
+    .unwrap();
+    if let Some(reason) = landlock_audit_unavailable(&notes) {
+        eprintln!("skipped: {reason}");
+        let _ = std::fs::remove_dir_all(root);
+        return;
+    }
+    assert_eq!(outcome.status.code(), Some(0), "every open was denied");
+    let secret_text = format!("{:?}", secret.display().to_string());
+    let reported = denials
+        .iter()
+        .filter(|d| {
+            d.syscall == "openat"
+                && d.landlock
+                    .as_ref()
+                    .is_some_and(|access| access.object_text() == secret_text)
+        })
+        .count();
+    let lost_on_the_way = outcome
+        .notes
+        .iter()
+        .any(|note| note.contains("lost") || note.contains("dropped"));
+    eprintln!(
+        "  burst: {reported} of {BURST_OF_DENIALS} denials reported; notes: {:?}",
+        outcome.notes
+    );
+    if !lost_on_the_way {
+        assert_eq!(reported, BURST_OF_DENIALS, "{:?}", outcome.notes);
+        assert!(
+            !outcome
+                .notes
+                .iter()
+                .any(|note| note.contains("kernel counted")),
+            "{:?}",
+            outcome.notes
+        );
+    }
+    let _ = std::fs::remove_dir_all(root);
+}
+
 fn landlock_read_write_exec_allow_lists_are_enforced() {
     let root = tempdir("files");
     let (inside, outside) = (root.join("inside"), root.join("outside"));
@@ -952,6 +1019,10 @@ fn main() {
         (
             "landlock_denials_are_reported_from_audit",
             landlock_denials_are_reported_from_audit,
+        ),
+        (
+            "landlock_burst_of_denials_is_reported_completely",
+            landlock_burst_of_denials_is_reported_completely,
         ),
         (
             "landlock_read_write_exec_allow_lists_are_enforced",
