@@ -331,7 +331,8 @@ fn landlock_denials_are_reported_from_audit_as_text_and_json() {
     let stderr = text(&json_run.stderr);
     let event: serde_json::Value = stderr
         .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        // As above: a report may follow a piece of cat's message on the same line.
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(&line[line.find('{')?..]).ok())
         .find(|event| event["object"]["path"] == "/etc/hostname")
         .unwrap_or_else(|| panic!("no JSON Landlock denial in:\n{stderr}"));
     assert_eq!(event["denied"], "openat");

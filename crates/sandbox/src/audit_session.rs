@@ -13,7 +13,7 @@ use crate::supervisor::{Denial, DenialSink};
 use crate::sys::{self, AuditSocket, HandoverGate};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
-use std::sync::mpsc;
+use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -115,7 +115,8 @@ struct ReaderSummary {
 pub struct AuditSession {
     lock: File,
     users: Option<File>,
-    stop: Option<mpsc::Sender<()>>,
+    /// Closed when the command has exited: wakes the reader at once.
+    stop: Option<std::io::PipeWriter>,
     reader: Option<JoinHandle<ReaderSummary>>,
     lost_before: Option<u32>,
 }
@@ -196,7 +197,8 @@ impl AuditSession {
             .lock
             .unlock()
             .map_err(|err| format!("unlocking {AUDIT_LOCK}: {err}"))?;
-        let (stop, stopped) = mpsc::channel();
+        let (stopped, stop) =
+            std::io::pipe().map_err(|err| format!("creating the reader's stop pipe: {err}"))?;
         session.stop = Some(stop);
         session.reader = Some(std::thread::spawn(move || {
             read_denials(&socket, &gate, &sink, &stopped)
@@ -324,7 +326,7 @@ fn read_denials(
     socket: &AuditSocket,
     gate: &HandoverGate,
     sink: &SharedSink,
-    stopped: &mpsc::Receiver<()>,
+    stopped: &std::io::PipeReader,
 ) -> ReaderSummary {
     let mut audit = LandlockAudit::default();
     let mut summary = ReaderSummary::default();
@@ -334,40 +336,28 @@ fn read_denials(
     let mut ended: Option<Instant> = None;
     let mut marker: Option<String> = None;
     let mut marker_seen = false;
+    let mut marker_tried = false;
     loop {
-        if ended.is_none()
-            && matches!(
-                stopped.try_recv(),
-                Err(mpsc::TryRecvError::Disconnected) | Ok(())
-            )
-        {
-            ended = Some(Instant::now());
-            // A random nonce, and the sender's pid checked below: a process of the sandbox
-            // that may write to audit cannot end the wait early with a forged marker.
-            let nonce = std::hash::BuildHasher::build_hasher(
-                &std::collections::hash_map::RandomState::new(),
-            );
-            let text = format!(
-                "nativeguard sandbox: end of run {}-{} {:016x}",
-                std::process::id(),
-                gate.child_pid().unwrap_or(0),
-                std::hash::Hasher::finish(&nonce)
-            );
-            let sent = AuditSocket::control().and_then(|control| control.send_user_message(&text));
-            marker = sent.is_ok().then_some(text);
-        }
-        if let Some(at) = ended {
-            let arrived = match &marker {
-                Some(_) => marker_seen,
-                None => at.elapsed() >= DRAIN_QUIET,
-            };
-            let domains_done = !audit.saw_domain() || audit.all_domains_ended();
-            if (arrived && domains_done) || at.elapsed() >= DRAIN_MAX {
-                break;
-            }
-        }
         records.clear();
-        match socket.read_records(&mut buffer, READ_TIMEOUT_MS, &mut records) {
+        let read = if ended.is_none() {
+            // Until the command exits, wake on records or on the stop pipe's hang-up.
+            match sys::poll_two(socket.as_fd(), stopped.as_fd(), READ_TIMEOUT_MS) {
+                Ok(ready) => {
+                    if ready.second {
+                        ended = Some(Instant::now());
+                    }
+                    if ready.first_readable {
+                        socket.read_records(&mut buffer, 0, &mut records)
+                    } else {
+                        Ok(())
+                    }
+                }
+                Err(err) => Err(err),
+            }
+        } else {
+            socket.read_records(&mut buffer, READ_TIMEOUT_MS, &mut records)
+        };
+        match read {
             Ok(()) => {}
             Err(err) if err.raw_os_error() == Some(libc::ENOBUFS) => summary.overflowed = true,
             Err(err) => {
@@ -396,6 +386,32 @@ fn read_denials(
         }
         for denial in denials.drain(..) {
             deliver(sink, &denial);
+        }
+        if ended.is_some() && !marker_tried {
+            marker_tried = true;
+            // A random nonce, and the sender's pid checked below: a process of the sandbox
+            // that may write to audit cannot end the wait early with a forged marker.
+            let nonce = std::hash::BuildHasher::build_hasher(
+                &std::collections::hash_map::RandomState::new(),
+            );
+            let text = format!(
+                "nativeguard sandbox: end of run {}-{} {:016x}",
+                std::process::id(),
+                gate.child_pid().unwrap_or(0),
+                std::hash::Hasher::finish(&nonce)
+            );
+            let sent = AuditSocket::control().and_then(|control| control.send_user_message(&text));
+            marker = sent.is_ok().then_some(text);
+        }
+        if let Some(at) = ended {
+            let arrived = match &marker {
+                Some(_) => marker_seen,
+                None => at.elapsed() >= DRAIN_QUIET,
+            };
+            let domains_done = !audit.saw_domain() || audit.all_domains_ended();
+            if (arrived && domains_done) || at.elapsed() >= DRAIN_MAX {
+                break;
+            }
         }
     }
     audit.finish(&mut denials);

@@ -7,7 +7,7 @@
 //! prepared by the parent before the fork, no allocation, no locks.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
@@ -773,6 +773,12 @@ pub struct AuditStatus {
 /// A `NETLINK_AUDIT` socket.
 pub struct AuditSocket {
     fd: OwnedFd,
+}
+
+impl AsFd for AuditSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
 }
 
 impl AuditSocket {
