@@ -17,6 +17,10 @@
 //! - **Attach without races.** The child waits on a pipe until the tracer has
 //!   `PTRACE_SEIZE`d it with fork/vfork/clone/exec/seccomp tracing and `EXITKILL`, so nothing
 //!   escapes, and nothing traced outlives the tracer.
+//! - **Start without copying the tracer.** The child is cloned with `CLONE_VM | CLONE_VFORK`
+//!   (as `posix_spawn` does) by a short-lived spawner thread, and shares the tracer's memory
+//!   until its exec: no page tables are copied, no pages are copied on write on either side,
+//!   and the exec has nothing to tear down.
 //! - **Where each call came from.** `PTRACE_GET_SYSCALL_INFO` gives the ABI and the address
 //!   just past the syscall instruction; the kernel is asked which mapping holds that address
 //!   minus the instruction's length (`PROCMAP_QUERY`, Linux 6.11+: one ioctl, always
@@ -186,15 +190,6 @@ impl Tracer {
     }
 }
 
-/// Gives the calling thread the lowest CPU priority (nice 19, this thread only), for work done
-/// beside a trace, such as compiling rules while the command starts: on a busy machine it then
-/// runs on CPU time the traced command and the tracer leave free, instead of taking turns
-/// with them (a command that waits for a core is slower for reasons that are not its own).
-/// Work that must finish before the trace does still finishes; it may just finish later.
-pub fn lower_thread_priority() -> std::io::Result<()> {
-    sys::lower_thread_priority()
-}
-
 fn c_string(text: &OsStr, index: usize) -> Result<CString, Error> {
     CString::new(text.as_bytes()).map_err(|_| Error::NulInArgument { index })
 }
@@ -243,28 +238,6 @@ mod tests {
         assert!(matches!(missing, Err(Error::NotFound { .. })));
         let empty = Tracer::new(Vec::<OsString>::new()).run(|_| {});
         assert!(matches!(empty, Err(Error::NoCommand)));
-    }
-
-    #[test]
-    fn lowers_the_priority_of_the_calling_thread_only() {
-        let main_before = sys::thread_nice();
-        let lowered = std::thread::spawn(|| {
-            let before = sys::thread_nice();
-            lower_thread_priority().map(|()| (before, sys::thread_nice()))
-        })
-        .join()
-        .unwrap_or_else(|_| panic!("the thread panicked"));
-        let (before, after) = lowered.unwrap_or_else(|e| panic!("setpriority: {e}"));
-        if before == 19 {
-            eprintln!("skipped: the test runs at nice 19 already");
-            return;
-        }
-        assert_eq!(after, 19, "the thread's nice value (was {before})");
-        assert_eq!(
-            sys::thread_nice(),
-            main_before,
-            "another thread's priority changed"
-        );
     }
 
     #[test]

@@ -721,34 +721,6 @@ pub(crate) fn read_memory(pid: Pid, address: u64, buf: &mut [u8]) -> usize {
     done
 }
 
-/// The lowest scheduling priority a thread can ask for (`nice 19`).
-const LOWEST_NICE: libc::c_int = 19;
-
-/// Lowers the calling thread's scheduling priority to nice 19, the lowest. On Linux,
-/// `setpriority(PRIO_PROCESS, tid)` acts on that thread alone; the other threads keep theirs.
-pub(crate) fn lower_thread_priority() -> io::Result<()> {
-    // SAFETY: gettid and setpriority take and return integers.
-    let rc = unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, LOWEST_NICE)
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// The calling thread's nice value (`getpriority(PRIO_PROCESS, tid)`).
-#[cfg(test)]
-pub(crate) fn thread_nice() -> libc::c_int {
-    // SAFETY: gettid and getpriority take and return integers (-1 is a valid nice value,
-    // which is why errno is not consulted: the tests only compare 0 and 19).
-    unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::getpriority(libc::PRIO_PROCESS, tid)
-    }
-}
-
 /// The calling process's pid.
 pub(crate) fn own_pid() -> Pid {
     std::process::id() as Pid
