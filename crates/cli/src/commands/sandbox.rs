@@ -27,7 +27,9 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     policy: PathBuf,
     /// Landlock allow-list (JSON: read, write, execute, interpreters, bind_tcp, connect_tcp,
-    /// unrestricted; tokens $CMD, $CMD_INTERP, $CWD). See policies/README.md.
+    /// unrestricted; tokens $CMD, $CMD_INTERP, $CWD). See policies/README.md. As root on Linux
+    /// 6.15+, its denials are reported too, read from the kernel's audit records (audit is
+    /// turned on for the run if it was off, and back off after; the notes say so).
     #[arg(long, value_name = "FILE")]
     landlock: Option<PathBuf>,
     /// How denials are printed on stderr.
