@@ -26,7 +26,7 @@
 //!   `execve` are logged, i.e. none of the command's own.
 //!
 //! Parsing is bounded ([`MAX_RECORD_BYTES`], [`MAX_FIELDS`], [`MAX_OPEN_EVENTS`],
-//! [`MAX_HELD_EVENTS`], [`MAX_DOMAINS`]) and never panics on malformed text: a record that
+//! [`MAX_RECORDS_PER_EVENT`], [`MAX_HELD_EVENTS`], [`MAX_DOMAINS`]) and never panics on malformed text: a record that
 //! cannot be parsed is an [`Error::AuditRecord`] naming its type and byte offset.
 
 use crate::error::{Error, Layer};
@@ -52,6 +52,8 @@ pub const MAX_FIELDS: usize = 128;
 pub const MAX_OPEN_EVENTS: usize = 256;
 /// Closed events held until the sandboxed child's pid is known; older ones are dropped.
 pub const MAX_HELD_EVENTS: usize = 4096;
+/// Records kept per event (a real event has a handful; the rest of a runaway one is dropped).
+pub const MAX_RECORDS_PER_EVENT: usize = 64;
 /// Landlock domains of the sandbox tracked (the child's own, and any it allocates itself).
 pub const MAX_DOMAINS: usize = 64;
 
@@ -253,7 +255,7 @@ impl LandlockAudit {
         }
         match self.open.iter_mut().find(|e| e.serial == record.serial) {
             Some(event) => {
-                if interesting {
+                if interesting && event.records.len() < MAX_RECORDS_PER_EVENT {
                     event.records.push(record);
                 }
             }
@@ -562,5 +564,30 @@ mod tests {
         assert!(audit.open.len() <= MAX_OPEN_EVENTS);
         assert!(audit.held.len() <= MAX_HELD_EVENTS);
         assert_eq!(audit.dropped_events, 10);
+        // One event that never ends keeps at most MAX_RECORDS_PER_EVENT records.
+        let mut audit = LandlockAudit::default();
+        for _ in 0..MAX_RECORDS_PER_EVENT * 3 {
+            let text = "audit(1.2:7): domain=5 blockers=fs.read_file path=\"/x\"";
+            audit.push(parse_record(1423, text.as_bytes()).unwrap(), &mut out);
+        }
+        assert_eq!(audit.open.len(), 1);
+        assert_eq!(audit.open[0].records.len(), MAX_RECORDS_PER_EVENT);
+    }
+
+    #[test]
+    fn domains_tracked_are_bounded() {
+        let mut audit = LandlockAudit::default();
+        let mut out = Vec::new();
+        audit.set_child(9, &mut out);
+        for domain in 0..MAX_DOMAINS * 2 {
+            let text = format!(
+                "audit(1.2:{domain}): domain={:x} status=allocated mode=enforcing pid=9 uid=0",
+                domain + 1
+            );
+            audit.push(parse_record(1424, text.as_bytes()).unwrap(), &mut out);
+            let end = format!("audit(1.2:{domain}): ");
+            audit.push(parse_record(1320, end.as_bytes()).unwrap(), &mut out);
+        }
+        assert_eq!(audit.domains.len(), MAX_DOMAINS);
     }
 }
