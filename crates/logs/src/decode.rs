@@ -24,22 +24,53 @@ pub(crate) enum DecodeError {
     TooDeep,
 }
 
-/// Parses one JSON object into `out`, its field names taken from (and added to) `names`.
+/// Parses one JSON object into `out` (empty), its field names taken from (and added to)
+/// `names`.
 pub(crate) fn decode_object(
     bytes: &[u8],
     out: &mut Fields,
     names: &mut Names,
 ) -> Result<(), DecodeError> {
     names.start_event();
+    // Valid UTF-8 is checked once for the whole text (cheaper than serde_json checking each
+    // string on its own); text that is not is left to serde_json, which says where it breaks.
+    let text = std::str::from_utf8(bytes).ok();
+    if let Some(text) = text {
+        match crate::direct::decode_plain(text, out, names) {
+            Ok(winlog_at) => {
+                if let Some(index) = winlog_at {
+                    let cx = Context {
+                        too_deep: Cell::new(false),
+                        names: RefCell::new(std::mem::take(names)),
+                    };
+                    expose_winlogbeat(out, index, &cx);
+                    *names = cx.names.into_inner();
+                }
+                return Ok(());
+            }
+            Err(crate::direct::Unhandled) => {
+                *out = Fields::new();
+                names.restart_event();
+            }
+        }
+    }
+    decode_with_serde(text, bytes, out, names)
+}
+
+/// [`decode_object`] by serde_json alone (`text` is `bytes` when they are UTF-8).
+pub(crate) fn decode_with_serde(
+    text: Option<&str>,
+    bytes: &[u8],
+    out: &mut Fields,
+    names: &mut Names,
+) -> Result<(), DecodeError> {
     let cx = Context {
         too_deep: Cell::new(false),
         names: RefCell::new(std::mem::take(names)),
     };
-    // Valid UTF-8 is checked once for the whole text (cheaper than serde_json checking each
-    // string on its own); text that is not is left to serde_json, which says where it breaks.
-    let result = match std::str::from_utf8(bytes) {
-        Ok(text) => decode_with(serde_json::Deserializer::from_str(text), out, &cx),
-        Err(_) => decode_with(serde_json::Deserializer::from_slice(bytes), out, &cx),
+    let result = match text {
+        Some(text) => decode_with(serde_json::Deserializer::from_str(text), out, &cx),
+        None => decode_with(serde_json::Deserializer::from_slice(bytes), out, &cx),
     };
     *names = cx.names.into_inner();
     match result {

@@ -64,6 +64,7 @@
 #![forbid(unsafe_code)]
 
 mod decode;
+mod direct;
 mod error;
 mod evtx;
 mod input;
@@ -74,6 +75,13 @@ pub use error::{ChunkNumber, Error, RecordLocation, Scope};
 pub use evtx::{EvtxReader, EVTX_MAGIC};
 pub use input::{discover, Discovery, Format, Input, Reader};
 pub use json::{JsonLayout, JsonReader};
+
+/// For the `json_direct` fuzz target: whether the direct JSON parser takes `bytes` on; panics
+/// when it does and gives other fields than the serde path would.
+#[doc(hidden)]
+pub fn check_direct_json_decoder(bytes: &[u8]) -> bool {
+    direct::check_against_serde(bytes)
+}
 
 /// The largest event read, in bytes of JSON (a JSONL line, one value of a JSON document, or an
 /// EVTX record rendered as JSON). Larger events are skipped with [`Error::TooLarge`].

@@ -80,6 +80,11 @@ impl Names {
         self.current.clear();
     }
 
+    /// Starts the current event over (its text is being decoded again).
+    pub(crate) fn restart_event(&mut self) {
+        self.current.clear();
+    }
+
     /// The shared name for `text`, kept for next time when it is short enough.
     #[inline]
     pub(crate) fn get(&mut self, text: &str) -> Name {
