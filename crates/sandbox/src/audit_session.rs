@@ -424,3 +424,35 @@ fn read_denials(
     summary.dropped_events = audit.dropped_events;
     summary
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_marker_records_the_backlog_limit_to_restore() {
+        let path = std::env::temp_dir().join(format!("ng-audit-marker-{}", std::process::id()));
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        assert_eq!(marked(&mut file), None, "an empty lock file is no marker");
+        set_mark(&mut file, Some(64)).unwrap();
+        assert_eq!(marked(&mut file), Some(64));
+        set_mark(&mut file, None).unwrap();
+        assert_eq!(marked(&mut file), None);
+        // Someone else's text is not a marker, and an overlong file is not read whole.
+        std::fs::write(&path, "audit turned on by someone else\n").unwrap();
+        assert_eq!(marked(&mut file), None);
+        std::fs::write(
+            &path,
+            format!("{TURNED_ON_BY_NATIVEGUARD}{}", "9".repeat(4096)),
+        )
+        .unwrap();
+        assert_eq!(marked(&mut file), None);
+        let _ = std::fs::remove_file(path);
+    }
+}
