@@ -251,6 +251,12 @@ impl AuditSession {
                         status.lost - before
                     ));
                 }
+                if status.enabled == 0 {
+                    notes.push(
+                        "audit was turned off during the run (not by this run): Landlock denials after that were not reported"
+                            .into(),
+                    );
+                }
             }
         }
         if let Some(note) = self.restore() {
