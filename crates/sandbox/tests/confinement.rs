@@ -96,6 +96,13 @@ fn run_helper(mode: &str) -> i32 {
             100
         }
         "recvfrom" => recvfrom_helper(),
+        "connect_tcp" => {
+            // Exit with the connect's errno (100 if it connected).
+            match std::net::TcpStream::connect(("127.0.0.1", 9)) {
+                Ok(_) => 100,
+                Err(err) => err.raw_os_error().unwrap_or(255),
+            }
+        }
         "open_denied_many" => {
             // Exit 0 when every open failed with EACCES.
             let path = helper_arg();
@@ -641,6 +648,23 @@ fn landlock_denials_are_reported_from_audit() {
         "an allowed access was reported: {landlock:#?}"
     );
     assert_eq!(outcome.landlock_reported, Some(landlock.len() as u64));
+
+    // A TCP connect the allow-list has no port for: the object is the address and port.
+    let (outcome, denials, _) = sandboxed_with_notes(
+        "connect_tcp",
+        "",
+        allow_all_but(&["memfd_create"], Action::Errno(1)),
+        Some(files_landlock_spec(&inside)),
+    )
+    .unwrap();
+    assert_eq!(outcome.status.code(), Some(libc::EACCES));
+    let connect = denials
+        .iter()
+        .find(|d| d.syscall == "connect")
+        .unwrap_or_else(|| panic!("no connect denial: {denials:#?}"));
+    let access = connect.landlock.as_ref().unwrap();
+    assert_eq!(access.blockers, ["net.connect_tcp"]);
+    assert_eq!(access.object_text(), "daddr=127.0.0.1 dest=9");
     assert_eq!(
         nativeguard_sandbox::audit_switch_at_rest().ok(),
         before,
