@@ -72,6 +72,7 @@ use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use sys::Resume;
 
 /// A command to trace, and how.
@@ -128,11 +129,6 @@ impl Tracer {
         let path = resolve_program(program).ok_or_else(|| Error::NotFound {
             program: program.to_string_lossy().into_owned(),
         })?;
-        let filter = if self.learn {
-            filter::learn_filter()?
-        } else {
-            filter::detection_filter()?
-        };
         let interrupts = sys::IgnoreInterrupts::new();
         let request = sys::StartRequest {
             path: c_string(path.as_os_str(), 0)?,
@@ -150,14 +146,27 @@ impl Tracer {
                     CString::new(entry.as_bytes()).ok()
                 })
                 .collect(),
-            filter,
+            filter: OnceLock::new(),
             stdout_to_stderr: self.command_stdout_to_stderr,
             interrupts_were_ignored: interrupts.were_ignored(),
         };
-        let started = sys::start(&request).map_err(|source| Error::Start {
+        let start_error = |source| Error::Start {
             call: "clone + PTRACE_SEIZE",
             source,
-        })?;
+        };
+        let starting = sys::start(&request).map_err(start_error)?;
+        // While another thread clones the command: compile its filter (a failure ends the
+        // waiting child) and read what the session needs of this process.
+        let filter = if self.learn {
+            filter::learn_filter()?
+        } else {
+            filter::detection_filter()?
+        };
+        // Set only here, so it cannot be set already.
+        let _ = request.filter.set(filter);
+        let mut users = procfs::UserNames::default();
+        let tracer = procfs::read_process_and_exe_link(sys::own_pid() as u32, &mut users);
+        let started = starting.release().map_err(start_error)?;
         let mut learner = self.learn.then(Learner::new);
         let session = Session::new(
             started.pid,
@@ -166,6 +175,8 @@ impl Tracer {
                 resume: Resume::Continue,
                 sink: &mut sink,
             },
+            users,
+            tracer,
         );
         let (exit, execed, stats) = session.run()?;
         if !execed {

@@ -129,10 +129,14 @@ pub(crate) struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    pub(crate) fn new(root: Pid, config: SessionConfig<'a>) -> Session<'a> {
-        let mut users = UserNames::default();
-        let (tracer, tracer_exe_link) =
-            procfs::read_process_and_exe_link(sys::own_pid() as u32, &mut users);
+    /// A session for the command `root`, started by this process, which `tracer` describes
+    /// (with its raw `/proc/PID/exe` link; read with `users`).
+    pub(crate) fn new(
+        root: Pid,
+        config: SessionConfig<'a>,
+        users: UserNames,
+        (tracer, tracer_exe_link): (ProcessInfo, Option<String>),
+    ) -> Session<'a> {
         // The command has not exec'd yet (it shares this process's memory until it does):
         // the same program, command line, ids, cgroup and directory as the tracer (no /proc
         // read of the child).

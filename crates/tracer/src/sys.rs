@@ -8,6 +8,7 @@ use std::ffi::CString;
 use std::io;
 use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::OnceLock;
 use std::thread::JoinHandle;
 
 /// A process or thread id as the kernel gives it.
@@ -85,13 +86,27 @@ pub(crate) struct StartRequest {
     pub argv: Vec<CString>,
     /// `envp`, as `NAME=value`.
     pub envp: Vec<CString>,
-    /// The seccomp filter to install before exec.
-    pub filter: Vec<FilterInstruction>,
+    /// The seccomp filter to install before exec. Set between [`start`] and
+    /// [`Starting::release`] (it is compiled while the child is being cloned); the child
+    /// reads it once released.
+    pub filter: OnceLock<Vec<FilterInstruction>>,
     /// Point the command's stdout at the tracer's stderr.
     pub stdout_to_stderr: bool,
     /// Whether SIGINT and SIGQUIT were ignored before [`IgnoreInterrupts`] (the command gets
     /// them back as they were).
     pub interrupts_were_ignored: [bool; 2],
+}
+
+/// A command being cloned, not yet seized: it waits for [`Starting::release`]. Dropped
+/// without a release, the child is ended and reaped.
+pub(crate) struct Starting<'a> {
+    /// Write end of the release pipe.
+    go: Option<OwnedFd>,
+    /// Read end of the child's report pipe.
+    report: Option<OwnedFd>,
+    /// See [`Started::spawner`].
+    spawner: Option<JoinHandle<()>>,
+    request: PhantomData<&'a StartRequest>,
 }
 
 /// A started, seized, released command. Borrows the request: the child reads it (in this
@@ -148,8 +163,9 @@ fn read_message(fd: libc::c_int) -> Option<(u8, i32)> {
     }
 }
 
-/// Starts the command: clones it, seizes it with ptrace, then lets it install the filter and
-/// exec.
+/// Starts the command: clones it (in the background), then [`Starting::release`] seizes it
+/// with ptrace and lets it install the filter and exec. The caller compiles the filter and
+/// does its own set-up meanwhile.
 ///
 /// The child shares this process's memory until its exec (`CLONE_VM | CLONE_VFORK`, as
 /// `posix_spawn` does): nothing of the tracer's address space is copied for a process that
@@ -161,7 +177,7 @@ fn read_message(fd: libc::c_int) -> Option<(u8, i32)> {
 /// The child blocks on a pipe until the tracer has seized it, so that its very first traced
 /// system call (the `execve`) already finds the tracer with `PTRACE_O_TRACESECCOMP` set;
 /// without it a `SECCOMP_RET_TRACE` verdict would fail the exec with ENOSYS.
-pub(crate) fn start(request: &StartRequest) -> io::Result<Started<'_>> {
+pub(crate) fn start(request: &StartRequest) -> io::Result<Starting<'_>> {
     let (go_read, go_write) = pipe_cloexec()?;
     let (report_read, report_write) = pipe_cloexec()?;
     let mut argv: Vec<*const libc::c_char> = request.argv.iter().map(|a| a.as_ptr()).collect();
@@ -175,10 +191,7 @@ pub(crate) fn start(request: &StartRequest) -> io::Result<Started<'_>> {
         path: request.path.as_ptr(),
         argv,
         envp,
-        program: libc::sock_fprog {
-            len: request.filter.len() as libc::c_ushort,
-            filter: request.filter.as_ptr() as *mut libc::sock_filter,
-        },
+        filter: &request.filter,
         stdout_to_stderr: request.stdout_to_stderr,
         interrupts_were_ignored: request.interrupts_were_ignored,
     };
@@ -189,37 +202,69 @@ pub(crate) fn start(request: &StartRequest) -> io::Result<Started<'_>> {
             let _child_ends = (go_read, report_write);
             spawn_child(&setup);
         })?;
-    let mut started = Started {
-        pid: 0,
-        report: report_read,
+    Ok(Starting {
+        go: Some(go_write),
+        report: Some(report_read),
         spawner: Some(spawner),
         request: PhantomData,
-    };
-    started.pid = match read_message(started.report.as_raw_fd()) {
-        Some((STARTED, pid)) => pid,
-        Some((CLONE_FAILED, errno)) => return Err(io::Error::from_raw_os_error(errno)),
-        _ => {
-            return Err(io::Error::other(
-                "the command's process ended before it reported its start",
-            ))
+    })
+}
+
+impl<'a> Starting<'a> {
+    /// Waits for the child's start, seizes it and releases it (the request's filter must be
+    /// set by now).
+    pub(crate) fn release(mut self) -> io::Result<Started<'a>> {
+        let (Some(go), Some(report)) = (self.go.take(), self.report.take()) else {
+            return Err(io::Error::other("the command was released twice"));
+        };
+        let mut started = Started {
+            pid: 0,
+            report,
+            spawner: self.spawner.take(),
+            request: PhantomData,
+        };
+        started.pid = match read_message(started.report.as_raw_fd()) {
+            Some((STARTED, pid)) => pid,
+            Some((CLONE_FAILED, errno)) => return Err(io::Error::from_raw_os_error(errno)),
+            _ => {
+                return Err(io::Error::other(
+                    "the command's process ended before it reported its start",
+                ))
+            }
+        };
+        if let Err(err) = seize(started.pid) {
+            kill(started.pid, libc::SIGKILL);
+            reap(started.pid);
+            return Err(err);
         }
-    };
-    if let Err(err) = seize(started.pid) {
-        kill(started.pid, libc::SIGKILL);
-        reap(started.pid);
-        return Err(err);
+        // Releasing the child: one byte on the pipe.
+        let byte = [1u8];
+        // SAFETY: `byte` is a valid one-byte buffer; the descriptor is open.
+        let written = unsafe { libc::write(go.as_raw_fd(), byte.as_ptr().cast(), 1) };
+        if written != 1 {
+            let err = io::Error::last_os_error();
+            kill(started.pid, libc::SIGKILL);
+            reap(started.pid);
+            return Err(err);
+        }
+        Ok(started)
     }
-    // Releasing the child: one byte on the pipe.
-    let byte = [1u8];
-    // SAFETY: `byte` is a valid one-byte buffer; the descriptor is open.
-    let written = unsafe { libc::write(go_write.as_raw_fd(), byte.as_ptr().cast(), 1) };
-    if written != 1 {
-        let err = io::Error::last_os_error();
-        kill(started.pid, libc::SIGKILL);
-        reap(started.pid);
-        return Err(err);
+}
+
+impl Drop for Starting<'_> {
+    /// A child that is never released ends: its release pipe closes, its read sees end of
+    /// file, and it exits; it is reaped, then the spawner is joined.
+    fn drop(&mut self) {
+        drop(self.go.take());
+        if let Some(report) = self.report.take() {
+            if let Some((STARTED, pid)) = read_message(report.as_raw_fd()) {
+                reap(pid);
+            }
+        }
+        if let Some(spawner) = self.spawner.take() {
+            let _ = spawner.join();
+        }
     }
-    Ok(started)
 }
 
 /// The spawner thread: clones the child and waits (in the kernel) until it has exec'd or
@@ -278,16 +323,18 @@ struct ChildSetup {
     argv: Vec<*const libc::c_char>,
     /// NULL-terminated, pointing into the request.
     envp: Vec<*const libc::c_char>,
-    /// Points to the request's filter.
-    program: libc::sock_fprog,
+    /// The request's filter, set before the child is released.
+    filter: *const OnceLock<Vec<FilterInstruction>>,
     stdout_to_stderr: bool,
     /// SIGINT and SIGQUIT were ignored before the tracer ignored them (keep them ignored).
     interrupts_were_ignored: [bool; 2],
 }
 
-// SAFETY: the pointers refer to the request's buffers, which `Started` borrows: `start`'s
-// caller keeps them alive and unchanged until `Started` is dropped, and that drop joins the
-// spawner thread first. Only the spawner and the child read them.
+// SAFETY: the pointers refer to the request's buffers, which `Starting` and then `Started`
+// borrow: `start`'s caller keeps them alive and unchanged (but for the filter, set once
+// through its OnceLock before the release) until they are dropped, and each drop joins the
+// spawner thread first (`Starting`'s after ending the child). Only the spawner and the child
+// read them.
 unsafe impl Send for ChildSetup {}
 
 /// Where the cloned child starts, on its own stack, in this process's memory.
@@ -332,6 +379,18 @@ fn child_after_clone(setup: &ChildSetup) -> ! {
         }
         fail(StartStep::Sync);
     }
+    // SAFETY: `filter` points into the request, alive until the child has exec'd (see
+    // `ChildSetup`); OnceLock::get is one atomic load, no lock, no allocation.
+    let Some(filter) = (unsafe { &*setup.filter }).get() else {
+        // Released without a filter: a tracer bug. Fail closed rather than run untraced.
+        // SAFETY: writing this thread's errno slot.
+        unsafe { *libc::__errno_location() = libc::EINVAL };
+        fail(StartStep::Seccomp)
+    };
+    let program = libc::sock_fprog {
+        len: filter.len() as libc::c_ushort,
+        filter: filter.as_ptr() as *mut libc::sock_filter,
+    };
     // SAFETY: sigaction and pthread_sigmask on structures owned by this frame; dup2 on
     // integers. The handler table is the child's own (no CLONE_SIGHAND).
     unsafe {
@@ -374,13 +433,14 @@ fn child_after_clone(setup: &ChildSetup) -> ! {
             // task that gains a filter, which costs every later syscall of the command (about
             // 20 ns of a 190 ns getppid here). The filter observes, it does not confine, so
             // the command keeps the mitigations it would have had untraced.
-            // SAFETY: `program` points to a sock_fprog whose filter array outlives this call.
+            // SAFETY: `program` points to the request's filter array, which outlives this
+            // call.
             unsafe {
                 libc::syscall(
                     libc::SYS_seccomp,
                     libc::SECCOMP_SET_MODE_FILTER,
                     libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
-                    &setup.program as *const libc::sock_fprog,
+                    &program as *const libc::sock_fprog,
                 )
             }
         };
@@ -814,6 +874,49 @@ pub(crate) fn query_mapping(
 mod tests {
     use super::*;
     use crate::maps::Maps;
+
+    fn request(program: &str) -> StartRequest {
+        let program = CString::new(program).unwrap_or_default();
+        StartRequest {
+            path: program.clone(),
+            argv: vec![program],
+            envp: Vec::new(),
+            filter: OnceLock::new(),
+            stdout_to_stderr: false,
+            interrupts_were_ignored: [false; 2],
+        }
+    }
+
+    #[test]
+    fn a_child_released_without_a_filter_fails_closed() {
+        let request = request("/bin/true");
+        let started = start(&request)
+            .and_then(Starting::release)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Seized, so its exit comes as a tracee's (no filter: nothing else stops it).
+        let mut status = 0;
+        // SAFETY: `status` is a valid int for waitpid to fill.
+        let pid = unsafe { libc::waitpid(started.pid, &mut status, libc::__WALL) };
+        assert_eq!(pid, started.pid);
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 127);
+        let failure = started.failure().map(|(step, e)| (step, e.raw_os_error()));
+        assert_eq!(failure, Some((StartStep::Seccomp, Some(libc::EINVAL))));
+    }
+
+    #[test]
+    fn a_child_never_released_is_ended() {
+        // Leaked so that a drop that hangs can be left behind on its thread.
+        let request: &'static StartRequest = Box::leak(Box::new(request("/bin/true")));
+        let starting = start(request).unwrap_or_else(|e| panic!("{e}"));
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            drop(starting);
+            let _ = done.send(());
+        });
+        // The drop ends the child, reaps it and joins the spawner; it must not hang.
+        let ended = finished.recv_timeout(std::time::Duration::from_secs(10));
+        assert!(ended.is_ok(), "dropping an unreleased start hangs");
+    }
 
     #[test]
     fn procmap_query_agrees_with_the_maps_file() {

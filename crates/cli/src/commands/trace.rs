@@ -22,6 +22,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -192,19 +193,41 @@ fn prepare(rules: &Arc<RuleSet>) {
 const MAX_QUEUED_EVENTS: usize = 10_000;
 
 /// A ruleset being compiled on another thread.
+///
+/// The thread is created at once but compiles only from [`PendingRules::start`], which the
+/// report calls at the first event (the command's exec) or when it needs the rules: until the
+/// command has exec'd, the tracer and the command's start (clone, seize, filter, exec) have the
+/// CPU to themselves. On a busy machine a loader running beside them made them wait for a
+/// core (4 ms between the loader's start and the command's clone was seen); the compile itself
+/// costs the same either way. A lower priority instead (nice 19) let the loader starve behind
+/// other processes while the trace waited for it.
 struct PendingRules {
     loader: JoinHandle<Result<Arc<RuleSet>, String>>,
+    /// Dropped to let the loader compile.
+    gate: Option<Sender<()>>,
 }
 
 impl PendingRules {
     fn spawn(load: impl FnOnce() -> Result<Arc<RuleSet>, String> + Send + 'static) -> Self {
+        let (gate, gated) = std::sync::mpsc::channel::<()>();
         PendingRules {
-            loader: std::thread::spawn(load),
+            loader: std::thread::spawn(move || {
+                // Returns when the gate is dropped (nothing is ever sent).
+                let _ = gated.recv();
+                load()
+            }),
+            gate: Some(gate),
         }
     }
 
+    /// Lets the loader compile (no effect after the first call).
+    fn start(&mut self) {
+        self.gate = None;
+    }
+
     /// Waits for the rules. A loader that panicked is a load failure, reported at the end.
-    fn wait(self) -> Result<Arc<RuleSet>, String> {
+    fn wait(mut self) -> Result<Arc<RuleSet>, String> {
+        self.start();
         self.loader.join().unwrap_or_else(|panic| {
             let why = panic
                 .downcast_ref::<&str>()
@@ -270,10 +293,12 @@ impl<W: Write> Report<W> {
     }
 
     /// Takes one event from the tracer: queued while the rules load (the command is not held
-    /// up), else evaluated, after every event queued before it.
+    /// up), else evaluated, after every event queued before it. The first event lets the
+    /// rules start compiling.
     fn event(&mut self, event: Event) {
         let must_wait = match &mut self.rules {
             RuleState::Loading { rules, queued } => {
+                rules.start();
                 if !rules.loader.is_finished() && queued.len() < self.max_queued {
                     queued.push(event);
                     return;
@@ -477,6 +502,39 @@ mod tests {
                 "/sbin/true",
                 "/usr/local/bin/true"
             ]
+        );
+    }
+
+    #[test]
+    fn the_rules_compile_from_the_first_event_on() {
+        let compiling = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = Arc::clone(&compiling);
+        let rules = PendingRules::spawn(move || {
+            seen.store(true, std::sync::atomic::Ordering::SeqCst);
+            true_rule()
+        });
+        let mut report = Report::new(Printer::new(Format::Jsonl, Vec::new()), rules, None, false);
+        // Long enough for an ungated loader thread to have started many times over.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(
+            !compiling.load(std::sync::atomic::Ordering::SeqCst),
+            "the rules compiled before any event"
+        );
+        report.event(exec_of("/bin/true"));
+        assert_eq!(alerted_images(report), (1, vec!["/bin/true".to_string()]));
+        assert!(compiling.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_trace_without_events_still_gets_its_rules() {
+        let rules = PendingRules::spawn(true_rule);
+        let report = Report::new(Printer::new(Format::Jsonl, Vec::new()), rules, None, false);
+        let (alerts, finished, rules) = report.finish();
+        assert_eq!(alerts, 0);
+        assert!(finished.is_ok());
+        assert!(
+            matches!(rules, RuleState::Ready(_)),
+            "the rules never loaded"
         );
     }
 
