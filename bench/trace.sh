@@ -128,3 +128,36 @@ if $have_strace; then
 else
     echo "strace: not installed (apt-get install strace) - skipped"
 fi
+
+# Where a 1-call trace's time goes, from the kernel's own timestamps (perf's sched tracepoints;
+# root only): from trace's exec to the command's exec (trace's start-up: its own program, the
+# filter, the clone, the seize), to the command's exit, and to trace's exit (the rules, the
+# output, trace's own exit). Medians over STARTUP_RUNS runs (default: RUNS).
+startup() {
+    perf trace -a --no-syscalls -e 'sched:sched_process_exec,sched:sched_process_exit' -- \
+        "$@" trace --format jsonl -- "$work/getppid" 1 2>&1 >/dev/null | awk '
+        /sched_process_exec/ && !/getppid\// && !start {start = $1}
+        /sched_process_exec/ && /getppid\// {exec = $1}
+        /sched_process_exit/ && /comm: "getppid"/ {command_exit = $1}
+        /sched_process_exit/ && /group_dead: 1/ && !/comm: "getppid"/ {exit_ = $1}
+        END {if (exec) printf "%.3f %.3f %.3f\n", exec - start, command_exit - start, exit_ - start}'
+}
+column_median() {
+    awk -v c="$1" '{print $c}' | median | xargs printf '%.2f'
+}
+if [ "$(id -u)" = 0 ] && command -v perf >/dev/null; then
+    for variant in startup basestartup; do : >"$work/$variant"; done
+    for _ in $(seq "${STARTUP_RUNS:-$runs}"); do
+        startup "$ng" >>"$work/startup"
+        if [ -n "${BASELINE:-}" ]; then startup "$BASELINE" >>"$work/basestartup"; fi
+    done
+    for variant in startup basestartup; do
+        [ -s "$work/$variant" ] || continue
+        printf '1-call timeline (%s, ms from exec): command exec %s, command exit %s, trace exit %s\n' \
+            "$([ "$variant" = startup ] && echo "nativeguard trace" || echo baseline)" \
+            "$(column_median 1 <"$work/$variant")" "$(column_median 2 <"$work/$variant")" \
+            "$(column_median 3 <"$work/$variant")"
+    done
+else
+    echo "1-call timeline: needs root and perf - skipped"
+fi
