@@ -129,6 +129,26 @@ else
     echo "strace: not installed (apt-get install strace) - skipped"
 fi
 
+# Per call, timed inside the command (the loop alone, none of the tracer's start or exit):
+# nanoseconds per getppid bare, under trace and under strace --seccomp-bpf, and the paired
+# extra (median over rounds of variant_i - bare_i), PERCALL_RUNS rounds (default: RUNS).
+for variant in callbare calltrace callseccomp; do : >"$work/$variant"; done
+for _ in $(seq "${PERCALL_RUNS:-$runs}"); do
+    "$work/getppid" "$calls" time 2>>"$work/callbare"
+    "$ng" trace --output /dev/null -- "$work/getppid" "$calls" time 2>&1 >/dev/null |
+        head -n 1 >>"$work/calltrace"
+    if $have_strace; then
+        strace -f --seccomp-bpf -e trace="$trap_list" -o /dev/null "$work/getppid" "$calls" time \
+            2>>"$work/callseccomp"
+    fi
+done
+per_call_line="per call, timed in the command: bare $(median <"$work/callbare" | xargs printf '%.1f') ns"
+per_call_line+=", trace +$(paste "$work/calltrace" "$work/callbare" | awk '{print $1 - $2}' | median | xargs printf '%.1f') ns"
+if $have_strace; then
+    per_call_line+=", strace --seccomp-bpf +$(paste "$work/callseccomp" "$work/callbare" | awk '{print $1 - $2}' | median | xargs printf '%.1f') ns"
+fi
+echo "$per_call_line (paired medians)"
+
 # Where a 1-call trace's time goes, from the kernel's own timestamps (perf's sched tracepoints;
 # root only): from trace's exec to the command's exec (trace's start-up: its own program, the
 # filter, the clone, the seize), to the command's exit, and to trace's exit (the rules, the
