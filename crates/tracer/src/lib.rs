@@ -323,6 +323,38 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_traces_each_follow_their_own_command() {
+        // Each trace's command is cloned by a spawner thread of this process and becomes a
+        // child of whichever thread is left; every tracer must still see its own command's
+        // exec and exit, and only those.
+        let tracers: Vec<_> = (0..4)
+            .map(|code| {
+                std::thread::spawn(move || {
+                    for _ in 0..10 {
+                        let script = format!("exit {code}");
+                        let mut execs = Vec::new();
+                        let result = Tracer::new(["/bin/sh", "-c", &script])
+                            .run(|event| {
+                                if event.get_str("EventType") == Some("process_creation") {
+                                    execs.push(event.get_str("CommandLine").map(String::from));
+                                }
+                            })
+                            .unwrap_or_else(|e| panic!("{e}"));
+                        assert_eq!(result.exit, ChildExit::Code(code));
+                        assert_eq!(execs, [Some(format!("/bin/sh -c {script}"))]);
+                        assert_eq!(result.stats.processes, 1);
+                    }
+                })
+            })
+            .collect();
+        for tracer in tracers {
+            if let Err(panic) = tracer.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+
+    #[test]
     fn reports_an_exec_failure_from_the_child() {
         let result = Tracer::new(["/proc/self/status"]).run(|_| {});
         match result {
