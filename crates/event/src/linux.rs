@@ -8,6 +8,24 @@
 //!   `comm`, `key`), matched by `product: linux, service: auditd`.
 //!
 //! Both add where the syscall instruction lived ([`SyscallOrigin`]), which no auditd record has.
+//!
+//! For one call seen by both sources the fields hold the same values (the CLI test
+//! `crates/cli/tests/parity.rs` runs the T1106 emulations under both at once and compares them):
+//! - `Image` / `exe` is the executable as `/proc/PID/exe` names it (symlinks resolved; the
+//!   interpreter for a script; `memfd:NAME` for a memfd), as Sysmon for Linux reports it;
+//! - `SyscallOriginPath` is the full path of the mapping as `/proc/PID/maps` prints it;
+//! - flags and requests are named from the one table of each kind in
+//!   `nativeguard_syscalls::flags` (`MFD_CLOEXEC`, `O_RDWR|O_CREAT`, `PTRACE_POKEDATA`).
+//!
+//! Fields only one source gives:
+//! - `exit` and `success` (tracer only): the tracer stops at the call's exit and sees its
+//!   result; the sensor reports a call at its entry, because an exec replaces the memory its
+//!   strings are read from and a call that never returns must still be seen. Rules that need
+//!   the result run on the tracer's events only.
+//! - `BpfProgramType` and `ModuleParams` (tracer only): read from the caller's memory, which
+//!   the sensor does not copy.
+//! - `ExecFilename` of the sensor is the kernel's copy of the exec path (`bprm->filename`); the
+//!   tracer rebuilds the same text from the arguments.
 
 use crate::{Event, Value};
 
@@ -112,6 +130,38 @@ impl SyscallOrigin {
         } else {
             SyscallOrigin::OtherFile
         }
+    }
+}
+
+/// Collapses `.`, `..` and doubled slashes of an absolute path, without resolving symlinks (a
+/// `TargetPath` is the path the caller named, made absolute): both sources use it, so a path
+/// argument reads the same from either.
+pub fn normalize_path(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// An executable or open file as `Image` / `TargetPath` show it, from the target of a
+/// `/proc/PID/exe` or `/proc/PID/fd/N` link: a memfd's `/memfd:NAME (deleted)` is
+/// `memfd:NAME`, a deleted file keeps its path. Returns the text and whether the file was
+/// deleted (never for a memfd, which has no file to delete).
+pub fn image_from_link(link: &str) -> (String, bool) {
+    let (path, deleted) = match link.strip_suffix(" (deleted)") {
+        Some(path) => (path, true),
+        None => (link, false),
+    };
+    match path.strip_prefix("/memfd:") {
+        Some(name) => (format!("memfd:{name}"), false),
+        None => (path.to_string(), deleted),
     }
 }
 
@@ -283,6 +333,24 @@ mod tests {
         );
         assert!(!SyscallOrigin::Libc.bypasses_libc());
         assert!(SyscallOrigin::MainBinary.bypasses_libc());
+    }
+
+    #[test]
+    fn paths_and_links_read_the_same_from_both_sources() {
+        assert_eq!(normalize_path("/proc/./42//mem"), "/proc/42/mem");
+        assert_eq!(normalize_path("/a/../../b/"), "/b");
+        assert_eq!(
+            image_from_link("/memfd:x (deleted)"),
+            ("memfd:x".to_string(), false)
+        );
+        assert_eq!(
+            image_from_link("/tmp/old (deleted)"),
+            ("/tmp/old".to_string(), true)
+        );
+        assert_eq!(
+            image_from_link("/usr/bin/true"),
+            ("/usr/bin/true".to_string(), false)
+        );
     }
 
     #[test]

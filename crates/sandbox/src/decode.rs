@@ -5,7 +5,8 @@
 //! REPORT ONLY: the caller may change that memory at any time, so nothing read here ever
 //! decides whether a call is allowed (see the crate's design note).
 
-use nativeguard_syscalls::flags::{AT_FLAGS, MAP_FLAGS};
+// Flag and request names are the ones the tracer and the sensor use (one table each).
+use nativeguard_syscalls::flags::{AT_FLAGS, MAP_FLAGS, MFD_FLAGS, OPEN_FLAGS, PTRACE_REQUESTS};
 use nativeguard_syscalls::{Arch, ArgType};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -197,11 +198,11 @@ fn int(raw: u64) -> String {
     format!("{}{}", low as i32, note.unwrap_or_default())
 }
 
-fn named_int(raw: u64, names: &[(u32, &str)]) -> String {
+fn named_int<T: Copy + Into<u64>>(raw: u64, names: &[(T, &str)]) -> String {
     let (low, note) = int_value(raw);
     let body = names
         .iter()
-        .find(|(value, _)| *value == low)
+        .find(|(value, _)| (*value).into() == u64::from(low))
         .map_or_else(|| (low as i32).to_string(), |(_, name)| (*name).to_string());
     format!("{body}{}", note.unwrap_or_default())
 }
@@ -287,25 +288,6 @@ const PROT: &[(u64, &str)] = &[
     (0x0100_0000, "PROT_GROWSDOWN"),
 ];
 
-const OPEN_FLAGS: &[(u64, &str)] = &[
-    (0o1, "O_WRONLY"),
-    (0o2, "O_RDWR"),
-    (0o100, "O_CREAT"),
-    (0o200, "O_EXCL"),
-    (0o400, "O_NOCTTY"),
-    (0o1000, "O_TRUNC"),
-    (0o2000, "O_APPEND"),
-    (0o4000, "O_NONBLOCK"),
-    (0o10000, "O_DSYNC"),
-    (0o40000, "O_DIRECT"),
-    (0o200000, "O_DIRECTORY"),
-    (0o400000, "O_NOFOLLOW"),
-    (0o1000000, "O_NOATIME"),
-    (0o2000000, "O_CLOEXEC"),
-    (0o10000000, "O_PATH"),
-    (0o20200000, "O_TMPFILE"),
-];
-
 fn open_flags(raw: u64) -> String {
     let (low, note) = int_value(raw);
     let access = match low & 3 {
@@ -384,37 +366,6 @@ const SIGNALS: &[(u32, &str)] = &[
     (17, "SIGCHLD"),
     (18, "SIGCONT"),
     (19, "SIGSTOP"),
-];
-
-const PTRACE_REQUESTS: &[(u32, &str)] = &[
-    (0, "PTRACE_TRACEME"),
-    (1, "PTRACE_PEEKTEXT"),
-    (2, "PTRACE_PEEKDATA"),
-    (3, "PTRACE_PEEKUSER"),
-    (4, "PTRACE_POKETEXT"),
-    (5, "PTRACE_POKEDATA"),
-    (6, "PTRACE_POKEUSER"),
-    (7, "PTRACE_CONT"),
-    (8, "PTRACE_KILL"),
-    (9, "PTRACE_SINGLESTEP"),
-    (12, "PTRACE_GETREGS"),
-    (13, "PTRACE_SETREGS"),
-    (16, "PTRACE_ATTACH"),
-    (17, "PTRACE_DETACH"),
-    (24, "PTRACE_SYSCALL"),
-    (0x4200, "PTRACE_SETOPTIONS"),
-    (0x4204, "PTRACE_GETREGSET"),
-    (0x4205, "PTRACE_SETREGSET"),
-    (0x4206, "PTRACE_SEIZE"),
-    (0x4207, "PTRACE_INTERRUPT"),
-];
-
-const MEMFD_FLAGS: &[(u64, &str)] = &[
-    (1, "MFD_CLOEXEC"),
-    (2, "MFD_ALLOW_SEALING"),
-    (4, "MFD_HUGETLB"),
-    (8, "MFD_NOEXEC_SEAL"),
-    (16, "MFD_EXEC"),
 ];
 
 const PRCTL_OPTIONS: &[(u32, &str)] = &[
@@ -543,7 +494,7 @@ pub fn decode_args(arch: Arch, name: &str, args: &[u64; 6], memory: &Memory) -> 
             pointer(args[2]),
             pointer(args[3]),
         ]),
-        "memfd_create" => Some(vec![string(0), int_flags(args[1], MEMFD_FLAGS, "0")]),
+        "memfd_create" => Some(vec![string(0), int_flags(args[1], MFD_FLAGS, "0")]),
         "memfd_secret" => Some(vec![hex(args[0])]),
         "process_vm_readv" | "process_vm_writev" => Some(vec![
             int(args[0]),

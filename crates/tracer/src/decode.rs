@@ -6,8 +6,14 @@
 //! reported as absent, never guessed.
 
 use crate::procfs::ExeName;
-use nativeguard_event::linux::SyscallOrigin;
-use nativeguard_syscalls::flags::{AT_FLAGS, MAP_FLAGS};
+use nativeguard_event::linux::{normalize_path as normalize, SyscallOrigin};
+use nativeguard_syscalls::flags::{
+    open_flags, personality_text, AT_EMPTY_PATH, AT_FDCWD, AT_FLAGS, MAP_FLAGS, MFD_FLAGS,
+};
+// One table and renderer per kind of flag, shared with the sensor and the sandbox.
+pub use nativeguard_syscalls::flags::{
+    bpf_command_name, flag_names, prot_text as prot_string, ptrace_request_name, OPEN_WRITE_MASK,
+};
 
 /// Most bytes of one string argument (path, memfd name, module parameters) read.
 pub const MAX_STRING_BYTES: usize = 4096;
@@ -78,9 +84,6 @@ pub enum TrapWhen {
 
 /// `PROT_EXEC`.
 pub const PROT_EXEC: u64 = 0x4;
-/// `O_WRONLY | O_RDWR`: an open that can write.
-pub const OPEN_WRITE_MASK: u64 = 0x3;
-
 /// The detection filter's trap list: syscall names (in every ABI that has them) and when to
 /// stop. `open`/`openat` stop only when opening for writing (a write to `/proc/PID/mem` needs
 /// it); `mmap`/`mprotect` only when PROT_EXEC is requested.
@@ -295,154 +298,6 @@ fn int_arg(value: u64) -> i32 {
     value as u32 as i32
 }
 
-/// `AT_FDCWD`.
-const AT_FDCWD: i32 = -100;
-/// `AT_EMPTY_PATH`.
-const AT_EMPTY_PATH: u64 = 0x1000;
-
-/// Names the set bits of `value` from `names`, in table order; unknown bits as hex.
-pub fn flag_names(value: u64, names: &[(u64, &str)]) -> String {
-    let mut parts = Vec::new();
-    let mut rest = value;
-    for &(bit, name) in names {
-        if bit != 0 && value & bit == bit {
-            parts.push(name.to_string());
-            rest &= !bit;
-        }
-    }
-    if rest != 0 || parts.is_empty() {
-        parts.push(format!("{rest:#x}"));
-    }
-    parts.join("|")
-}
-
-/// `PROT_*` as `rwx`, `r-x`, `---`.
-pub fn prot_string(prot: u64) -> String {
-    let bit = |mask: u64, c: char| if prot & mask != 0 { c } else { '-' };
-    [bit(1, 'r'), bit(2, 'w'), bit(4, 'x')].iter().collect()
-}
-
-const MFD_FLAGS: &[(u64, &str)] = &[
-    (0x1, "MFD_CLOEXEC"),
-    (0x2, "MFD_ALLOW_SEALING"),
-    (0x4, "MFD_HUGETLB"),
-    (0x8, "MFD_NOEXEC_SEAL"),
-    (0x10, "MFD_EXEC"),
-];
-
-const OPEN_FLAGS: &[(u64, &str)] = &[
-    (0x1, "O_WRONLY"),
-    (0x2, "O_RDWR"),
-    (0x40, "O_CREAT"),
-    (0x80, "O_EXCL"),
-    (0x200, "O_TRUNC"),
-    (0x400, "O_APPEND"),
-    (0x800, "O_NONBLOCK"),
-    (0x10000, "O_DIRECTORY"),
-    (0x20000, "O_NOFOLLOW"),
-    (0x80000, "O_CLOEXEC"),
-];
-
-const PERSONALITY_FLAGS: &[(u64, &str)] = &[
-    (0x0020000, "UNAME26"),
-    (0x0040000, "ADDR_NO_RANDOMIZE"),
-    (0x0080000, "FDPIC_FUNCPTRS"),
-    (0x0100000, "MMAP_PAGE_ZERO"),
-    (0x0200000, "ADDR_COMPAT_LAYOUT"),
-    (0x0400000, "READ_IMPLIES_EXEC"),
-    (0x0800000, "ADDR_LIMIT_32BIT"),
-    (0x1000000, "SHORT_INODE"),
-    (0x2000000, "WHOLE_SECONDS"),
-    (0x4000000, "STICKY_TIMEOUTS"),
-    (0x8000000, "ADDR_LIMIT_3GB"),
-];
-
-/// The name of a ptrace request.
-pub fn ptrace_request_name(request: u64) -> String {
-    let name = match request {
-        0 => "PTRACE_TRACEME",
-        1 => "PTRACE_PEEKTEXT",
-        2 => "PTRACE_PEEKDATA",
-        3 => "PTRACE_PEEKUSER",
-        4 => "PTRACE_POKETEXT",
-        5 => "PTRACE_POKEDATA",
-        6 => "PTRACE_POKEUSER",
-        7 => "PTRACE_CONT",
-        8 => "PTRACE_KILL",
-        9 => "PTRACE_SINGLESTEP",
-        12 => "PTRACE_GETREGS",
-        13 => "PTRACE_SETREGS",
-        14 => "PTRACE_GETFPREGS",
-        15 => "PTRACE_SETFPREGS",
-        16 => "PTRACE_ATTACH",
-        17 => "PTRACE_DETACH",
-        18 => "PTRACE_GETFPXREGS",
-        19 => "PTRACE_SETFPXREGS",
-        24 => "PTRACE_SYSCALL",
-        0x4200 => "PTRACE_SETOPTIONS",
-        0x4201 => "PTRACE_GETEVENTMSG",
-        0x4202 => "PTRACE_GETSIGINFO",
-        0x4203 => "PTRACE_SETSIGINFO",
-        0x4204 => "PTRACE_GETREGSET",
-        0x4205 => "PTRACE_SETREGSET",
-        0x4206 => "PTRACE_SEIZE",
-        0x4207 => "PTRACE_INTERRUPT",
-        0x4208 => "PTRACE_LISTEN",
-        0x4209 => "PTRACE_PEEKSIGINFO",
-        0x420e => "PTRACE_GET_SYSCALL_INFO",
-        _ => return format!("{request:#x}"),
-    };
-    name.to_string()
-}
-
-/// The name of a `bpf(2)` command.
-pub fn bpf_command_name(command: u64) -> String {
-    const NAMES: &[&str] = &[
-        "BPF_MAP_CREATE",
-        "BPF_MAP_LOOKUP_ELEM",
-        "BPF_MAP_UPDATE_ELEM",
-        "BPF_MAP_DELETE_ELEM",
-        "BPF_MAP_GET_NEXT_KEY",
-        "BPF_PROG_LOAD",
-        "BPF_OBJ_PIN",
-        "BPF_OBJ_GET",
-        "BPF_PROG_ATTACH",
-        "BPF_PROG_DETACH",
-        "BPF_PROG_TEST_RUN",
-        "BPF_PROG_GET_NEXT_ID",
-        "BPF_MAP_GET_NEXT_ID",
-        "BPF_PROG_GET_FD_BY_ID",
-        "BPF_MAP_GET_FD_BY_ID",
-        "BPF_OBJ_GET_INFO_BY_FD",
-        "BPF_PROG_QUERY",
-        "BPF_RAW_TRACEPOINT_OPEN",
-        "BPF_BTF_LOAD",
-        "BPF_BTF_GET_FD_BY_ID",
-        "BPF_TASK_FD_QUERY",
-        "BPF_MAP_LOOKUP_AND_DELETE_ELEM",
-        "BPF_MAP_FREEZE",
-        "BPF_BTF_GET_NEXT_ID",
-        "BPF_MAP_LOOKUP_BATCH",
-        "BPF_MAP_LOOKUP_AND_DELETE_BATCH",
-        "BPF_MAP_UPDATE_BATCH",
-        "BPF_MAP_DELETE_BATCH",
-        "BPF_LINK_CREATE",
-        "BPF_LINK_UPDATE",
-        "BPF_LINK_GET_FD_BY_ID",
-        "BPF_LINK_GET_NEXT_ID",
-        "BPF_ENABLE_STATS",
-        "BPF_ITER_CREATE",
-        "BPF_LINK_DETACH",
-        "BPF_PROG_BIND_MAP",
-        "BPF_TOKEN_CREATE",
-    ];
-    usize::try_from(command)
-        .ok()
-        .and_then(|index| NAMES.get(index))
-        .map(|name| name.to_string())
-        .unwrap_or_else(|| format!("{command:#x}"))
-}
-
 /// Whether a path names some process's memory file, and whose: `/proc/PID/mem`,
 /// `/proc/self/mem`, `/proc/PID/task/TID/mem`, `/proc/thread-self/mem`.
 pub fn proc_mem_target(path: &str, caller: u32) -> Option<u32> {
@@ -458,21 +313,6 @@ pub fn proc_mem_target(path: &str, caller: u32) -> Option<u32> {
         "self" | "thread-self" => Some(caller),
         pid => pid.parse().ok(),
     }
-}
-
-/// Collapses `.` and `..` and doubled slashes of an absolute path (no symlinks resolved).
-fn normalize(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            part => parts.push(part),
-        }
-    }
-    format!("/{}", parts.join("/"))
 }
 
 /// The absolute form of a path argument relative to `dirfd`.
@@ -638,37 +478,10 @@ pub fn decode(call: Sensitive, arch: &str, args: &[u64; 6], tracee: &mut dyn Tra
             out.path = path;
         }
         Sensitive::Personality => {
-            let persona = args[0] & 0xffff_ffff;
-            let text = if persona == 0xffff_ffff {
-                "query".to_string()
-            } else {
-                let mut text = match persona & 0xff {
-                    0 => "PER_LINUX".to_string(),
-                    8 => "PER_LINUX32".to_string(),
-                    other => format!("{other:#x}"),
-                };
-                if persona & !0xff != 0 {
-                    text.push('|');
-                    text.push_str(&flag_names(persona & !0xff, PERSONALITY_FLAGS));
-                }
-                text
-            };
-            out.field("Personality", text);
+            out.field("Personality", personality_text(args[0]));
         }
     }
     out
-}
-
-fn open_flags(flags: u64) -> String {
-    let flags = flags & 0xffff_ffff;
-    if flags & OPEN_WRITE_MASK == 0 {
-        let rest = flags & !OPEN_WRITE_MASK;
-        if rest == 0 {
-            return "O_RDONLY".to_string();
-        }
-        return format!("O_RDONLY|{}", flag_names(rest, OPEN_FLAGS));
-    }
-    flag_names(flags, OPEN_FLAGS)
 }
 
 fn decode_mmap(prot: u64, flags: u64, fd: i32, tracee: &mut dyn Tracee, out: &mut Decoded) {
