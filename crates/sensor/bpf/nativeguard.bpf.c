@@ -71,6 +71,7 @@ struct {
 #define MAP_ANONYMOUS 0x20
 #define O_ACCMODE 3
 #define BPF_PROG_LOAD_CMD 5
+#define AT_EMPTY_PATH 0x1000
 
 static __always_inline void count_lost(void)
 {
@@ -139,6 +140,24 @@ static __always_inline __u32 classify_addr(struct task_struct *task, __u64 addr,
 	struct vma_class class = { .origin = NG_ORIGIN_UNKNOWN, .name = name };
 	bpf_find_vma(task, addr, classify_vma, &class, 0);
 	return class.origin;
+}
+
+/* The dentry name of the file descriptor fd of task refers to (`memfd:x` for a memfd): what an
+ * execveat(fd, "", AT_EMPTY_PATH) runs. By the time user space reads /proc the exec may have
+ * closed the descriptor (CLOEXEC), so it is read here. Returns the bytes read (with the NUL). */
+static __always_inline long fd_file_name(struct task_struct *task, long fd, char *out)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	unsigned int max_fds = BPF_CORE_READ(fdt, max_fds);
+	if (fd < 0 || fd >= max_fds)
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = 0;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return 0;
+	const unsigned char *name = BPF_CORE_READ(file, f_path.dentry, d_name.name);
+	long n = bpf_probe_read_kernel_str(out, NG_PATH_LEN, name);
+	return n > 0 ? n : 0;
 }
 
 /* Whether this syscall belongs to the sensitive set; decided before any work is done. */
@@ -240,6 +259,10 @@ int BPF_PROG(ng_sys_enter, struct pt_regs *regs, long id)
 		/* May fail in a fresh child (page not faulted in): the exec event has the kernel's copy. */
 		long n = bpf_probe_read_user_str(e->str, sizeof(e->str), user_str);
 		e->str_len = n > 0 ? n : 0;
+	}
+	if (id == NR_execveat && e->str_len <= 1 && (e->args[4] & AT_EMPTY_PATH)) {
+		e->str_len = fd_file_name(task, (int)e->args[0], e->str);
+		e->region = NG_ORIGIN_FILE;
 	}
 	if ((id == NR_open || id == NR_openat) && !is_proc_mem(e->str, e->str_len)) {
 		bpf_ringbuf_discard(e, 0);

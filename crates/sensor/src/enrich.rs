@@ -1,13 +1,29 @@
 //! Turns decoded kernel records into [`Event`]s: keeps the process table current and fills
 //! every event from it, through `nativeguard_event::linux` only.
 
-use crate::process::{elf_is_dynamic, join_args, ProcessEntry, ProcessTable, MAX_ELF_HEADER_READ};
-use crate::wire::{
-    c_str, AddressClass, RawExec, RawHeader, RawSyscall, Record, EXE_DELETED, EXE_MEMFD,
+use crate::process::{
+    elf_is_dynamic, join_args, mapping_path, parse_file_mappings, FileMapping, ProcessEntry,
+    ProcessTable, MAX_CMDLINE_READ, MAX_ELF_HEADER_READ, MAX_MAPS_READ,
 };
-use nativeguard_event::linux::{self, SyscallOrigin, SyscallRecord};
+use crate::wire::{
+    c_str, AddressClass, RawExec, RawHeader, RawSyscall, Record, ARGS_LEN, EXE_DELETED, EXE_MEMFD,
+};
+use nativeguard_event::linux::{
+    self, image_from_link, normalize_path, SyscallOrigin, SyscallRecord,
+};
 use nativeguard_event::{Event, Timestamp};
+use nativeguard_syscalls::flags::{
+    flag_names, open_flags, personality_text, prot_text, ptrace_request_name, AT_EMPTY_PATH,
+    AT_FDCWD, AT_FLAGS, MAP_FLAGS, MFD_FLAGS,
+};
+use std::collections::HashMap;
 use std::io::Read;
+use std::path::Path;
+
+/// Bytes of the x86_64 `syscall` instruction: the kernel's ip is just past it.
+const SYSCALL_INSTRUCTION_LEN: u64 = 2;
+/// Most processes whose file mappings are kept to resolve origin paths.
+pub const MAX_CACHED_MAPS: usize = 1024;
 
 /// The x86_64 syscalls the kernel filter lets through, by number.
 pub const SENSITIVE_SYSCALLS: &[(i64, &str)] = &[
@@ -33,27 +49,6 @@ pub fn syscall_name(nr: i64) -> Option<&'static str> {
         .iter()
         .find(|(n, _)| *n == nr)
         .map(|(_, name)| *name)
-}
-
-/// ptrace request names for the requests the kernel filter reports.
-pub fn ptrace_request_name(request: u64) -> Option<&'static str> {
-    Some(match request {
-        4 => "PTRACE_POKETEXT",
-        5 => "PTRACE_POKEDATA",
-        6 => "PTRACE_POKEUSER",
-        13 => "PTRACE_SETREGS",
-        15 => "PTRACE_SETFPREGS",
-        16 => "PTRACE_ATTACH",
-        0x4205 => "PTRACE_SETREGSET",
-        0x4206 => "PTRACE_SEIZE",
-        _ => return None,
-    })
-}
-
-/// `PROT_*` bits as `rwx` text (`-` for a missing right).
-pub fn prot_text(prot: u64) -> String {
-    let flag = |bit: u64, c: char| if prot & bit != 0 { c } else { '-' };
-    [flag(1, 'r'), flag(2, 'w'), flag(4, 'x')].iter().collect()
 }
 
 /// The schema's origin for a kernel address class and mapping file name.
@@ -93,7 +88,10 @@ pub struct Enricher {
     /// The clock conversion.
     pub clock: Clock,
     /// Image path -> whether it is dynamically linked, for direct-syscall events.
-    pub linkage: std::collections::HashMap<String, Option<bool>>,
+    pub linkage: HashMap<String, Option<bool>>,
+    /// pid -> its file mappings, read from `/proc/PID/maps` when a syscall's origin file is
+    /// first seen (dropped at exec and exit).
+    pub mappings: HashMap<u32, Vec<FileMapping>>,
 }
 
 impl Enricher {
@@ -118,6 +116,7 @@ impl Enricher {
             Record::Exit(exit) => {
                 let info = self.table.process_info(header.pid);
                 self.table.exit(header.pid);
+                self.mappings.remove(&header.pid);
                 let mut event = Event::with_capacity(8);
                 event.insert("EventType", linux::event_type::PROCESS_EXIT);
                 event.insert("ProcessId", header.pid);
@@ -158,37 +157,30 @@ impl Enricher {
         let cwd = std::fs::read_link(self.proc_root.join(header.pid.to_string()).join("cwd"))
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or(previous.cwd);
-        let image = if memfd {
-            exe_name.clone()
-        } else if filename.starts_with('/') && !filename.starts_with("/dev/fd/") {
-            filename.clone()
-        } else if filename.starts_with("/dev/fd/") || filename.is_empty() {
-            std::fs::read_link(self.proc_root.join(header.pid.to_string()).join("exe"))
-                .map(|p| {
-                    p.to_string_lossy()
-                        .trim_end_matches(" (deleted)")
-                        .to_owned()
-                })
-                .unwrap_or(filename.clone())
+        let proc_dir = self.proc_root.join(header.pid.to_string());
+        let (image, deleted) = if memfd {
+            (exe_name.clone(), false)
         } else {
-            format!(
-                "{}/{}",
-                cwd.trim_end_matches('/'),
-                filename.trim_start_matches("./")
-            )
+            resolved_image(&proc_dir, &filename, &exe_name, &cwd).unwrap_or_else(|| {
+                (
+                    as_executed(&proc_dir, &filename, &cwd),
+                    exec.exe_flags & EXE_DELETED != 0,
+                )
+            })
         };
+        self.mappings.remove(&header.pid);
         let args_len = (exec.args_len as usize).min(exec.args.len());
         let entry = ProcessEntry {
             ppid: header.ppid,
             uid: header.uid,
             gid: header.gid,
             image,
-            command_line: join_args(&exec.args[..args_len]),
+            command_line: full_command_line(&proc_dir, &exec.args[..args_len]),
             comm: c_str(&header.comm),
             cwd,
             cgroup_id: header.cgroup_id,
             exe_is_memfd: memfd,
-            exe_deleted: !memfd && exec.exe_flags & EXE_DELETED != 0,
+            exe_deleted: deleted,
         };
         self.table.insert(header.pid, entry);
         let info = self.table.process_info(header.pid);
@@ -225,10 +217,19 @@ impl Enricher {
         if self.table.get(header.pid).is_none_or(|e| e.comm.is_empty()) {
             self.refresh_creds(header);
         }
-        let info = self.table.process_info(header.pid);
+        let mut info = self.table.process_info(header.pid);
+        let proc_dir = self.proc_root.join(header.pid.to_string());
+        // The directory now, as the tracer reads it at each call (chdir is not watched).
+        if let Ok(cwd) = std::fs::read_link(proc_dir.join("cwd")) {
+            info.current_directory = cwd.to_string_lossy().into_owned();
+        }
         let class = AddressClass::try_from(raw.origin).unwrap_or(AddressClass::Unknown);
         let origin_name = c_str(&raw.origin_name);
         let origin = origin_of(class, &origin_name);
+        let origin_path = (!origin_name.is_empty()).then(|| {
+            self.origin_path(header.pid, raw.ip, &origin_name)
+                .unwrap_or(origin_name.clone())
+        });
         let name = syscall_name(raw.nr).unwrap_or("unknown");
         let text = (raw.str_len > 0).then(|| c_str(&raw.str));
         let mut record = SyscallRecord {
@@ -238,27 +239,53 @@ impl Enricher {
             args: raw.args,
             ret: None,
             origin,
-            origin_path: (!origin_name.is_empty()).then(|| origin_name.clone()),
+            origin_path,
             target_pid: None,
             target_is_child: None,
             path: None,
             decoded: Vec::new(),
         };
         match name {
-            "execve" | "execveat" => record.path = text,
+            "execve" => record.path = text.map(|path| absolute(&proc_dir, AT_FDCWD, &path, &info)),
+            "execveat" => {
+                let dirfd = raw.args[0] as u32 as i32;
+                let flags = raw.args[4] & 0xffff_ffff;
+                let path = text.unwrap_or_default();
+                // The kernel program put the name of dirfd's file in `str` (empty path with
+                // AT_EMPTY_PATH): its full path while the process lives, else that name.
+                let descriptor_name = raw.region == AddressClass::File as u32;
+                record.path = if descriptor_name || (path.is_empty() && flags & AT_EMPTY_PATH != 0)
+                {
+                    fd_target(&proc_dir, dirfd)
+                        .filter(|full| {
+                            path.is_empty() || full.rsplit('/').next() == Some(path.as_str())
+                        })
+                        .or((!path.is_empty()).then_some(path))
+                } else {
+                    Some(absolute(&proc_dir, dirfd, &path, &info))
+                };
+                if dirfd != AT_FDCWD {
+                    record.decoded.push(("ExecFd".into(), dirfd.to_string()));
+                }
+                if flags != 0 {
+                    record
+                        .decoded
+                        .push(("ExecFlags".into(), flag_names(flags, AT_FLAGS)));
+                }
+            }
             "memfd_create" => {
                 record
                     .decoded
                     .push(("MemfdName".into(), text.unwrap_or_default()));
-                record
-                    .decoded
-                    .push(("MemfdFlags".into(), format!("{:#x}", raw.args[1])));
+                record.decoded.push((
+                    "MemfdFlags".into(),
+                    flag_names(raw.args[1] & 0xffff_ffff, MFD_FLAGS),
+                ));
             }
             "ptrace" => {
-                let request = ptrace_request_name(raw.args[0]).unwrap_or("unknown");
                 record
                     .decoded
-                    .push(("PtraceRequest".into(), request.into()));
+                    .push(("PtraceRequest".into(), ptrace_request_name(raw.args[0])));
                 record.target_pid = u32::try_from(raw.args[1]).ok();
             }
             "process_vm_writev" | "process_vm_readv" => {
@@ -266,6 +293,12 @@ impl Enricher {
             }
             "mprotect" | "mmap" => {
                 record.decoded.push(("Prot".into(), prot_text(raw.args[2])));
+                if name == "mmap" {
+                    record.decoded.push((
+                        "MapFlags".into(),
+                        flag_names(raw.args[3] & 0xffff_ffff, MAP_FLAGS),
+                    ));
+                }
                 let region = if name == "mmap" {
                     SyscallOrigin::Anonymous
                 } else {
@@ -278,6 +311,12 @@ impl Enricher {
                     .push(("MemoryRegion".into(), region.as_str().into()));
             }
             "open" | "openat" => {
+                let flags = if name == "open" {
+                    raw.args[1]
+                } else {
+                    raw.args[2]
+                };
+                record.decoded.push(("OpenFlags".into(), open_flags(flags)));
                 if let Some(path) = &text {
                     let target = path
                         .strip_prefix("/proc/")
@@ -290,9 +329,16 @@ impl Enricher {
                 }
                 record.path = text;
             }
+            // The kernel filter reports BPF_PROG_LOAD only.
             "bpf" => record
                 .decoded
                 .push(("BpfCommand".into(), "BPF_PROG_LOAD".into())),
+            "personality" => record
+                .decoded
+                .push(("Personality".into(), personality_text(raw.args[0]))),
+            "init_module" => record
+                .decoded
+                .push(("ModuleSize".into(), raw.args[1].to_string())),
             _ => {}
         }
         if origin == SyscallOrigin::MainBinary {
@@ -312,6 +358,142 @@ impl Enricher {
         }
         linux::syscall(&info, &record)
     }
+}
+
+impl Enricher {
+    /// The full path of the mapping holding the syscall instruction (just before `ip`) when
+    /// `/proc/PID/maps` can still be read and names the same file as the kernel did; `None`
+    /// when the process is gone (the caller keeps the kernel's file name then).
+    fn origin_path(&mut self, pid: u32, ip: u64, name: &str) -> Option<String> {
+        let address = ip.saturating_sub(SYSCALL_INSTRUCTION_LEN);
+        if let Some(path) = self.mapping_path(pid, address, name) {
+            return Some(path);
+        }
+        // An exec replaces the maps before user space reads them; a freshly forked child
+        // still had its parent's, at the same addresses (the name check rejects others).
+        let parent = self.table.get(pid)?.ppid;
+        (parent != 0 && parent != pid)
+            .then(|| self.mapping_path(parent, address, name))
+            .flatten()
+    }
+
+    /// [`mapping_path`] over the cached maps of `pid`, read again when they do not answer.
+    fn mapping_path(&mut self, pid: u32, address: u64, name: &str) -> Option<String> {
+        if let Some(path) = self
+            .mappings
+            .get(&pid)
+            .and_then(|mappings| mapping_path(mappings, address, name))
+        {
+            return Some(path.to_owned());
+        }
+        let text = read_bounded(
+            &self.proc_root.join(pid.to_string()).join("maps"),
+            MAX_MAPS_READ,
+        )?;
+        let mappings = parse_file_mappings(&String::from_utf8_lossy(&text));
+        let path = mapping_path(&mappings, address, name).map(str::to_owned);
+        if self.mappings.len() >= MAX_CACHED_MAPS {
+            self.mappings.clear();
+        }
+        self.mappings.insert(pid, mappings);
+        path
+    }
+}
+
+/// The executable as `/proc/PID/exe` names it, if that link names the file the kernel ran
+/// (`exe_name` is its dentry name: a later exec or a reused pid is not taken); else the
+/// exec path with its symlinks resolved, under the same check (the process is gone, but the
+/// file is still where it was run from). Returns the image and whether its file was deleted.
+fn resolved_image(
+    proc_dir: &Path,
+    filename: &str,
+    exe_name: &str,
+    cwd: &str,
+) -> Option<(String, bool)> {
+    let same_file = |path: &str| {
+        let file = path.rsplit('/').next().unwrap_or(path);
+        let cut = exe_name.len() == crate::wire::NAME_LEN - 1;
+        !exe_name.is_empty() && (file == exe_name || (cut && file.starts_with(exe_name)))
+    };
+    if let Ok(link) = std::fs::read_link(proc_dir.join("exe")) {
+        let (image, deleted) = image_from_link(&link.to_string_lossy());
+        if same_file(&image) {
+            return Some((image, deleted));
+        }
+    }
+    if filename.starts_with("/dev/fd/") || filename.is_empty() {
+        return None;
+    }
+    let path = if filename.starts_with('/') {
+        filename.to_owned()
+    } else {
+        format!("{}/{filename}", cwd.trim_end_matches('/'))
+    };
+    let resolved = std::fs::canonicalize(path).ok()?;
+    let resolved = resolved.to_string_lossy();
+    same_file(&resolved).then(|| (resolved.into_owned(), false))
+}
+
+/// The image as the exec named it, when it cannot be resolved (the process and its file are
+/// gone): the absolute exec path, or `/proc/PID/exe` for a descriptor exec.
+fn as_executed(proc_dir: &Path, filename: &str, cwd: &str) -> String {
+    if filename.starts_with('/') && !filename.starts_with("/dev/fd/") {
+        filename.to_owned()
+    } else if filename.starts_with("/dev/fd/") || filename.is_empty() {
+        std::fs::read_link(proc_dir.join("exe"))
+            .map(|p| image_from_link(&p.to_string_lossy()).0)
+            .unwrap_or(filename.to_owned())
+    } else {
+        format!(
+            "{}/{}",
+            cwd.trim_end_matches('/'),
+            filename.trim_start_matches("./")
+        )
+    }
+}
+
+/// The command line: the kernel's copy of argv, or `/proc/PID/cmdline` when that copy was cut
+/// at [`ARGS_LEN`] bytes and the process still has the same arguments.
+fn full_command_line(proc_dir: &Path, args: &[u8]) -> String {
+    if args.len() >= ARGS_LEN {
+        if let Some(full) = read_bounded(&proc_dir.join("cmdline"), MAX_CMDLINE_READ) {
+            if full.starts_with(args) {
+                return join_args(&full);
+            }
+        }
+    }
+    join_args(args)
+}
+
+/// What descriptor `fd` of the process refers to (`memfd:NAME` for a memfd), while it lives.
+fn fd_target(proc_dir: &Path, fd: i32) -> Option<String> {
+    let link = std::fs::read_link(proc_dir.join("fd").join(fd.to_string())).ok()?;
+    Some(image_from_link(&link.to_string_lossy()).0)
+}
+
+/// A path argument made absolute as the tracer makes it: relative to the working directory
+/// (`AT_FDCWD`) or to the directory `dirfd` refers to, `.` and `..` collapsed; left as given
+/// when that directory cannot be read.
+fn absolute(proc_dir: &Path, dirfd: i32, path: &str, info: &linux::ProcessInfo) -> String {
+    if path.starts_with('/') {
+        return normalize_path(path);
+    }
+    let base = if dirfd == AT_FDCWD {
+        (!info.current_directory.is_empty()).then(|| info.current_directory.clone())
+    } else {
+        fd_target(proc_dir, dirfd)
+    };
+    match base {
+        Some(base) => normalize_path(&format!("{base}/{path}")),
+        None => path.to_owned(),
+    }
+}
+
+fn read_bounded(path: &Path, limit: u64) -> Option<Vec<u8>> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut bytes = Vec::with_capacity(4096);
+    file.take(limit).read_to_end(&mut bytes).ok()?;
+    Some(bytes)
 }
 
 fn read_prefix(path: &std::path::Path) -> Option<Vec<u8>> {
@@ -360,6 +542,7 @@ mod tests {
             proc_root: "/nonexistent-proc".into(),
             clock: Clock { boot_offset_ns: 0 },
             linkage: Default::default(),
+            mappings: Default::default(),
         }
     }
 
@@ -439,8 +622,6 @@ mod tests {
 
     #[test]
     fn decodes_prot_and_names() {
-        assert_eq!(prot_text(7), "rwx");
-        assert_eq!(prot_text(5), "r-x");
         assert_eq!(syscall_name(319), Some("memfd_create"));
         assert_eq!(syscall_name(39), None);
         assert_eq!(

@@ -20,6 +20,12 @@
 //! - [`process::ProcessTable`] is seeded from `/proc` and kept from fork/exec/exit records;
 //!   [`enrich::Enricher`] turns records into `process_creation`, `syscall`, `process_fork` and
 //!   `process_exit` events with Image, CommandLine, parent, user, directory and syscall origin.
+//!   What the kernel side cannot give is completed from `/proc` while the process lives, so the
+//!   fields read as the tracer's (`crates/cli/tests/parity.rs` compares them): `Image` from
+//!   `/proc/PID/exe` (checked against the kernel's name of the executed file), the full
+//!   `SyscallOriginPath` from `/proc/PID/maps` (the kernel's file name is kept when the process
+//!   is gone), a command line longer than the kernel's copy from `/proc/PID/cmdline`, the
+//!   working directory at each call. Flags are named from `nativeguard_syscalls::flags`.
 //! - [`Sensor`] (in the `sys` module, the only one with `unsafe`) checks support, loads and
 //!   attaches, polls the ring buffer and reads the kernel's lost-record counter.
 //!

@@ -229,6 +229,71 @@ pub fn elf_is_dynamic(bytes: &[u8]) -> Option<bool> {
     Some(false)
 }
 
+/// Most bytes of `/proc/PID/cmdline` read when the kernel's copy of the arguments was cut.
+pub const MAX_CMDLINE_READ: u64 = 64 * 1024;
+/// Most bytes of one `/proc/PID/maps` read to find the full path of a syscall's origin.
+pub const MAX_MAPS_READ: u64 = 4 << 20;
+
+/// One file-backed mapping of `/proc/PID/maps`: its address range and its path as the kernel
+/// prints it (with ` (deleted)` when the file is gone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMapping {
+    /// First address.
+    pub start: u64,
+    /// One past the last address.
+    pub end: u64,
+    /// The path.
+    pub path: String,
+}
+
+/// The file-backed mappings of a `/proc/PID/maps` text (anonymous and `[pseudo]` mappings and
+/// lines that do not parse are left out).
+pub fn parse_file_mappings(text: &str) -> Vec<FileMapping> {
+    let mut mappings = Vec::new();
+    for line in text.lines() {
+        // address perms offset dev inode path (the path may hold spaces).
+        let mut rest = line;
+        let mut fields = [""; 5];
+        for field in &mut fields {
+            rest = rest.trim_start_matches(' ');
+            let end = rest.find(' ').unwrap_or(rest.len());
+            *field = &rest[..end];
+            rest = &rest[end..];
+        }
+        let path = rest.trim_start_matches(' ');
+        if !path.starts_with('/') {
+            continue;
+        }
+        let Some((start, end)) = fields[0].split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16))
+        else {
+            continue;
+        };
+        mappings.push(FileMapping {
+            start,
+            end,
+            path: path.to_owned(),
+        });
+    }
+    mappings
+}
+
+/// The path of the mapping holding `address` if its file is the one named `name` (the kernel's
+/// dentry name, cut to [`crate::wire::NAME_LEN`] - 1 bytes): the check keeps a stale maps
+/// text from naming another file.
+pub fn mapping_path<'a>(mappings: &'a [FileMapping], address: u64, name: &str) -> Option<&'a str> {
+    let mapping = mappings
+        .iter()
+        .find(|m| m.start <= address && address < m.end)?;
+    let path = mapping.path.as_str();
+    let file = path.strip_suffix(" (deleted)").unwrap_or(path);
+    let file = file.rsplit('/').next().unwrap_or(file);
+    let cut = name.len() == crate::wire::NAME_LEN - 1;
+    (file == name || (cut && file.starts_with(name))).then_some(path)
+}
+
 /// Reads one `/proc/PID` directory; `None` when the process is gone or unreadable.
 pub fn read_proc_entry(dir: &Path) -> Option<ProcessEntry> {
     let status = std::fs::read_to_string(dir.join("status")).ok()?;
@@ -359,6 +424,41 @@ mod tests {
         hostile[56] = 1;
         hostile[57] = 0;
         assert_eq!(elf_is_dynamic(&hostile), None);
+    }
+
+    #[test]
+    fn file_mappings_and_origin_paths() {
+        let text = "\
+55d0c0a00000-55d0c0a02000 r--p 00000000 08:01 1234                       /usr/bin/my prog
+7f0e03387000-7f0e03388000 r-xp 00028000 08:01 99                         /usr/lib/x86_64-linux-gnu/libc.so.6
+7f0e03390000-7f0e03391000 r-xp 00000000 00:01 7                          /memfd:stage2 (deleted)
+7f0e033a0000-7f0e033a1000 rw-p 00000000 00:00 0
+7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]
+garbage line
+zz-yy r-xp 0 0 0 /bad/range
+";
+        let mappings = parse_file_mappings(text);
+        assert_eq!(mappings.len(), 3);
+        assert_eq!(mappings[0].path, "/usr/bin/my prog");
+        assert_eq!(
+            mapping_path(&mappings, 0x7f0e03387ffe, "libc.so.6"),
+            Some("/usr/lib/x86_64-linux-gnu/libc.so.6")
+        );
+        // The name must be the mapping's file: a stale text never names another file.
+        assert_eq!(mapping_path(&mappings, 0x7f0e03387ffe, "libm.so.6"), None);
+        assert_eq!(
+            mapping_path(&mappings, 0x7f0e03390000, "memfd:stage2"),
+            Some("/memfd:stage2 (deleted)")
+        );
+        assert_eq!(mapping_path(&mappings, 0x7f0e033a0000, "libc.so.6"), None);
+        let long = format!("/lib/{}", "a".repeat(80));
+        let cut = "a".repeat(crate::wire::NAME_LEN - 1);
+        let one = [FileMapping {
+            start: 0,
+            end: 10,
+            path: long.clone(),
+        }];
+        assert_eq!(mapping_path(&one, 5, &cut), Some(long.as_str()));
     }
 
     #[test]

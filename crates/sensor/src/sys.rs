@@ -164,6 +164,7 @@ impl Sensor {
                 boot_offset_ns: boot_offset_ns(),
             },
             linkage: Default::default(),
+            mappings: Default::default(),
         };
         Ok(Sensor {
             ring,

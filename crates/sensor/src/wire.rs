@@ -181,7 +181,8 @@ pub struct RawSyscall {
     pub ip: u64,
     /// `NG_ORIGIN_*` of `ip`.
     pub origin: u32,
-    /// `NG_ORIGIN_*` of the region mprotect acts on.
+    /// `NG_ORIGIN_*` of the region mprotect acts on; for execveat, `File` when the path was
+    /// empty with `AT_EMPTY_PATH` and `str` holds the name of the file the descriptor refers to.
     pub region: u32,
     /// Bytes read into `str` including the NUL.
     pub str_len: u32,

@@ -72,6 +72,7 @@ impl Host {
                 boot_offset_ns: 1_700_000_000_000_000_000,
             },
             linkage: Default::default(),
+            mappings: Default::default(),
         };
         Host {
             enricher,
