@@ -620,6 +620,86 @@ mod tests {
         assert_eq!(event.get_str("TargetIsSelf"), Some("false"));
     }
 
+    fn syscall_record(nr: i64, args: [u64; 6], region: AddressClass, text: &str) -> Record {
+        let mut bytes = [0u8; 256];
+        bytes[..text.len()].copy_from_slice(text.as_bytes());
+        Record::Syscall(Box::new(RawSyscall {
+            header: header(Kind::Syscall, 100, 1),
+            nr,
+            args,
+            ip: 0x7000,
+            origin: AddressClass::File as u32,
+            region: region as u32,
+            str_len: if text.is_empty() {
+                0
+            } else {
+                text.len() as u32 + 1
+            },
+            pad0: 0,
+            origin_name: fill_c_str("libc.so.6"),
+            str: bytes,
+        }))
+    }
+
+    #[test]
+    fn flags_named_as_the_tracer_names_them() {
+        let mut e = enricher();
+        let memfd = e
+            .event(&syscall_record(
+                319,
+                [0x1000, 1, 0, 0, 0, 0],
+                AddressClass::Unknown,
+                "x",
+            ))
+            .unwrap();
+        assert_eq!(memfd.get_str("MemfdName"), Some("x"));
+        assert_eq!(memfd.get_str("MemfdFlags"), Some("MFD_CLOEXEC"));
+        // The process is gone (no /proc here): the kernel's file name is kept.
+        assert_eq!(memfd.get_str("SyscallOriginPath"), Some("libc.so.6"));
+        // execveat(3, "", argv, envp, AT_EMPTY_PATH): the kernel side put the descriptor's
+        // file name in `str` and said so with region = File.
+        let exec = e
+            .event(&syscall_record(
+                322,
+                [3, 0x2000, 0, 0, 0x1000, 0],
+                AddressClass::File,
+                "memfd:stage2",
+            ))
+            .unwrap();
+        assert_eq!(exec.get_str("TargetPath"), Some("memfd:stage2"));
+        assert_eq!(exec.get_str("ExecFd"), Some("3"));
+        assert_eq!(exec.get_str("ExecFlags"), Some("AT_EMPTY_PATH"));
+        // A relative execve path is made absolute against the directory, as the tracer does.
+        e.table.insert(
+            100,
+            ProcessEntry {
+                ppid: 1,
+                cwd: "/home/u".into(),
+                comm: "demo".into(),
+                ..Default::default()
+            },
+        );
+        let execve = e
+            .event(&syscall_record(
+                59,
+                [0x3000, 0, 0, 0, 0, 0],
+                AddressClass::Unknown,
+                "./a/../b",
+            ))
+            .unwrap();
+        assert_eq!(execve.get_str("TargetPath"), Some("/home/u/b"));
+        let open = e
+            .event(&syscall_record(
+                257,
+                [(-100i64) as u64, 0x4000, 0o2 | 0o2000000, 0, 0, 0],
+                AddressClass::Unknown,
+                "/proc/100/mem",
+            ))
+            .unwrap();
+        assert_eq!(open.get_str("OpenFlags"), Some("O_RDWR|O_CLOEXEC"));
+        assert_eq!(open.get_str("TargetIsSelf"), Some("true"));
+    }
+
     #[test]
     fn decodes_prot_and_names() {
         assert_eq!(syscall_name(319), Some("memfd_create"));
