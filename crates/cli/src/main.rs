@@ -43,26 +43,7 @@ enum Command {
     Emulate(commands::emulate::Args),
 }
 
-/// Hunting builds and drops hundreds of thousands of small strings per second; mimalloc serves
-/// them in about two thirds of the time glibc's malloc takes (JSONL read 2.3 -> 1.7 µs per
-/// event, bench/hunt.md). The benchmark harnesses use it too, so they measure what ships.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// mimalloc's `purge_delay` option: how long freed memory stays committed before it goes back
-/// to the system (1 s by default; libmimalloc-sys names no constant for it).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// Freed memory goes back to the system at once: a hunt over 1 GB of EVTX then peaks at
-/// 127 MB instead of 155 MB (bench/hunt.md), for no measurable time.
-fn return_freed_memory_at_once() {
-    // SAFETY: sets one of mimalloc's option values; any value is valid for this option and
-    // mimalloc reads it on each purge.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
-}
-
 fn main() -> ExitCode {
-    return_freed_memory_at_once();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(args) => commands::validate::run(args),
