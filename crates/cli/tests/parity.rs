@@ -330,16 +330,30 @@ fn sensor_and_tracer_agree_on_the_same_calls() {
         .into_iter()
         .find(|p| Path::new(p).exists());
     match python {
-        Some(python) => traced.extend(trace(
-            "python memfd one-liner",
-            &[
-                python,
-                "-c",
-                "import os; fd=os.memfd_create(\"x\"); os.write(fd, open(\"/bin/true\",\"rb\").read()); \
-                 os.execve(\"/proc/self/fd/%d\"%fd, [\"t\"], {})",
-            ],
-        )),
-        None => eprintln!("note: no python3: the memfd one-liner is not run"),
+        Some(python) => {
+            traced.extend(trace(
+                "python memfd one-liner",
+                &[
+                    python,
+                    "-c",
+                    "import os; fd=os.memfd_create(\"x\"); os.write(fd, open(\"/bin/true\",\"rb\").read()); \
+                     os.execve(\"/proc/self/fd/%d\"%fd, [\"t\"], {})",
+                ],
+            ));
+            // Fileless code: a shared RWX mapping of a memfd (library loads are reported by
+            // neither source).
+            traced.extend(trace(
+                "python memfd RWX mapping",
+                &[
+                    python,
+                    "-c",
+                    "import os, mmap; fd=os.memfd_create(\"jit\"); os.ftruncate(fd, 4096); \
+                     m=mmap.mmap(fd, 4096, flags=mmap.MAP_SHARED, \
+                     prot=mmap.PROT_READ|mmap.PROT_WRITE|mmap.PROT_EXEC)",
+                ],
+            ));
+        }
+        None => eprintln!("note: no python3: the memfd one-liner and mapping are not run"),
     }
     let watched = monitor.stop();
     let _ = std::fs::remove_dir_all(&dir);
@@ -461,7 +475,10 @@ fn sensor_and_tracer_agree_on_the_same_calls() {
         "syscall process_vm_writev",
         "syscall ptrace",
         "process_creation ",
-    ] {
+    ]
+    .into_iter()
+    .chain(python.map(|_| "syscall mmap"))
+    {
         assert!(
             pairs.get(kind).is_some_and(|&n| n > 0),
             "no {kind:?} event seen by both sources: {pairs:?}"

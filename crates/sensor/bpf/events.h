@@ -77,14 +77,16 @@ struct ng_syscall {
 	__u64 args[6];
 	__u64 ip;           /* user instruction pointer after the syscall instruction */
 	__u32 origin;       /* NG_ORIGIN_* of ip */
-	__u32 region;       /* NG_ORIGIN_* of the region mprotect acts on; for execveat,
-	                     * NG_ORIGIN_FILE when the path was empty with AT_EMPTY_PATH and str
-	                     * holds the dentry name of the file dirfd refers to; else UNKNOWN */
+	__u32 region;       /* NG_ORIGIN_* of the region mprotect acts on; for mmap, ANON
+	                     * (anonymous or a memfd) or FILE (an unlinked file), str holding the
+	                     * mapped file's dentry name; for execveat, FILE when the path was
+	                     * empty with AT_EMPTY_PATH and str holds the dentry name of the file
+	                     * dirfd refers to; else UNKNOWN */
 	__u32 str_len;      /* bytes read into str including the NUL, 0 when none */
 	__u32 _pad0;
 	char origin_name[NG_NAME_LEN];
 	char str[NG_PATH_LEN]; /* memfd name, opened path or exec path, when the syscall has one
-	                        * (see region for execveat's descriptor file) */
+	                        * (see region for mmap's and execveat's descriptor file) */
 };
 
 /* The sizes crates/sensor/src/wire.rs asserts too. */

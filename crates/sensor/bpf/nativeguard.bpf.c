@@ -142,10 +142,8 @@ static __always_inline __u32 classify_addr(struct task_struct *task, __u64 addr,
 	return class.origin;
 }
 
-/* The dentry name of the file descriptor fd of task refers to (`memfd:x` for a memfd): what an
- * execveat(fd, "", AT_EMPTY_PATH) runs. By the time user space reads /proc the exec may have
- * closed the descriptor (CLOEXEC), so it is read here. Returns the bytes read (with the NUL). */
-static __always_inline long fd_file_name(struct task_struct *task, long fd, char *out)
+/* The file descriptor fd of task refers to, or 0. */
+static __always_inline struct file *fd_file(struct task_struct *task, long fd)
 {
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	unsigned int max_fds = BPF_CORE_READ(fdt, max_fds);
@@ -153,11 +151,32 @@ static __always_inline long fd_file_name(struct task_struct *task, long fd, char
 		return 0;
 	struct file **fds = BPF_CORE_READ(fdt, fd);
 	struct file *file = 0;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
+		return 0;
+	return file;
+}
+
+/* The dentry name of file (`memfd:x` for a memfd) into out; returns the bytes read (with the
+ * NUL). Used for what an execveat(fd, "", AT_EMPTY_PATH) runs and what an executable file mmap
+ * maps: by the time user space reads /proc the descriptor may be closed (CLOEXEC at exec). */
+static __always_inline long file_name(struct file *file, char *out)
+{
+	if (!file)
 		return 0;
 	const unsigned char *name = BPF_CORE_READ(file, f_path.dentry, d_name.name);
 	long n = bpf_probe_read_kernel_str(out, NG_PATH_LEN, name);
 	return n > 0 ? n : 0;
+}
+
+/* Whether a file holds code that is on no disk: a memfd or an unlinked file. */
+static __always_inline int is_memfd_file(struct file *file)
+{
+	char prefix[6] = {};
+	const unsigned char *name = BPF_CORE_READ(file, f_path.dentry, d_name.name);
+	if (bpf_probe_read_kernel(prefix, sizeof(prefix), name))
+		return 0;
+	return prefix[0] == 'm' && prefix[1] == 'e' && prefix[2] == 'm' && prefix[3] == 'f' &&
+	       prefix[4] == 'd' && prefix[5] == ':';
 }
 
 /* Whether this syscall belongs to the sensitive set; decided before any work is done. */
@@ -181,9 +200,8 @@ static __always_inline int is_sensitive(long id, struct pt_regs *regs)
 	}
 	case NR_mprotect:
 		return (PT_REGS_PARM3_CORE_SYSCALL(regs) & PROT_EXEC) != 0;
-	case NR_mmap:
-		return (PT_REGS_PARM3_CORE_SYSCALL(regs) & PROT_EXEC) &&
-		       (PT_REGS_PARM4_CORE_SYSCALL(regs) & MAP_ANONYMOUS);
+	case NR_mmap: /* file mappings: only a memfd's or an unlinked file's (see ng_sys_enter) */
+		return (PT_REGS_PARM3_CORE_SYSCALL(regs) & PROT_EXEC) != 0;
 	case NR_bpf:
 		return PT_REGS_PARM1_CORE_SYSCALL(regs) == BPF_PROG_LOAD_CMD;
 	case NR_open:
@@ -218,6 +236,19 @@ int BPF_PROG(ng_sys_enter, struct pt_regs *regs, long id)
 		return 0;
 
 	struct task_struct *task = bpf_get_current_task_btf();
+	/* An executable mapping of a file on disk is a library load: not reported. A memfd's or an
+	 * unlinked file's is code with no file behind it (fileless loading); an unknown descriptor
+	 * is reported too (fail closed). */
+	struct file *mapped = 0;
+	int mapped_memfd = 0;
+	if (id == NR_mmap && !(PT_REGS_PARM4_CORE_SYSCALL(regs) & MAP_ANONYMOUS)) {
+		mapped = fd_file(task, (int)PT_REGS_PARM5_CORE_SYSCALL(regs));
+		if (mapped) {
+			mapped_memfd = is_memfd_file(mapped);
+			if (!mapped_memfd && BPF_CORE_READ(mapped, f_inode, __i_nlink) != 0)
+				return 0;
+		}
+	}
 	struct ng_syscall *e = bpf_ringbuf_reserve(&ng_events, sizeof(*e), 0);
 	if (!e) {
 		count_lost();
@@ -261,8 +292,15 @@ int BPF_PROG(ng_sys_enter, struct pt_regs *regs, long id)
 		e->str_len = n > 0 ? n : 0;
 	}
 	if (id == NR_execveat && e->str_len <= 1 && (e->args[4] & AT_EMPTY_PATH)) {
-		e->str_len = fd_file_name(task, (int)e->args[0], e->str);
+		e->str_len = file_name(fd_file(task, (int)e->args[0]), e->str);
 		e->region = NG_ORIGIN_FILE;
+	}
+	if (id == NR_mmap) {
+		e->region = NG_ORIGIN_ANON;
+		if (mapped) {
+			e->str_len = file_name(mapped, e->str);
+			e->region = mapped_memfd ? NG_ORIGIN_ANON : NG_ORIGIN_FILE;
+		}
 	}
 	if ((id == NR_open || id == NR_openat) && !is_proc_mem(e->str, e->str_len)) {
 		bpf_ringbuf_discard(e, 0);

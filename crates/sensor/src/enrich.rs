@@ -20,10 +20,25 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 
+/// `MAP_ANONYMOUS`.
+const MAP_ANONYMOUS: u64 = 0x20;
 /// Bytes of the x86_64 `syscall` instruction: the kernel's ip is just past it.
 const SYSCALL_INSTRUCTION_LEN: u64 = 2;
 /// Most processes whose file mappings are kept to resolve origin paths.
 pub const MAX_CACHED_MAPS: usize = 1024;
+/// Most file names per process that its maps did not resolve (past it, none is read again).
+pub const MAX_UNRESOLVED_NAMES: usize = 16;
+
+/// The file mappings of one process as last read from `/proc/PID/maps`, and the file names
+/// they did not resolve: those are not read again until the process execs, so a name the maps
+/// never show (the kernel escapes a newline in a path there) costs one read, not one per call.
+#[derive(Debug, Clone, Default)]
+pub struct CachedMaps {
+    /// The file-backed mappings.
+    pub mappings: Vec<FileMapping>,
+    /// Origin file names the mappings did not resolve.
+    pub unresolved: Vec<String>,
+}
 
 /// The x86_64 syscalls the kernel filter lets through, by number.
 pub const SENSITIVE_SYSCALLS: &[(i64, &str)] = &[
@@ -91,7 +106,7 @@ pub struct Enricher {
     pub linkage: HashMap<String, Option<bool>>,
     /// pid -> its file mappings, read from `/proc/PID/maps` when a syscall's origin file is
     /// first seen (dropped at exec and exit).
-    pub mappings: HashMap<u32, Vec<FileMapping>>,
+    pub mappings: HashMap<u32, CachedMaps>,
 }
 
 impl Enricher {
@@ -227,7 +242,8 @@ impl Enricher {
         let origin_name = c_str(&raw.origin_name);
         let origin = origin_of(class, &origin_name);
         let origin_path = (!origin_name.is_empty()).then(|| {
-            self.origin_path(header.pid, raw.ip, &origin_name)
+            let exec = matches!(raw.nr, 59 | 322);
+            self.origin_path(header.pid, raw.ip, &origin_name, exec)
                 .unwrap_or(origin_name.clone())
         });
         let name = syscall_name(raw.nr).unwrap_or("unknown");
@@ -300,7 +316,23 @@ impl Enricher {
                     ));
                 }
                 let region = if name == "mmap" {
-                    SyscallOrigin::Anonymous
+                    // The kernel side reports a file mapping only for a memfd or an unlinked
+                    // file, with its name in `str`: the full path while the process lives.
+                    let file = (raw.args[3] & MAP_ANONYMOUS == 0).then(|| {
+                        let name = text.clone().unwrap_or_default();
+                        fd_target(&proc_dir, raw.args[4] as u32 as i32)
+                            .filter(|full| {
+                                name.is_empty() || full.rsplit('/').next() == Some(&name)
+                            })
+                            .unwrap_or(name)
+                    });
+                    let file = file.filter(|file| !file.is_empty());
+                    let region = match &file {
+                        Some(file) => SyscallOrigin::classify(Some(file), None),
+                        None => SyscallOrigin::Anonymous,
+                    };
+                    record.path = file;
+                    region
                 } else {
                     let region =
                         AddressClass::try_from(raw.region).unwrap_or(AddressClass::Unknown);
@@ -364,38 +396,66 @@ impl Enricher {
     /// The full path of the mapping holding the syscall instruction (just before `ip`) when
     /// `/proc/PID/maps` can still be read and names the same file as the kernel did; `None`
     /// when the process is gone (the caller keeps the kernel's file name then).
-    fn origin_path(&mut self, pid: u32, ip: u64, name: &str) -> Option<String> {
+    fn origin_path(&mut self, pid: u32, ip: u64, name: &str, exec: bool) -> Option<String> {
         let address = ip.saturating_sub(SYSCALL_INSTRUCTION_LEN);
-        if let Some(path) = self.mapping_path(pid, address, name) {
+        if let Some(path) = self.cached_mapping_path(pid, address, name) {
             return Some(path);
         }
-        // An exec replaces the maps before user space reads them; a freshly forked child
-        // still had its parent's, at the same addresses (the name check rejects others).
-        let parent = self.table.get(pid)?.ppid;
-        (parent != 0 && parent != pid)
-            .then(|| self.mapping_path(parent, address, name))
-            .flatten()
+        // After an exec the maps are the new program's: reading them is mostly wasted, and a
+        // freshly forked child still had its parent's, at the same addresses (the name check
+        // rejects any other file). Its own are read last, in case the exec has not happened.
+        if !exec {
+            return self.read_mapping_path(pid, address, name);
+        }
+        let parent = self.table.get(pid).map(|entry| entry.ppid);
+        if let Some(parent) = parent.filter(|&parent| parent != 0 && parent != pid) {
+            let found = self
+                .cached_mapping_path(parent, address, name)
+                .or_else(|| self.read_mapping_path(parent, address, name));
+            if found.is_some() {
+                return found;
+            }
+        }
+        self.read_mapping_path(pid, address, name)
     }
 
-    /// [`mapping_path`] over the cached maps of `pid`, read again when they do not answer.
-    fn mapping_path(&mut self, pid: u32, address: u64, name: &str) -> Option<String> {
-        if let Some(path) = self
-            .mappings
-            .get(&pid)
-            .and_then(|mappings| mapping_path(mappings, address, name))
-        {
-            return Some(path.to_owned());
-        }
+    fn cached_mapping_path(&self, pid: u32, address: u64, name: &str) -> Option<String> {
+        let cached = self.mappings.get(&pid)?;
+        mapping_path(&cached.mappings, address, name).map(str::to_owned)
+    }
+
+    /// [`mapping_path`] over `/proc/PID/maps` read now (and kept for the next calls).
+    fn read_mapping_path(&mut self, pid: u32, address: u64, name: &str) -> Option<String> {
+        let mut unresolved = match self.mappings.remove(&pid) {
+            Some(cached)
+                if cached.unresolved.len() >= MAX_UNRESOLVED_NAMES
+                    || cached.unresolved.iter().any(|n| n == name) =>
+            {
+                self.mappings.insert(pid, cached);
+                return None;
+            }
+            Some(cached) => cached.unresolved,
+            None => Vec::new(),
+        };
         let text = read_bounded(
             &self.proc_root.join(pid.to_string()).join("maps"),
             MAX_MAPS_READ,
         )?;
         let mappings = parse_file_mappings(&String::from_utf8_lossy(&text));
         let path = mapping_path(&mappings, address, name).map(str::to_owned);
+        if path.is_none() {
+            unresolved.push(name.to_owned());
+        }
         if self.mappings.len() >= MAX_CACHED_MAPS {
             self.mappings.clear();
         }
-        self.mappings.insert(pid, mappings);
+        self.mappings.insert(
+            pid,
+            CachedMaps {
+                mappings,
+                unresolved,
+            },
+        );
         path
     }
 }
@@ -697,7 +757,58 @@ mod tests {
             ))
             .unwrap();
         assert_eq!(open.get_str("OpenFlags"), Some("O_RDWR|O_CLOEXEC"));
+        // mmap(NULL, 4096, rwx, MAP_SHARED, 3, 0) of a memfd: the kernel side named the file.
+        let mmap = e
+            .event(&syscall_record(
+                9,
+                [0, 4096, 7, 1, 3, 0],
+                AddressClass::Anonymous,
+                "memfd:jit",
+            ))
+            .unwrap();
+        assert_eq!(mmap.get_str("Prot"), Some("rwx"));
+        assert_eq!(mmap.get_str("MapFlags"), Some("MAP_SHARED"));
+        assert_eq!(mmap.get_str("TargetPath"), Some("memfd:jit"));
+        assert_eq!(mmap.get_str("MemoryRegion"), Some("anonymous"));
         assert_eq!(open.get_str("TargetIsSelf"), Some("true"));
+    }
+
+    #[test]
+    fn origin_paths_from_maps_with_a_bounded_number_of_reads() {
+        let proc_root = std::env::temp_dir().join(format!("ng-enrich-maps-{}", std::process::id()));
+        let maps = proc_root.join("100").join("maps");
+        std::fs::create_dir_all(maps.parent().unwrap()).unwrap();
+        let libc = "6000-8000 r-xp 00000000 08:01 9 /usr/lib/x86_64-linux-gnu/libc.so.6\n";
+        std::fs::write(&maps, libc).unwrap();
+        let mut e = enricher();
+        e.proc_root = proc_root.clone();
+        let call = |name: &str| syscall_record_from(319, name);
+        let event = e.event(&call("libc.so.6")).unwrap();
+        assert_eq!(
+            event.get_str("SyscallOriginPath"),
+            Some("/usr/lib/x86_64-linux-gnu/libc.so.6")
+        );
+        // A name the maps do not show is read once, then not again until the process execs.
+        let event = e.event(&call("libz.so.1")).unwrap();
+        assert_eq!(event.get_str("SyscallOriginPath"), Some("libz.so.1"));
+        std::fs::write(&maps, libc.replace("libc.so.6", "libz.so.1")).unwrap();
+        let event = e.event(&call("libz.so.1")).unwrap();
+        assert_eq!(event.get_str("SyscallOriginPath"), Some("libz.so.1"));
+        e.mappings.remove(&100); // what an exec record of pid 100 does
+        let event = e.event(&call("libz.so.1")).unwrap();
+        assert_eq!(
+            event.get_str("SyscallOriginPath"),
+            Some("/usr/lib/x86_64-linux-gnu/libz.so.1")
+        );
+        std::fs::remove_dir_all(&proc_root).unwrap();
+    }
+
+    fn syscall_record_from(nr: i64, origin_name: &str) -> Record {
+        let mut record = syscall_record(nr, [0; 6], AddressClass::Unknown, "x");
+        if let Record::Syscall(raw) = &mut record {
+            raw.origin_name = fill_c_str(origin_name);
+        }
+        record
     }
 
     #[test]

@@ -488,14 +488,20 @@ fn decode_mmap(prot: u64, flags: u64, fd: i32, tracee: &mut dyn Tracee, out: &mu
     let prot = prot & 0xffff_ffff;
     let flags = flags & 0xffff_ffff;
     const MAP_ANONYMOUS: u64 = 0x20;
-    out.report = prot & PROT_EXEC != 0;
     out.field("Prot", prot_string(prot));
     out.field("MapFlags", flag_names(flags, MAP_FLAGS));
-    let file = if flags & MAP_ANONYMOUS == 0 && fd >= 0 {
-        tracee.fd_target(fd).map(|target| target.image)
+    let anonymous = flags & MAP_ANONYMOUS != 0;
+    let target = if !anonymous && fd >= 0 {
+        tracee.fd_target(fd)
     } else {
         None
     };
+    // As the sensor's kernel filter: an executable mapping of a file on disk is a library
+    // load and is not reported; a memfd's or an unlinked file's is code with no file behind
+    // it, and a descriptor that cannot be resolved is reported too (fail closed).
+    out.report = prot & PROT_EXEC != 0
+        && (anonymous || target.as_ref().is_none_or(|t| t.is_memfd || t.deleted));
+    let file = target.map(|target| target.image);
     let region = match &file {
         Some(path) => SyscallOrigin::classify(Some(path), tracee.exe().as_deref()),
         None => SyscallOrigin::Anonymous,
@@ -679,7 +685,11 @@ mod tests {
     fn executable_memory() {
         let mut fake = Fake {
             anonymous_at: vec![0x7000],
-            fds: HashMap::from([(5, "/usr/lib/libx.so".to_string())]),
+            fds: HashMap::from([
+                (5, "/usr/lib/libx.so".to_string()),
+                (6, "/memfd:jit (deleted)".to_string()),
+                (7, "/tmp/stage (deleted)".to_string()),
+            ]),
             ..Fake::default()
         };
         let rwx = decode(
@@ -704,10 +714,22 @@ mod tests {
             &[0, 4096, 5, 0x802, 5, 0],
             &mut fake,
         );
-        assert!(lib.report);
+        // A library load is not reported (as the sensor's kernel filter); code from a memfd or
+        // an unlinked file is.
+        assert!(!lib.report);
         assert_eq!(lib.path.as_deref(), Some("/usr/lib/libx.so"));
         assert_eq!(field(&lib, "MapFlags"), Some("MAP_PRIVATE|MAP_DENYWRITE"));
         assert_eq!(field(&lib, "MemoryRegion"), Some("file"));
+        let memfd = decode(Sensitive::Mmap, "x86_64", &[0, 4096, 7, 1, 6, 0], &mut fake);
+        assert!(memfd.report);
+        assert_eq!(memfd.path.as_deref(), Some("memfd:jit"));
+        assert_eq!(field(&memfd, "MemoryRegion"), Some("anonymous"));
+        let unlinked = decode(Sensitive::Mmap, "x86_64", &[0, 4096, 5, 2, 7, 0], &mut fake);
+        assert!(unlinked.report);
+        assert_eq!(unlinked.path.as_deref(), Some("/tmp/stage"));
+        assert_eq!(field(&unlinked, "MemoryRegion"), Some("file"));
+        let unknown_fd = decode(Sensitive::Mmap, "x86_64", &[0, 4096, 5, 2, 9, 0], &mut fake);
+        assert!(unknown_fd.report);
         let mut struct_bytes = Vec::new();
         for word in [0u32, 4096, 7, 0x22, 0xffff_ffff, 0] {
             struct_bytes.extend_from_slice(&word.to_ne_bytes());
