@@ -150,6 +150,24 @@ pub fn normalize_path(path: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
+/// Whether an absolute, normalized path names some process's memory file, and whose:
+/// `/proc/PID/mem`, `/proc/self/mem` (the caller), `/proc/PID/task/TID/mem`,
+/// `/proc/thread-self/mem`. Both sources decide `TargetProcessId` of an open with it.
+pub fn proc_mem_target(path: &str, caller: u32) -> Option<u32> {
+    let rest = path.strip_prefix("/proc/")?;
+    let rest = rest.strip_suffix("/mem")?;
+    let process = rest.split('/').next()?;
+    let tail: Vec<&str> = rest.split('/').skip(1).collect();
+    let valid_tail = tail.is_empty() || (tail.len() == 2 && tail[0] == "task");
+    if !valid_tail {
+        return None;
+    }
+    match process {
+        "self" | "thread-self" => Some(caller),
+        pid => pid.parse().ok(),
+    }
+}
+
 /// An executable or open file as `Image` / `TargetPath` show it, from the target of a
 /// `/proc/PID/exe` or `/proc/PID/fd/N` link: a memfd's `/memfd:NAME (deleted)` is
 /// `memfd:NAME`, a deleted file keeps its path. Returns the text and whether the file was

@@ -9,7 +9,7 @@ use crate::wire::{
     c_str, AddressClass, RawExec, RawHeader, RawSyscall, Record, ARGS_LEN, EXE_DELETED, EXE_MEMFD,
 };
 use nativeguard_event::linux::{
-    self, image_from_link, normalize_path, SyscallOrigin, SyscallRecord,
+    self, image_from_link, normalize_path, proc_mem_target, SyscallOrigin, SyscallRecord,
 };
 use nativeguard_event::{Event, Timestamp};
 use nativeguard_syscalls::flags::{
@@ -349,17 +349,16 @@ impl Enricher {
                     raw.args[2]
                 };
                 record.decoded.push(("OpenFlags".into(), open_flags(flags)));
-                if let Some(path) = &text {
-                    let target = path
-                        .strip_prefix("/proc/")
-                        .and_then(|r| r.strip_suffix("/mem"));
-                    record.target_pid = match target {
-                        Some("self") | Some("thread-self") => Some(header.pid),
-                        Some(pid) => pid.split('/').next().and_then(|p| p.parse().ok()),
-                        None => None,
-                    };
-                }
-                record.path = text;
+                let dirfd = if name == "open" {
+                    AT_FDCWD
+                } else {
+                    raw.args[0] as u32 as i32
+                };
+                let path = text.map(|path| absolute(&proc_dir, dirfd, &path, &info));
+                record.target_pid = path
+                    .as_deref()
+                    .and_then(|path| proc_mem_target(path, header.pid));
+                record.path = path;
             }
             // The kernel filter reports BPF_PROG_LOAD only.
             "bpf" => record
@@ -753,10 +752,11 @@ mod tests {
                 257,
                 [(-100i64) as u64, 0x4000, 0o2 | 0o2000000, 0, 0, 0],
                 AddressClass::Unknown,
-                "/proc/100/mem",
+                "/proc/./100//mem",
             ))
             .unwrap();
         assert_eq!(open.get_str("OpenFlags"), Some("O_RDWR|O_CLOEXEC"));
+        assert_eq!(open.get_str("TargetPath"), Some("/proc/100/mem"));
         // mmap(NULL, 4096, rwx, MAP_SHARED, 3, 0) of a memfd: the kernel side named the file.
         let mmap = e
             .event(&syscall_record(

@@ -6,6 +6,7 @@
 //! reported as absent, never guessed.
 
 use crate::procfs::ExeName;
+pub use nativeguard_event::linux::proc_mem_target;
 use nativeguard_event::linux::{normalize_path as normalize, SyscallOrigin};
 use nativeguard_syscalls::flags::{
     open_flags, personality_text, AT_EMPTY_PATH, AT_FDCWD, AT_FLAGS, MAP_FLAGS, MFD_FLAGS,
@@ -296,23 +297,6 @@ fn read_word<const N: usize>(tracee: &mut dyn Tracee, address: u64) -> Option<[u
 /// `int` arguments: the kernel uses the low 32 bits only.
 fn int_arg(value: u64) -> i32 {
     value as u32 as i32
-}
-
-/// Whether a path names some process's memory file, and whose: `/proc/PID/mem`,
-/// `/proc/self/mem`, `/proc/PID/task/TID/mem`, `/proc/thread-self/mem`.
-pub fn proc_mem_target(path: &str, caller: u32) -> Option<u32> {
-    let rest = path.strip_prefix("/proc/")?;
-    let rest = rest.strip_suffix("/mem")?;
-    let process = rest.split('/').next()?;
-    let tail: Vec<&str> = rest.split('/').skip(1).collect();
-    let valid_tail = tail.is_empty() || (tail.len() == 2 && tail[0] == "task");
-    if !valid_tail {
-        return None;
-    }
-    match process {
-        "self" | "thread-self" => Some(caller),
-        pid => pid.parse().ok(),
-    }
 }
 
 /// The absolute form of a path argument relative to `dirfd`.
