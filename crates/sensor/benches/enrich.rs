@@ -48,7 +48,7 @@ fn syscall(pid: u32, ppid: u32, nr: i64, ip: u64, origin_name: &str, text: &str)
         origin: AddressClass::File as u32,
         region: AddressClass::Unknown as u32,
         str_len: text.len() as u32 + 1,
-        pad0: 0,
+        origin_ino: 0,
         origin_name: fill_c_str(origin_name),
         str,
     }))
@@ -61,6 +61,7 @@ fn enricher(proc_root: &str) -> Enricher {
         clock: Clock { boot_offset_ns: 0 },
         linkage: Default::default(),
         mappings: Default::default(),
+        known_files: Default::default(),
     }
 }
 

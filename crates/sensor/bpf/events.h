@@ -83,7 +83,7 @@ struct ng_syscall {
 	                     * empty with AT_EMPTY_PATH and str holds the dentry name of the file
 	                     * dirfd refers to; else UNKNOWN */
 	__u32 str_len;      /* bytes read into str including the NUL, 0 when none */
-	__u32 _pad0;
+	__u32 origin_ino;   /* low 32 bits of the inode number of origin_name's file, 0 for none */
 	char origin_name[NG_NAME_LEN];
 	char str[NG_PATH_LEN]; /* memfd name, opened path or exec path, when the syscall has one
 	                        * (see region for mmap's and execveat's descriptor file) */

@@ -101,6 +101,7 @@ static __always_inline void fill_header(struct ng_header *h, __u32 kind, __u32 s
 
 struct vma_class {
 	__u32 origin;
+	__u32 ino;  /* low 32 bits of the mapping's file's inode number, 0 for no file */
 	char *name; /* NG_NAME_LEN bytes, receives the mapping's file name */
 };
 
@@ -114,6 +115,7 @@ static long classify_vma(struct task_struct *task, struct vm_area_struct *vma, v
 		struct file *exe = BPF_CORE_READ(mm, exe_file);
 		const unsigned char *name = BPF_CORE_READ(file, f_path.dentry, d_name.name);
 		bpf_probe_read_kernel_str(out->name, NG_NAME_LEN, name);
+		out->ino = (__u32)BPF_CORE_READ(file, f_inode, i_ino);
 		if (exe && BPF_CORE_READ(exe, f_inode) == BPF_CORE_READ(file, f_inode))
 			out->origin = NG_ORIGIN_MAIN;
 		else
@@ -135,10 +137,13 @@ static long classify_vma(struct task_struct *task, struct vm_area_struct *vma, v
 	return 0;
 }
 
-static __always_inline __u32 classify_addr(struct task_struct *task, __u64 addr, char *name)
+static __always_inline __u32 classify_addr(struct task_struct *task, __u64 addr, char *name,
+					   __u32 *ino)
 {
-	struct vma_class class = { .origin = NG_ORIGIN_UNKNOWN, .name = name };
+	struct vma_class class = { .origin = NG_ORIGIN_UNKNOWN, .ino = 0, .name = name };
 	bpf_find_vma(task, addr, classify_vma, &class, 0);
+	if (ino)
+		*ino = class.ino;
 	return class.origin;
 }
 
@@ -265,10 +270,10 @@ int BPF_PROG(ng_sys_enter, struct pt_regs *regs, long id)
 	e->ip = BPF_CORE_READ(regs, ip);
 	e->region = NG_ORIGIN_UNKNOWN;
 	e->str_len = 0;
-	e->_pad0 = 0;
+	e->origin_ino = 0;
 	e->origin_name[0] = 0;
 	e->str[0] = 0;
-	e->origin = classify_addr(task, e->ip, e->origin_name);
+	e->origin = classify_addr(task, e->ip, e->origin_name, &e->origin_ino);
 
 	const char *user_str = 0;
 	switch (id) {
@@ -282,7 +287,7 @@ int BPF_PROG(ng_sys_enter, struct pt_regs *regs, long id)
 		user_str = (const char *)e->args[1];
 		break;
 	case NR_mprotect:
-		e->region = classify_addr(task, e->args[0], e->str);
+		e->region = classify_addr(task, e->args[0], e->str, 0);
 		e->str[0] = 0;
 		break;
 	}

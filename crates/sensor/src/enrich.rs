@@ -2,8 +2,8 @@
 //! every event from it, through `nativeguard_event::linux` only.
 
 use crate::process::{
-    elf_is_dynamic, join_args, mapping_path, parse_file_mappings, FileMapping, ProcessEntry,
-    ProcessTable, MAX_CMDLINE_READ, MAX_ELF_HEADER_READ, MAX_MAPS_READ,
+    elf_is_dynamic, join_args, mapping_path, parse_file_mappings, path_names_file, FileMapping,
+    ProcessEntry, ProcessTable, MAX_CMDLINE_READ, MAX_ELF_HEADER_READ, MAX_MAPS_READ,
 };
 use crate::wire::{
     c_str, AddressClass, RawExec, RawHeader, RawSyscall, Record, ARGS_LEN, EXE_DELETED, EXE_MEMFD,
@@ -26,6 +26,8 @@ const MAP_ANONYMOUS: u64 = 0x20;
 const SYSCALL_INSTRUCTION_LEN: u64 = 2;
 /// Most processes whose file mappings are kept to resolve origin paths.
 pub const MAX_CACHED_MAPS: usize = 1024;
+/// Most files remembered by inode for processes whose maps are gone.
+pub const MAX_KNOWN_FILES: usize = 8192;
 /// Most file names per process that its maps did not resolve (past it, none is read again).
 pub const MAX_UNRESOLVED_NAMES: usize = 16;
 
@@ -107,6 +109,10 @@ pub struct Enricher {
     /// pid -> its file mappings, read from `/proc/PID/maps` when a syscall's origin file is
     /// first seen (dropped at exec and exit).
     pub mappings: HashMap<u32, CachedMaps>,
+    /// Low 32 bits of an inode number -> the path of that file in the last maps read that
+    /// showed it: the origin of a process that exec'd or exited before its maps were read is
+    /// found by its file's inode (and checked by name).
+    pub known_files: HashMap<u32, String>,
 }
 
 impl Enricher {
@@ -244,6 +250,7 @@ impl Enricher {
         let origin_path = (!origin_name.is_empty()).then(|| {
             let exec = matches!(raw.nr, 59 | 322);
             self.origin_path(header.pid, raw.ip, &origin_name, exec)
+                .or_else(|| self.known_file(raw.origin_ino, &origin_name))
                 .unwrap_or(origin_name.clone())
         });
         let name = syscall_name(raw.nr).unwrap_or("unknown");
@@ -418,6 +425,14 @@ impl Enricher {
         self.read_mapping_path(pid, address, name)
     }
 
+    /// The path last seen in any maps for the file with inode `ino` (low 32 bits), if its
+    /// name is `name`: a file on another filesystem with the same inode number and name would
+    /// be taken for it, which a name and 32 inode bits make unlikely.
+    fn known_file(&self, ino: u32, name: &str) -> Option<String> {
+        let path = self.known_files.get(&(ino != 0).then_some(ino)?)?;
+        path_names_file(path, name).then(|| path.clone())
+    }
+
     fn cached_mapping_path(&self, pid: u32, address: u64, name: &str) -> Option<String> {
         let cached = self.mappings.get(&pid)?;
         mapping_path(&cached.mappings, address, name).map(str::to_owned)
@@ -442,6 +457,15 @@ impl Enricher {
         )?;
         let mappings = parse_file_mappings(&String::from_utf8_lossy(&text));
         let path = mapping_path(&mappings, address, name).map(str::to_owned);
+        if self.known_files.len() >= MAX_KNOWN_FILES {
+            self.known_files.clear();
+        }
+        for mapping in &mappings {
+            if mapping.inode != 0 {
+                self.known_files
+                    .insert(mapping.inode as u32, mapping.path.clone());
+            }
+        }
         if path.is_none() {
             unresolved.push(name.to_owned());
         }
@@ -602,6 +626,7 @@ mod tests {
             clock: Clock { boot_offset_ns: 0 },
             linkage: Default::default(),
             mappings: Default::default(),
+            known_files: Default::default(),
         }
     }
 
@@ -659,7 +684,7 @@ mod tests {
             origin: AddressClass::File as u32,
             region: 0,
             str_len: 0,
-            pad0: 0,
+            origin_ino: 0,
             origin_name: fill_c_str("libc.so.6"),
             str: [0; 256],
         };
@@ -694,7 +719,7 @@ mod tests {
             } else {
                 text.len() as u32 + 1
             },
-            pad0: 0,
+            origin_ino: 0,
             origin_name: fill_c_str("libc.so.6"),
             str: bytes,
         }))
@@ -794,6 +819,24 @@ mod tests {
         std::fs::write(&maps, libc.replace("libc.so.6", "libz.so.1")).unwrap();
         let event = e.event(&call("libz.so.1")).unwrap();
         assert_eq!(event.get_str("SyscallOriginPath"), Some("libz.so.1"));
+        // A process whose maps are gone (no /proc/200): its file is found by inode and name.
+        let gone = |name: &str, ino: u32| {
+            let mut record = syscall_record_from(319, name);
+            if let Record::Syscall(raw) = &mut record {
+                raw.header.pid = 200;
+                raw.origin_ino = ino;
+            }
+            record
+        };
+        let event = e.event(&gone("libc.so.6", 9)).unwrap();
+        assert_eq!(
+            event.get_str("SyscallOriginPath"),
+            Some("/usr/lib/x86_64-linux-gnu/libc.so.6")
+        );
+        let event = e.event(&gone("libm.so.6", 9)).unwrap();
+        assert_eq!(event.get_str("SyscallOriginPath"), Some("libm.so.6"));
+        let event = e.event(&gone("libc.so.6", 10)).unwrap();
+        assert_eq!(event.get_str("SyscallOriginPath"), Some("libc.so.6"));
         e.mappings.remove(&100); // what an exec record of pid 100 does
         let event = e.event(&call("libz.so.1")).unwrap();
         assert_eq!(

@@ -242,6 +242,8 @@ pub struct FileMapping {
     pub start: u64,
     /// One past the last address.
     pub end: u64,
+    /// The file's inode number.
+    pub inode: u64,
     /// The path.
     pub path: String,
 }
@@ -274,6 +276,7 @@ pub fn parse_file_mappings(text: &str) -> Vec<FileMapping> {
         mappings.push(FileMapping {
             start,
             end,
+            inode: fields[4].parse().unwrap_or(0),
             path: path.to_owned(),
         });
     }
@@ -287,11 +290,16 @@ pub fn mapping_path<'a>(mappings: &'a [FileMapping], address: u64, name: &str) -
     let mapping = mappings
         .iter()
         .find(|m| m.start <= address && address < m.end)?;
-    let path = mapping.path.as_str();
+    path_names_file(&mapping.path, name).then_some(mapping.path.as_str())
+}
+
+/// Whether a maps path (` (deleted)` allowed) is of the file the kernel named `name` (its
+/// dentry name, cut to [`crate::wire::NAME_LEN`] - 1 bytes).
+pub fn path_names_file(path: &str, name: &str) -> bool {
     let file = path.strip_suffix(" (deleted)").unwrap_or(path);
     let file = file.rsplit('/').next().unwrap_or(file);
     let cut = name.len() == crate::wire::NAME_LEN - 1;
-    (file == name || (cut && file.starts_with(name))).then_some(path)
+    !name.is_empty() && (file == name || (cut && file.starts_with(name)))
 }
 
 /// Reads one `/proc/PID` directory; `None` when the process is gone or unreadable.
@@ -440,6 +448,7 @@ zz-yy r-xp 0 0 0 /bad/range
         let mappings = parse_file_mappings(text);
         assert_eq!(mappings.len(), 3);
         assert_eq!(mappings[0].path, "/usr/bin/my prog");
+        assert_eq!(mappings[1].inode, 99);
         assert_eq!(
             mapping_path(&mappings, 0x7f0e03387ffe, "libc.so.6"),
             Some("/usr/lib/x86_64-linux-gnu/libc.so.6")
@@ -456,6 +465,7 @@ zz-yy r-xp 0 0 0 /bad/range
         let one = [FileMapping {
             start: 0,
             end: 10,
+            inode: 1,
             path: long.clone(),
         }];
         assert_eq!(mapping_path(&one, 5, &cut), Some(long.as_str()));

@@ -165,6 +165,7 @@ impl Sensor {
             },
             linkage: Default::default(),
             mappings: Default::default(),
+            known_files: Default::default(),
         };
         Ok(Sensor {
             ring,

@@ -186,8 +186,8 @@ pub struct RawSyscall {
     pub region: u32,
     /// Bytes read into `str` including the NUL.
     pub str_len: u32,
-    /// Explicit padding (zero).
-    pub pad0: u32,
+    /// Low 32 bits of the inode number of `origin_name`'s file, 0 for none.
+    pub origin_ino: u32,
     /// File name of the mapping holding `ip`.
     pub origin_name: [u8; NAME_LEN],
     /// memfd name, opened path or exec path.
@@ -404,7 +404,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
                 origin: r.u32("syscall.origin")?,
                 region: r.u32("syscall.region")?,
                 str_len: r.u32("syscall.str_len")?,
-                pad0: r.u32("syscall._pad0")?,
+                origin_ino: r.u32("syscall.origin_ino")?,
                 origin_name: r.array("syscall.origin_name")?,
                 str: r.array("syscall.str")?,
             };
@@ -461,7 +461,7 @@ pub fn encode(record: &Record) -> Vec<u8> {
                 out.extend_from_slice(&a.to_le_bytes());
             }
             out.extend_from_slice(&e.ip.to_le_bytes());
-            for v in [e.origin, e.region, e.str_len, e.pad0] {
+            for v in [e.origin, e.region, e.str_len, e.origin_ino] {
                 out.extend_from_slice(&v.to_le_bytes());
             }
             out.extend_from_slice(&e.origin_name);
@@ -540,7 +540,7 @@ mod tests {
                 origin: AddressClass::Anonymous as u32,
                 region: AddressClass::Unknown as u32,
                 str_len: 2,
-                pad0: 0,
+                origin_ino: 0,
                 origin_name: [0; NAME_LEN],
                 str: fill_c_str("x"),
             })),

@@ -73,6 +73,7 @@ impl Host {
             },
             linkage: Default::default(),
             mappings: Default::default(),
+            known_files: Default::default(),
         };
         Host {
             enricher,
@@ -166,7 +167,7 @@ impl Host {
             } else {
                 text.len() as u32 + 1
             },
-            pad0: 0,
+            origin_ino: 0,
             origin_name: fill_c_str(origin_name),
             str: fill_c_str::<PATH_LEN>(text),
         };
