@@ -23,9 +23,12 @@
 //!   What the kernel side cannot give is completed from `/proc` while the process lives, so the
 //!   fields read as the tracer's (`crates/cli/tests/parity.rs` compares them): `Image` from
 //!   `/proc/PID/exe` (checked against the kernel's name of the executed file), the full
-//!   `SyscallOriginPath` from `/proc/PID/maps` (the kernel's file name is kept when the process
-//!   is gone), a command line longer than the kernel's copy from `/proc/PID/cmdline`, the
-//!   working directory at each call. Flags are named from `nativeguard_syscalls::flags`.
+//!   `SyscallOriginPath` from `/proc/PID/maps` (the process's, its parent's for a fresh child
+//!   that exec'd, or any maps that showed the file's inode; else the kernel's file name), a
+//!   command line longer than the kernel's copy from `/proc/PID/cmdline`, the working
+//!   directory at each call. Flags are named from `nativeguard_syscalls::flags`.
+//! - The kernel filter reports an executable mmap when it is anonymous or maps a memfd or an
+//!   unlinked file (code with no file on disk), not a library load, as the tracer does.
 //! - [`Sensor`] (in the `sys` module, the only one with `unsafe`) checks support, loads and
 //!   attaches, polls the ring buffer and reads the kernel's lost-record counter.
 //!
