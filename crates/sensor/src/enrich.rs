@@ -182,12 +182,9 @@ impl Enricher {
         let (image, deleted) = if memfd {
             (exe_name.clone(), false)
         } else {
-            resolved_image(&proc_dir, &filename, &exe_name, &cwd).unwrap_or_else(|| {
-                (
-                    as_executed(&proc_dir, &filename, &cwd),
-                    exec.exe_flags & EXE_DELETED != 0,
-                )
-            })
+            let kernel_deleted = exec.exe_flags & EXE_DELETED != 0;
+            resolved_image(&proc_dir, &filename, &exe_name, &cwd, kernel_deleted)
+                .unwrap_or_else(|| (as_executed(&proc_dir, &filename, &cwd), kernel_deleted))
         };
         self.mappings.remove(&header.pid);
         let args_len = (exec.args_len as usize).min(exec.args.len());
@@ -492,19 +489,19 @@ fn resolved_image(
     filename: &str,
     exe_name: &str,
     cwd: &str,
+    kernel_deleted: bool,
 ) -> Option<(String, bool)> {
-    let same_file = |path: &str| {
-        let file = path.rsplit('/').next().unwrap_or(path);
-        let cut = exe_name.len() == crate::wire::NAME_LEN - 1;
-        !exe_name.is_empty() && (file == exe_name || (cut && file.starts_with(exe_name)))
-    };
+    let same_file = |path: &str| path_names_file(path, exe_name);
     if let Ok(link) = std::fs::read_link(proc_dir.join("exe")) {
         let (image, deleted) = image_from_link(&link.to_string_lossy());
         if same_file(&image) {
-            return Some((image, deleted));
+            return Some((image, deleted || kernel_deleted));
         }
     }
-    if filename.starts_with("/dev/fd/") || filename.is_empty() {
+    // A file the kernel saw unlinked is not the one now at its path (if any); a container's
+    // paths are resolved in the sensor's own mount namespace, which is only right for
+    // processes that share it (the common case; /proc/PID/exe above is always right).
+    if kernel_deleted || filename.starts_with("/dev/fd/") || filename.is_empty() {
         return None;
     }
     let path = if filename.starts_with('/') {
@@ -628,6 +625,40 @@ mod tests {
             mappings: Default::default(),
             known_files: Default::default(),
         }
+    }
+
+    #[test]
+    fn image_is_the_resolved_file_unless_the_kernel_saw_it_unlinked() {
+        let exec = |flags: u32| {
+            let mut args = [0u8; ARGS_LEN];
+            args[..5].copy_from_slice(b"true\0");
+            Record::Exec(Box::new(RawExec {
+                header: header(Kind::Exec, 101, 100),
+                exec_syscall: 59,
+                origin: AddressClass::File as u32,
+                exe_flags: flags,
+                args_len: 5,
+                old_tid: 101,
+                pad0: 0,
+                origin_name: fill_c_str("libc.so.6"),
+                exe_name: fill_c_str("true"),
+                filename: fill_c_str("/bin/true"),
+                args,
+            }))
+        };
+        // No /proc here: the exec path with its symlinks resolved, checked by file name.
+        let mut e = enricher();
+        let event = e.event(&exec(0)).unwrap();
+        let resolved = std::fs::canonicalize("/bin/true").unwrap();
+        assert_eq!(event.get_str("Image"), resolved.to_str());
+        assert_eq!(event.get_str("ExecFilename"), Some("/bin/true"));
+        // Unlinked when it ran: whatever is at that path now is another file.
+        let event = e.event(&exec(EXE_DELETED)).unwrap();
+        assert_eq!(event.get_str("Image"), Some("/bin/true"));
+        assert_eq!(
+            event.get("ExeDeleted"),
+            Some(&nativeguard_event::Value::Bool(true))
+        );
     }
 
     #[test]
