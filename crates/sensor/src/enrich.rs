@@ -510,8 +510,26 @@ fn resolved_image(
         format!("{}/{filename}", cwd.trim_end_matches('/'))
     };
     let resolved = std::fs::canonicalize(path).ok()?;
-    let resolved = resolved.to_string_lossy();
-    same_file(&resolved).then(|| (resolved.into_owned(), false))
+    if same_file(&resolved.to_string_lossy()) {
+        return Some((resolved.to_string_lossy().into_owned(), false));
+    }
+    // A script: the kernel ran (and names) its interpreter, which the `#!` line gives.
+    let interpreter = std::fs::canonicalize(shebang_interpreter(&resolved)?).ok()?;
+    let interpreter = interpreter.to_string_lossy();
+    same_file(&interpreter).then(|| (interpreter.into_owned(), false))
+}
+
+/// Bytes of a script's first line the kernel reads for its `#!` (`BINPRM_BUF_SIZE`).
+const SHEBANG_READ: u64 = 256;
+
+/// The interpreter path of a `#!` script, if its first line names an absolute one.
+fn shebang_interpreter(script: &Path) -> Option<String> {
+    let head = read_bounded(script, SHEBANG_READ)?;
+    let line = head.strip_prefix(b"#!")?;
+    let line = line.split(|&b| b == b'\n').next()?;
+    let line = std::str::from_utf8(line).ok()?;
+    let interpreter = line.split([' ', '\t']).find(|word| !word.is_empty())?;
+    interpreter.starts_with('/').then(|| interpreter.to_owned())
 }
 
 /// The image as the exec named it, when it cannot be resolved (the process and its file are
@@ -652,6 +670,30 @@ mod tests {
         let resolved = std::fs::canonicalize("/bin/true").unwrap();
         assert_eq!(event.get_str("Image"), resolved.to_str());
         assert_eq!(event.get_str("ExecFilename"), Some("/bin/true"));
+        // A script: the kernel names its interpreter, which the `#!` line gives.
+        let dir = std::env::temp_dir().join(format!("ng-enrich-script-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("tool");
+        std::fs::write(&script, "#!/bin/sh -e\nexit 0\n").unwrap();
+        let mut record = exec(0);
+        if let Record::Exec(raw) = &mut record {
+            raw.exe_name = fill_c_str(
+                std::fs::canonicalize("/bin/sh")
+                    .unwrap()
+                    .file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap(),
+            );
+            raw.filename = fill_c_str(script.to_str().unwrap());
+        }
+        let event = e.event(&record).unwrap();
+        let sh = std::fs::canonicalize("/bin/sh").unwrap();
+        assert_eq!(event.get_str("Image"), sh.to_str());
+        assert_eq!(shebang_interpreter(Path::new("/nonexistent")), None);
+        std::fs::write(&script, "#!sh\n").unwrap();
+        assert_eq!(shebang_interpreter(&script), None);
+        std::fs::remove_dir_all(&dir).unwrap();
         // Unlinked when it ran: whatever is at that path now is another file.
         let event = e.event(&exec(EXE_DELETED)).unwrap();
         assert_eq!(event.get_str("Image"), Some("/bin/true"));
