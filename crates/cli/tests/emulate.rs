@@ -1,34 +1,14 @@
 //! `nativeguard emulate NAME`: every emulation exits 0 as the user running the tests (root in
 //! CI) and, when that is root, again as `nobody` (uid/gid 65534, no supplementary groups).
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const NAMES: [&str; 9] = [
-    "libc-exec",
-    "inline-syscall-exec",
-    "anon-stub-exec",
-    "memfd-exec",
-    "spawn-variants",
-    "python-ctypes",
-    "ptrace-poke",
-    "vm-writev",
-    "mprotect-rwx",
-];
 const NOBODY: u32 = 65534;
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
-}
 
 fn ptrace_scope() -> u32 {
     std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
@@ -79,8 +59,8 @@ fn check_all(binary: &Path, as_user: Option<u32>) {
     } else {
         "current user"
     };
-    let root = as_user.is_none() && is_root();
-    for name in NAMES {
+    let root = as_user.is_none() && common::is_root();
+    for name in common::emulation_names() {
         if name == "python-ctypes" && !python_for(as_user.is_some()) {
             eprintln!("skipped: {name} as {who}: no python3 this user can run");
             continue;
@@ -115,7 +95,7 @@ fn every_emulation_exits_0() {
 
 #[test]
 fn every_emulation_exits_0_as_nobody() {
-    if !is_root() {
+    if !common::is_root() {
         eprintln!("skipped: not root, cannot switch to nobody (the other test ran unprivileged)");
         return;
     }
@@ -137,14 +117,14 @@ fn unknown_names_are_usage_errors_and_list_names_all() {
         .output()
         .unwrap();
     let listed = String::from_utf8_lossy(&output.stdout);
-    for name in NAMES {
+    for name in common::emulation_names() {
         assert!(listed.contains(name), "{listed}");
     }
 }
 
 #[test]
 fn a_refused_step_exits_6_naming_the_step_and_errno() {
-    if !is_root() {
+    if !common::is_root() {
         eprintln!("skipped: needs root to run the emulator as nobody under RLIMIT_NPROC 0");
         return;
     }

@@ -18,6 +18,8 @@
 //!
 //! Needs root and the eBPF sensor; elsewhere it prints `skipped: <reason>`.
 
+mod common;
+
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -137,17 +139,6 @@ fn origin_path_agreement(trace: Option<&Value>, monitor: Option<&Value>) -> Orig
     } else {
         OriginPath::Different
     }
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
 }
 
 fn binary() -> &'static Path {
@@ -297,7 +288,7 @@ fn keyed(
 
 #[test]
 fn sensor_and_tracer_agree_on_the_same_calls() {
-    if !is_root() {
+    if !common::is_root() {
         eprintln!("skipped: the eBPF sensor needs root");
         return;
     }
@@ -313,17 +304,7 @@ fn sensor_and_tracer_agree_on_the_same_calls() {
     };
     let bin = binary().to_str().unwrap();
     let mut traced = Vec::new();
-    for name in [
-        "libc-exec",
-        "inline-syscall-exec",
-        "anon-stub-exec",
-        "memfd-exec",
-        "spawn-variants",
-        "python-ctypes",
-        "ptrace-poke",
-        "vm-writev",
-        "mprotect-rwx",
-    ] {
+    for name in common::emulation_names() {
         traced.extend(trace(name, &[bin, "emulate", name]));
     }
     let python = ["/usr/bin/python3", "/usr/local/bin/python3"]

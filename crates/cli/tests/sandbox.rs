@@ -1,20 +1,10 @@
 //! `nativeguard sandbox` end to end: the shipped T1106 hardening policy blocks every Linux
 //! emulation with a reported denial; JSON reports; exit codes; failing closed.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-const EMULATIONS: [&str; 9] = [
-    "libc-exec",
-    "inline-syscall-exec",
-    "anon-stub-exec",
-    "memfd-exec",
-    "spawn-variants",
-    "python-ctypes",
-    "ptrace-poke",
-    "vm-writev",
-    "mprotect-rwx",
-];
 
 fn nativeguard() -> Command {
     Command::new(env!("CARGO_BIN_EXE_nativeguard"))
@@ -90,7 +80,7 @@ fn hardening_policy_blocks_every_emulation_with_a_reported_denial() {
         "vm-writev" => "denied process_vm_writev(",
         _ => unreachable!(),
     };
-    for name in EMULATIONS {
+    for name in common::emulation_names() {
         if name == "python-ctypes" && !Path::new("/usr/bin/python3").exists() {
             eprintln!("skipped python-ctypes: no /usr/bin/python3");
             continue;
@@ -285,18 +275,13 @@ fn write_allow_all(root: &Path) -> PathBuf {
 }
 
 /// Whether this test runs as root (/proc/self belongs to the effective uid).
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
-}
-
 const NOT_REPORTED: &str = "landlock denials are enforced but cannot be reported";
 
 /// Under root, a Landlock denial (an open: no seccomp notification exists for it) is reported
 /// from the kernel's audit records, as text and as JSON, and the audit switch is left as found.
 #[test]
 fn landlock_denials_are_reported_from_audit_as_text_and_json() {
-    if !is_root() {
+    if !common::is_root() {
         eprintln!("skipped: reading Landlock denials from audit needs root");
         return;
     }
@@ -354,7 +339,7 @@ fn landlock_denials_are_reported_from_audit_as_text_and_json() {
 /// no other's), and the switch is back as found once all have ended.
 #[test]
 fn concurrent_sandboxes_share_the_audit_switch() {
-    if !is_root() {
+    if !common::is_root() {
         eprintln!("skipped: reading Landlock denials from audit needs root");
         return;
     }
@@ -410,7 +395,7 @@ fn concurrent_sandboxes_share_the_audit_switch() {
 #[test]
 fn landlock_denials_without_root_are_enforced_with_a_one_line_notice() {
     use std::os::unix::process::CommandExt;
-    if !is_root() {
+    if !common::is_root() {
         eprintln!("skipped: the test drops root to uid 65534 itself");
         return;
     }

@@ -3,6 +3,8 @@
 //! the run fails (exit 4, the missed entry named) when one rule is removed from the rule set.
 //! Skips with a printed reason while a control it drives is not built yet.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -264,7 +266,7 @@ fn validate_refuses_a_technique_without_data() {
 
 /// Runs `command` as user `nobody` through setpriv, when root and setpriv exists.
 fn as_nobody(binary: &Path, args: &[&str]) -> Result<Output, String> {
-    if !nix_is_root() {
+    if !common::is_root() {
         return Err("not root: cannot switch to another user".into());
     }
     let probe = Command::new("setpriv").arg("--version").output();
@@ -276,17 +278,6 @@ fn as_nobody(binary: &Path, args: &[&str]) -> Result<Output, String> {
         .arg(binary)
         .args(args)
         .env("HOME", std::env::temp_dir())))
-}
-
-fn nix_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
 }
 
 #[test]
