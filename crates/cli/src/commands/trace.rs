@@ -498,12 +498,17 @@ mod tests {
         );
     }
 
-    #[test]
-    fn events_still_queued_at_the_end_are_evaluated() {
-        let rules = PendingRules::spawn(|| {
+    /// The `true_rule` set, delivered by the loader thread 50 ms late.
+    fn rules_ready_in_50_ms() -> PendingRules {
+        PendingRules::spawn(|| {
             std::thread::sleep(std::time::Duration::from_millis(50));
             true_rule()
-        });
+        })
+    }
+
+    #[test]
+    fn events_still_queued_at_the_end_are_evaluated() {
+        let rules = rules_ready_in_50_ms();
         let mut report = Report::new(Printer::new(Format::Jsonl, Vec::new()), rules, None, false);
         report.event(exec_of("/bin/true"));
         report.event(exec_of("/bin/sh"));
@@ -512,10 +517,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_waits_for_the_rules() {
-        let rules = PendingRules::spawn(|| {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            true_rule()
-        });
+        let rules = rules_ready_in_50_ms();
         let mut report = Report::new(Printer::new(Format::Jsonl, Vec::new()), rules, None, false);
         report.max_queued = 2;
         for _ in 0..3 {
