@@ -19,19 +19,22 @@ use nativeguard_event::{Fields, Value};
 #[derive(Debug, PartialEq)]
 pub(crate) struct Unhandled;
 
-/// Parses the object `text` into `out` (empty), its names taken from `names`. Returns where
-/// a top-level `winlog` object is among the fields, for the winlogbeat aliases.
+/// Parses the object `text` into `out` (empty), its names taken from `names`. `unescaped` is
+/// scratch space for strings that hold escapes, kept by the caller from event to event (almost
+/// every Windows event escapes a path). Returns where a top-level `winlog` object is among the
+/// fields, for the winlogbeat aliases.
 pub(crate) fn decode_plain(
     text: &str,
     out: &mut Fields,
     names: &mut Names,
+    unescaped: &mut String,
 ) -> Result<Option<usize>, Unhandled> {
     let mut parser = Parser {
         text,
         bytes: text.as_bytes(),
         at: 0,
         names,
-        unescaped: String::new(),
+        unescaped,
     };
     parser.skip_whitespace();
     parser.expect(b'{')?;
@@ -63,7 +66,7 @@ struct Parser<'a, 'n> {
     at: usize,
     names: &'n mut Names,
     /// The text of the last string that held escapes.
-    unescaped: String,
+    unescaped: &'n mut String,
 }
 
 /// A string's text: borrowed from the input, or (when it held escapes) in
@@ -111,7 +114,7 @@ impl<'a> Parser<'a, '_> {
             let key = match self.string()? {
                 Text::Borrowed(text) => text,
                 Text::Unescaped => {
-                    std::mem::swap(&mut owned_key, &mut self.unescaped);
+                    std::mem::swap(&mut owned_key, self.unescaped);
                     owned_key.as_str()
                 }
             };
@@ -326,7 +329,7 @@ pub(crate) fn check_against_serde(bytes: &[u8]) -> bool {
     };
     let (mut direct, mut names) = (Fields::new(), Names::default());
     names.start_event();
-    if decode_plain(text, &mut direct, &mut names).is_err() {
+    if decode_plain(text, &mut direct, &mut names, &mut String::new()).is_err() {
         return false;
     }
     let (mut serde, mut names) = (Fields::new(), Names::default());
@@ -393,7 +396,7 @@ mod tests {
         let mut fields = Fields::new();
         let mut names = Names::default();
         names.start_event();
-        decode_plain(text, &mut fields, &mut names).map(|_| fields)
+        decode_plain(text, &mut fields, &mut names, &mut String::new()).map(|_| fields)
     }
 
     /// The direct parser either gives exactly the serde path's fields or hands the text back.

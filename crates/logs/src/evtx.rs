@@ -157,7 +157,7 @@ fn to_event(
         });
     }
     let mut fields = Fields::with_capacity(field_count);
-    decode_object(json, &mut fields, names).map_err(|err| match err {
+    decode_object(json, &mut fields, names, &mut String::new()).map_err(|err| match err {
         DecodeError::TooDeep => Error::TooDeep {
             path: path.clone(),
             line: record,

@@ -43,6 +43,9 @@ pub struct JsonReader<R> {
     state: DocumentState,
     /// The field names met so far, shared by every event.
     names: Names,
+    /// The direct parser's text of escaped strings, kept so that it does not grow anew for
+    /// every event.
+    unescaped: String,
     /// How many top-level fields the last event had: the next one likely has as many.
     last_field_count: usize,
 }
@@ -72,6 +75,7 @@ impl<R: BufRead> JsonReader<R> {
             buf: Vec::new(),
             state: DocumentState::Start,
             names: Names::default(),
+            unescaped: String::new(),
             last_field_count: DEFAULT_FIELD_COUNT,
         }
     }
@@ -96,19 +100,21 @@ impl<R: BufRead> JsonReader<R> {
     /// Turns the bytes in `buf` (starting on `line`) into an event.
     fn decode(&mut self, line: u64) -> Result<Event, Error> {
         let mut fields = Fields::with_capacity(self.last_field_count);
-        decode_object(&self.buf, &mut fields, &mut self.names).map_err(|err| match err {
-            DecodeError::TooDeep => Error::TooDeep {
-                path: self.path.clone(),
-                line,
-                limit: MAX_NESTING_DEPTH,
+        decode_object(&self.buf, &mut fields, &mut self.names, &mut self.unescaped).map_err(
+            |err| match err {
+                DecodeError::TooDeep => Error::TooDeep {
+                    path: self.path.clone(),
+                    line,
+                    limit: MAX_NESTING_DEPTH,
+                },
+                DecodeError::Json(err) => Error::Json {
+                    path: self.path.clone(),
+                    // serde_json counts lines within the value.
+                    line: line + err.line().saturating_sub(1) as u64,
+                    message: err.to_string(),
+                },
             },
-            DecodeError::Json(err) => Error::Json {
-                path: self.path.clone(),
-                // serde_json counts lines within the value.
-                line: line + err.line().saturating_sub(1) as u64,
-                message: err.to_string(),
-            },
-        })?;
+        )?;
         self.last_field_count = fields.len().clamp(1, MAX_FIELD_COUNT_HINT);
         Ok(Event {
             timestamp: event_timestamp(&fields),
