@@ -557,6 +557,29 @@ mod tests {
     }
 
     #[test]
+    fn escaped_strings_of_one_event_do_not_leak_into_the_next() {
+        // The escaped-string buffer is kept from line to line: each string starts it afresh.
+        let items = read(
+            concat!(
+                r#"{"Image":"C:\\Windows\\System32\\cmd.exe","k\"ey":"a\tb"}"#,
+                "\n",
+                r#"{"Image":"C:\\x","k\"ey":"\u00e9","Plain":"p"}"#,
+                "\n",
+            ),
+            JsonLayout::Lines,
+        );
+        let (first, second) = (items[0].as_ref().unwrap(), items[1].as_ref().unwrap());
+        assert_eq!(
+            first.get_str("Image"),
+            Some("C:\\Windows\\System32\\cmd.exe")
+        );
+        assert_eq!(first.get_str("k\"ey"), Some("a\tb"));
+        assert_eq!(second.get_str("Image"), Some("C:\\x"));
+        assert_eq!(second.get_str("k\"ey"), Some("é"));
+        assert_eq!(second.get_str("Plain"), Some("p"));
+    }
+
+    #[test]
     fn invalid_utf8_fails_its_line_alone() {
         let bytes = b"{\"a\":\"\xff\"}\n{\"a\":\"\xc3\xa9\"}\n{\"b\xff\":1}\n";
         let items: Vec<_> = JsonReader::new(&bytes[..], "t.jsonl", JsonLayout::Lines).collect();
