@@ -16,6 +16,10 @@ use nativeguard_sigma::{Pipeline, RuleSetBuilder};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// The `nativeguard` binary's allocator, so these figures are the tool's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// CPU seconds used by this thread so far (scheduler statistics; the machine may be shared).
 fn cpu_seconds() -> f64 {
     std::fs::read_to_string("/proc/thread-self/schedstat")
