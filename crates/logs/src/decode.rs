@@ -662,15 +662,14 @@ fn insert_data(out: &mut Fields, name: &str, value: Value, cx: &Context) {
 mod tests {
     use super::*;
 
+    /// `decode_object` with a reader's state fresh.
+    fn decode_into(bytes: &[u8], fields: &mut Fields) -> Result<(), DecodeError> {
+        decode_object(bytes, fields, &mut Names::default(), &mut String::new())
+    }
+
     fn decode(json: &str) -> Fields {
         let mut fields = Fields::new();
-        decode_object(
-            json.as_bytes(),
-            &mut fields,
-            &mut Names::default(),
-            &mut String::new(),
-        )
-        .expect("decodes");
+        decode_into(json.as_bytes(), &mut fields).expect("decodes");
         fields
     }
 
@@ -770,12 +769,7 @@ mod tests {
             let mut f = Fields::new();
             assert!(
                 matches!(
-                    decode_object(
-                        bad.as_bytes(),
-                        &mut f,
-                        &mut Names::default(),
-                        &mut String::new()
-                    ),
+                    decode_into(bad.as_bytes(), &mut f),
                     Err(DecodeError::Json(_))
                 ),
                 "{bad}"
@@ -797,32 +791,16 @@ mod tests {
             s
         };
         let mut f = Fields::new();
-        assert!(decode_object(
-            nested(MAX_NESTING_DEPTH).as_bytes(),
-            &mut f,
-            &mut Names::default(),
-            &mut String::new()
-        )
-        .is_ok());
+        assert!(decode_into(nested(MAX_NESTING_DEPTH).as_bytes(), &mut f).is_ok());
         let mut f = Fields::new();
         assert!(matches!(
-            decode_object(
-                nested(MAX_NESTING_DEPTH + 1).as_bytes(),
-                &mut f,
-                &mut Names::default(),
-                &mut String::new()
-            ),
+            decode_into(nested(MAX_NESTING_DEPTH + 1).as_bytes(), &mut f),
             Err(DecodeError::TooDeep)
         ));
         let arrays = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
         let mut f = Fields::new();
         assert!(matches!(
-            decode_object(
-                arrays.as_bytes(),
-                &mut f,
-                &mut Names::default(),
-                &mut String::new()
-            ),
+            decode_into(arrays.as_bytes(), &mut f),
             Err(DecodeError::TooDeep)
         ));
     }
