@@ -584,6 +584,18 @@ fn files_landlock_spec(inside: &Path) -> LandlockSpec {
     }
 }
 
+/// Runs the helper `mode` with everything allowed but `memfd_create` and Landlock letting it
+/// write only in `inside` ([`files_landlock_spec`]).
+fn files_sandboxed(mode: &str, arg: &str, inside: &Path) -> (Outcome, Vec<Denial>, Vec<String>) {
+    sandboxed_with_notes(
+        mode,
+        arg,
+        allow_all_but(&["memfd_create"], Action::Errno(1)),
+        Some(files_landlock_spec(inside)),
+    )
+    .unwrap()
+}
+
 /// Under root, Landlock's own denials (opens, creations, listings: no seccomp notification
 /// exists for them) are read from the kernel's audit records and reported with the call, the
 /// object and the missing right; allowed accesses are not; the audit switch is left as found.
@@ -596,13 +608,7 @@ fn landlock_denials_are_reported_from_audit() {
     std::fs::write(outside.join("secret"), b"x").unwrap();
     let before = nativeguard_sandbox::audit_switch_at_rest().ok();
     let arg = format!("{}\n{}", inside.display(), outside.display());
-    let (outcome, denials, notes) = sandboxed_with_notes(
-        "files",
-        &arg,
-        allow_all_but(&["memfd_create"], Action::Errno(1)),
-        Some(files_landlock_spec(&inside)),
-    )
-    .unwrap();
+    let (outcome, denials, notes) = files_sandboxed("files", &arg, &inside);
     if let Some(reason) = landlock_audit_unavailable(&notes) {
         eprintln!("skipped: {reason}");
         let _ = std::fs::remove_dir_all(root);
@@ -650,13 +656,7 @@ fn landlock_denials_are_reported_from_audit() {
     assert_eq!(outcome.landlock_reported, Some(landlock.len() as u64));
 
     // A TCP connect the allow-list has no port for: the object is the address and port.
-    let (outcome, denials, _) = sandboxed_with_notes(
-        "connect_tcp",
-        "",
-        allow_all_but(&["memfd_create"], Action::Errno(1)),
-        Some(files_landlock_spec(&inside)),
-    )
-    .unwrap();
+    let (outcome, denials, _) = files_sandboxed("connect_tcp", "", &inside);
     assert_eq!(outcome.status.code(), Some(libc::EACCES));
     let connect = denials
         .iter()
@@ -682,13 +682,8 @@ fn landlock_burst_of_denials_is_reported_completely() {
     std::fs::create_dir_all(&inside).unwrap();
     let secret = root.join("secret");
     std::fs::write(&secret, b"x").unwrap();
-    let (outcome, denials, notes) = sandboxed_with_notes(
-        "open_denied_many",
-        &secret.display().to_string(),
-        allow_all_but(&["memfd_create"], Action::Errno(1)),
-        Some(files_landlock_spec(&inside)),
-    )
-    .unwrap();
+    let (outcome, denials, notes) =
+        files_sandboxed("open_denied_many", &secret.display().to_string(), &inside);
     if let Some(reason) = landlock_audit_unavailable(&notes) {
         eprintln!("skipped: {reason}");
         let _ = std::fs::remove_dir_all(root);
