@@ -115,3 +115,53 @@ fn every_format_renders_the_same_detections() {
     // The author of every rule is shown (DRL 1.1), e.g. the Kerberoast rule's.
     assert!(table.contains("@neu5ron"), "{table}");
 }
+
+/// JSON Lines are streamed to the engine (an event is built only for a detection); with a
+/// time filter every event is built. Both must find the same detections, also on lines the
+/// streaming parser hands back (a float, winlogbeat's nesting).
+#[test]
+fn streamed_json_lines_give_the_detections_of_built_events() {
+    let (_, stdout, _) = hunt("jsonl");
+    let mut lines = String::new();
+    for (i, line) in stdout.lines().enumerate() {
+        let d: serde_json::Value = serde_json::from_str(line).expect("one JSON object per line");
+        let mut event = d["event"].clone();
+        if i % 3 == 1 {
+            event["Fraction"] = serde_json::json!(0.5);
+        }
+        if i % 3 == 2 {
+            event = serde_json::json!({ "winlog": { "event_data": event.clone() }, "Channel": event["Channel"], "EventID": event["EventID"] });
+        }
+        lines.push_str(&event.to_string());
+        lines.push_str("\n\n");
+    }
+    let dir = std::env::temp_dir().join(format!("nativeguard-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("detected.jsonl");
+    std::fs::write(&path, lines).expect("written");
+    let detections = |extra: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_nativeguard"))
+            .args(["hunt", "--format", "jsonl", "--rules"])
+            .arg(fixtures().join("sigmahq-rules"))
+            .args(extra)
+            .arg(&path)
+            .output()
+            .expect("nativeguard runs");
+        assert_eq!(output.status.code(), Some(0));
+        let mut got: Vec<(String, u64)> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|line| {
+                let d: serde_json::Value = serde_json::from_str(line).expect("JSON");
+                let id = d["rule"]["id"].as_str().expect("rule.id").to_string();
+                (id, d["source"]["record_id"].as_u64().expect("record id"))
+            })
+            .collect();
+        got.sort();
+        got
+    };
+    let streamed = detections(&[]);
+    let built = detections(&["--from", "1970-01-01"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(streamed, built);
+    assert_eq!(streamed.len(), 8, "{streamed:?}");
+}

@@ -34,9 +34,11 @@
 #![forbid(unsafe_code)]
 
 pub mod linux;
+mod sink;
 mod time;
 mod value;
 
+pub use sink::{FieldSink, FieldsBuilder, Scalar};
 pub use time::Timestamp;
 pub use value::{Fields, Name, Value};
 

@@ -4,7 +4,8 @@
 //!
 //! 1. parse-only: every input read into events, no rules (`Reader::events`);
 //! 2. hunt: the same, each event evaluated by the rule set (Windows pipeline), as
-//!    `nativeguard hunt` does;
+//!    `nativeguard hunt` does (JSON Lines streamed to the engine, an event built only for a
+//!    detection or when the engine cannot take it streamed);
 //! 3. with `--jsonl FILE`: the inputs are first written to FILE as JSON Lines (flattened events),
 //!    then FILE is parse-only'd and hunted the same way.
 //!
@@ -57,6 +58,34 @@ fn run(inputs: &[Input], rules: Option<&Arc<RuleSet>>, repeat: usize) -> Round {
             errors += 1;
             continue;
         };
+        let streamable = matches!(&reader, Reader::Json(json) if json.is_lines());
+        if let (Some(engine), Reader::Json(json), true) = (engine.as_mut(), &mut reader, streamable)
+        {
+            while let Some(line) = json.read_event_text() {
+                if line.is_err() {
+                    errors += 1;
+                    continue;
+                }
+                out.clear();
+                let streamed =
+                    engine.evaluate_streamed(|loader| json.stream_event(loader), &mut out);
+                if streamed && out.is_empty() {
+                    events += 1;
+                    continue;
+                }
+                match json.decode_event() {
+                    Ok(event) => {
+                        events += 1;
+                        if !streamed {
+                            engine.evaluate(&event, &mut out);
+                        }
+                        detections += out.len() as u64;
+                    }
+                    Err(_) => errors += 1,
+                }
+            }
+            continue;
+        }
         for item in reader.events() {
             match item {
                 Ok(event) => {

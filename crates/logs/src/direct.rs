@@ -13,7 +13,7 @@
 
 use crate::names::Names;
 use crate::MAX_NESTING_DEPTH;
-use nativeguard_event::{Fields, Value};
+use nativeguard_event::{FieldSink, Fields, FieldsBuilder, Scalar, Value};
 
 /// The text is left to the serde path.
 #[derive(Debug, PartialEq)]
@@ -29,17 +29,8 @@ pub(crate) fn decode_plain(
     names: &mut Names,
     unescaped: &mut String,
 ) -> Result<Option<usize>, Unhandled> {
-    let mut parser = Parser {
-        text,
-        bytes: text.as_bytes(),
-        at: 0,
-        names,
-        unescaped,
-    };
-    parser.skip_whitespace();
-    parser.expect(b'{')?;
     let mut winlog_at = None;
-    parser.members(|parser, key| {
+    Parser::new(text, names, unescaped).object_text(|parser, key| {
         if key == "Event" {
             // The EVTX rendering: flattened by the serde path's visitors.
             return Err(Unhandled);
@@ -52,11 +43,25 @@ pub(crate) fn decode_plain(
         out.insert(name, value);
         Ok(())
     })?;
-    parser.skip_whitespace();
-    if parser.at != parser.bytes.len() {
-        return Err(Unhandled);
-    }
     Ok(winlog_at)
+}
+
+/// Hands the fields of the object `text` to `sink` as [`decode_plain`] would decode them (the
+/// same texts are taken on or handed back), without building them; an event with a top-level
+/// `winlog` field is handed back too (the serde path's code adds its aliases to the decoded
+/// fields). On `Err` the sink has seen part of the event.
+pub(crate) fn stream_plain(
+    text: &str,
+    sink: &mut impl FieldSink,
+    names: &mut Names,
+    unescaped: &mut String,
+) -> Result<(), Unhandled> {
+    Parser::new(text, names, unescaped).object_text(|parser, key| {
+        if key == "Event" || key == "winlog" {
+            return Err(Unhandled);
+        }
+        parser.stream_value(1, key, sink)
+    })
 }
 
 struct Parser<'a, 'n> {
@@ -76,7 +81,33 @@ enum Text<'a> {
     Unescaped,
 }
 
-impl<'a> Parser<'a, '_> {
+impl<'a, 'n> Parser<'a, 'n> {
+    fn new(text: &'a str, names: &'n mut Names, unescaped: &'n mut String) -> Self {
+        Parser {
+            text,
+            bytes: text.as_bytes(),
+            at: 0,
+            names,
+            unescaped,
+        }
+    }
+
+    /// The whole text as one object (whitespace around it allowed), its members read by
+    /// `member(parser, key)`.
+    fn object_text(
+        &mut self,
+        member: impl FnMut(&mut Self, &str) -> Result<(), Unhandled>,
+    ) -> Result<(), Unhandled> {
+        self.skip_whitespace();
+        self.expect(b'{')?;
+        self.members(member)?;
+        self.skip_whitespace();
+        if self.at != self.bytes.len() {
+            return Err(Unhandled);
+        }
+        Ok(())
+    }
+
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
@@ -171,23 +202,115 @@ impl<'a> Parser<'a, '_> {
         }
     }
 
+    /// [`Parser::value`], handed to `sink` as the field `name`.
+    fn stream_value(
+        &mut self,
+        depth: usize,
+        name: &str,
+        sink: &mut impl FieldSink,
+    ) -> Result<(), Unhandled> {
+        match self.peek() {
+            Some(b'{') => {
+                if depth >= MAX_NESTING_DEPTH {
+                    return Err(Unhandled);
+                }
+                self.at += 1;
+                sink.begin_object(name);
+                self.members(|parser, key| parser.stream_value(depth + 1, key, sink))?;
+                sink.end_object();
+                Ok(())
+            }
+            Some(b'[') => {
+                if depth >= MAX_NESTING_DEPTH {
+                    return Err(Unhandled);
+                }
+                self.at += 1;
+                sink.begin_list(name);
+                self.stream_items(depth + 1, sink)?;
+                sink.end_list();
+                Ok(())
+            }
+            _ => self.scalar(|scalar| sink.scalar(name, scalar)),
+        }
+    }
+
+    /// [`Parser::items`], handed to `sink` as list items: a nested list's items as its own,
+    /// objects parsed but not reported (as [`Fields::feed`] does).
+    fn stream_items(&mut self, depth: usize, sink: &mut impl FieldSink) -> Result<(), Unhandled> {
+        self.each_item(|parser| match parser.peek() {
+            Some(b'{') => parser.value(depth).map(drop),
+            Some(b'[') => {
+                if depth >= MAX_NESTING_DEPTH {
+                    return Err(Unhandled);
+                }
+                parser.at += 1;
+                parser.stream_items(depth + 1, sink)
+            }
+            _ => parser.scalar(|scalar| sink.list_item(scalar)),
+        })
+    }
+
+    /// A string, literal or integer at the cursor, handed to `emit`.
+    fn scalar(&mut self, emit: impl FnOnce(Scalar<'_>)) -> Result<(), Unhandled> {
+        match self.peek() {
+            Some(b'"') => {
+                let text = match self.string()? {
+                    Text::Borrowed(text) => text,
+                    Text::Unescaped => self.unescaped.as_str(),
+                };
+                emit(Scalar::Str(text));
+            }
+            Some(b't') => {
+                self.literal("true", Value::Bool(true))?;
+                emit(Scalar::Bool(true));
+            }
+            Some(b'f') => {
+                self.literal("false", Value::Bool(false))?;
+                emit(Scalar::Bool(false));
+            }
+            Some(b'n') => {
+                self.literal("null", Value::Null)?;
+                emit(Scalar::Null);
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let value = self.integer()?;
+                emit(Scalar::of(&value).ok_or(Unhandled)?);
+            }
+            _ => return Err(Unhandled),
+        }
+        Ok(())
+    }
+
     /// The items of an array whose `[` was just read, then the closing `]`.
     fn items(&mut self, depth: usize) -> Result<Vec<Value>, Unhandled> {
         let mut items = Vec::new();
+        self.each_item(|parser| {
+            items.push(parser.value(depth)?);
+            Ok(())
+        })?;
+        Ok(items)
+    }
+
+    /// The items of an array whose `[` was just read, each read by `item(parser)`, then the
+    /// closing `]`.
+    fn each_item(
+        &mut self,
+        mut item: impl FnMut(&mut Self) -> Result<(), Unhandled>,
+    ) -> Result<(), Unhandled> {
         self.skip_whitespace();
         if self.peek() == Some(b']') {
             self.at += 1;
-            return Ok(items);
+            return Ok(());
         }
         loop {
             self.skip_whitespace();
-            items.push(self.value(depth)?);
+            item(self)?;
             self.skip_whitespace();
             match self.peek() {
                 Some(b',') => self.at += 1,
                 Some(b']') => {
                     self.at += 1;
-                    return Ok(items);
+                    return Ok(());
                 }
                 _ => return Err(Unhandled),
             }
@@ -327,10 +450,30 @@ pub(crate) fn check_against_serde(bytes: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return false;
     };
+    // Streaming takes on what the direct parser does (but events with a `winlog` field) and
+    // reports what feeding the decoded fields would.
+    let mut streamed = FieldsBuilder::default();
+    let stream = stream_plain(
+        text,
+        &mut streamed,
+        &mut Names::default(),
+        &mut String::new(),
+    );
     let (mut direct, mut names) = (Fields::new(), Names::default());
     names.start_event();
     if decode_plain(text, &mut direct, &mut names, &mut String::new()).is_err() {
+        assert!(
+            stream.is_err(),
+            "streamed what the direct parser did not take: {text:?}"
+        );
         return false;
+    }
+    let winlog = direct.iter_names().any(|(name, _)| &**name == "winlog");
+    assert_eq!(stream.is_ok(), !winlog, "{text:?}");
+    if stream.is_ok() {
+        let mut fed = FieldsBuilder::default();
+        direct.feed(&mut fed);
+        assert_eq!(streamed.finish(), fed.finish(), "{text:?}");
     }
     let (mut serde, mut names) = (Fields::new(), Names::default());
     names.start_event();

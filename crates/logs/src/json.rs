@@ -3,7 +3,7 @@
 use crate::decode::{decode_object, DecodeError};
 use crate::names::Names;
 use crate::{Error, MAX_EVENT_BYTES, MAX_NESTING_DEPTH};
-use nativeguard_event::{Event, Fields, Origin, Timestamp, Value};
+use nativeguard_event::{Event, FieldSink, Fields, Origin, Timestamp, Value};
 use std::io::BufRead;
 use std::sync::Arc;
 
@@ -48,6 +48,8 @@ pub struct JsonReader<R> {
     unescaped: String,
     /// How many top-level fields the last event had: the next one likely has as many.
     last_field_count: usize,
+    /// The line of the event last read by [`JsonReader::read_event_text`].
+    current_line: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +79,44 @@ impl<R: BufRead> JsonReader<R> {
             names: Names::default(),
             unescaped: String::new(),
             last_field_count: DEFAULT_FIELD_COUNT,
+            current_line: 0,
         }
+    }
+
+    /// Whether the input is JSON Lines, which [`JsonReader::read_event_text`] reads.
+    pub fn is_lines(&self) -> bool {
+        self.layout == JsonLayout::Lines
+    }
+
+    /// JSON Lines: reads the next event's line without decoding it; its line number (the
+    /// event's record id). [`JsonReader::stream_event`] hands its fields to a sink, and
+    /// [`JsonReader::decode_event`] builds it. For consumers that rarely need the built event
+    /// (the rule engine needs it only for a detection). `None` at the end of the input, or
+    /// when the input is not JSON Lines.
+    pub fn read_event_text(&mut self) -> Option<Result<u64, Error>> {
+        if self.layout != JsonLayout::Lines {
+            return None;
+        }
+        self.read_line()
+    }
+
+    /// Hands the fields of the event last read by [`JsonReader::read_event_text`] to `sink`,
+    /// as [`Fields::feed`](nativeguard_event::Fields::feed) would report the decoded event.
+    /// False when this event takes the full decoder (winlogbeat aliases, the EVTX rendering,
+    /// floats, invalid JSON...): use [`JsonReader::decode_event`] then. On false the sink may
+    /// have seen part of the event.
+    pub fn stream_event(&mut self, sink: &mut impl FieldSink) -> bool {
+        let Ok(text) = simdutf8::basic::from_utf8(&self.buf) else {
+            return false;
+        };
+        // Names are not kept for streamed events (a list's objects, decoded, may ask).
+        self.names.restart_event();
+        crate::direct::stream_plain(text, sink, &mut self.names, &mut self.unescaped).is_ok()
+    }
+
+    /// Decodes the event last read by [`JsonReader::read_event_text`].
+    pub fn decode_event(&mut self) -> Result<Event, Error> {
+        self.decode(self.current_line)
     }
 
     fn io_error(&mut self, source: std::io::Error) -> Error {
@@ -127,6 +166,14 @@ impl<R: BufRead> JsonReader<R> {
     }
 
     fn next_line(&mut self) -> Option<Result<Event, Error>> {
+        Some(match self.read_line()? {
+            Ok(line) => self.decode(line),
+            Err(err) => Err(err),
+        })
+    }
+
+    /// Reads the next non-blank line into `buf`; its line number.
+    fn read_line(&mut self) -> Option<Result<u64, Error>> {
         loop {
             if self.state == DocumentState::Done {
                 return None;
@@ -156,7 +203,8 @@ impl<R: BufRead> JsonReader<R> {
                     if self.buf.iter().all(u8::is_ascii_whitespace) {
                         continue;
                     }
-                    return Some(self.decode(line));
+                    self.current_line = line;
+                    return Some(Ok(line));
                 }
             }
         }
@@ -446,6 +494,45 @@ mod tests {
     fn counts(items: &[Result<Event, Error>]) -> (usize, usize) {
         let ok = items.iter().filter(|i| i.is_ok()).count();
         (ok, items.len() - ok)
+    }
+
+    #[test]
+    fn event_texts_stream_or_decode_with_their_line_numbers() {
+        let text = "{\"a\":1,\"b\":[\"x\",[2]]}\n\n{\"f\":0.5}\n{\"winlog\":{\"channel\":\"S\"}}\n{\"a\":\n";
+        let mut reader = JsonReader::new(text.as_bytes(), "t.jsonl", JsonLayout::Lines);
+        let mut seen = Vec::new();
+        while let Some(line) = reader.read_event_text() {
+            let line = line.expect("lines read");
+            let mut sink = nativeguard_event::FieldsBuilder::default();
+            let streamed = reader.stream_event(&mut sink);
+            let decoded = reader.decode_event();
+            if streamed {
+                let mut fed = nativeguard_event::FieldsBuilder::default();
+                decoded
+                    .as_ref()
+                    .expect("streamed events decode")
+                    .fields
+                    .feed(&mut fed);
+                assert_eq!(sink.finish(), fed.finish());
+            }
+            let record = decoded.map(|e| e.origin.record_id);
+            seen.push((line, streamed, record.map_err(|e| e.to_string())));
+        }
+        assert_eq!(seen[0], (1, true, Ok(Some(1))));
+        // A float and winlogbeat's aliases take the full decoder.
+        assert_eq!(seen[1], (3, false, Ok(Some(3))));
+        assert_eq!(seen[2], (4, false, Ok(Some(4))));
+        assert_eq!(seen[3].0, 5);
+        assert!(
+            seen[3]
+                .2
+                .as_ref()
+                .is_err_and(|e| e.starts_with("t.jsonl:5:")),
+            "{seen:?}"
+        );
+        assert_eq!(seen.len(), 4);
+        let array = JsonReader::new(&b"[{}]"[..], "t.json", JsonLayout::Document).read_event_text();
+        assert!(array.is_none(), "only JSON Lines are read as texts");
     }
 
     #[test]

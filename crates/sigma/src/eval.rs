@@ -4,7 +4,7 @@ use crate::ast::RefMode;
 use crate::compile::{CItem, Expr, FnvBuild, Source, Test};
 use crate::reference::{field_key, lower, parse_ip};
 use crate::ruleset::{Bucket, RuleSet};
-use nativeguard_event::{Event, Fields, Name, Value};
+use nativeguard_event::{Event, FieldSink, Fields, Name, Scalar, Value};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::ops::Range;
@@ -57,6 +57,8 @@ pub(crate) struct Scratch {
     slot_stamp: Vec<u32>,
     stamp: u32,
     name: String,
+    /// Where `name` ended before each object a [`FieldLoader`] is inside.
+    name_bases: Vec<usize>,
     lowered_name: String,
     /// Field ids by the event's own (dotted) field name, so that each distinct name is
     /// normalised and looked up in the rule set's table once, not once per event.
@@ -125,6 +127,7 @@ impl Scratch {
             slot_stamp: vec![0; fields],
             stamp: 0,
             name: String::new(),
+            name_bases: Vec::new(),
             lowered_name: String::new(),
             ids_by_name: HashMap::default(),
             layout: Vec::new(),
@@ -151,13 +154,19 @@ impl Scratch {
 
     /// Flattens the event into entries and slots.
     pub fn load(&mut self, event: &Event, set: &RuleSet) {
+        self.clear();
+        self.walk(&event.fields, set);
+    }
+
+    /// Forgets the previous event.
+    pub fn clear(&mut self) {
         self.next_stamp();
         self.used = 0;
         self.leaves = 0;
         self.name.clear();
+        self.name_bases.clear();
         self.text.clear();
         self.lowered.clear();
-        self.walk(&event.fields, set);
     }
 
     /// Lowercases, once, the values rules look at: those of fields some rule names, or every
@@ -255,16 +264,21 @@ impl Scratch {
             let ids = self.field_ids(set, name);
             let start = self.used as u32;
             self.push_value(value);
-            let slot = Slot {
-                start,
-                len: self.used as u32 - start,
-                list: matches!(value, Value::List(_)),
-                null: value.is_null(),
-            };
-            self.assign(ids, slot);
-            for e in &mut self.entries[start as usize..self.used] {
-                e.ids = ids;
-            }
+            self.end_field(ids, start, matches!(value, Value::List(_)), value.is_null());
+        }
+    }
+
+    /// Gives the field `ids` the values pushed since entry `start`.
+    fn end_field(&mut self, ids: [u32; 2], start: u32, list: bool, null: bool) {
+        let slot = Slot {
+            start,
+            len: self.used as u32 - start,
+            list,
+            null,
+        };
+        self.assign(ids, slot);
+        for e in &mut self.entries[start as usize..self.used] {
+            e.ids = ids;
         }
     }
 
@@ -277,33 +291,37 @@ impl Scratch {
             }
             return;
         }
+        self.push_scalar(Scalar::of(value).unwrap_or(Scalar::Null));
+    }
+
+    fn push_scalar(&mut self, value: Scalar<'_>) {
         if self.used == self.entries.len() {
             self.entries.push(Entry::default());
         }
         let start = self.text.len();
         // The text Value::to_text gives, written in place (no allocation per number).
         let has_text = match value {
-            Value::Str(s) => {
+            Scalar::Str(s) => {
                 self.text.push_str(s);
                 true
             }
-            Value::Int(i) => {
-                if *i < 0 {
+            Scalar::Int(i) => {
+                if i < 0 {
                     self.text.push('-');
                 }
                 push_decimal(&mut self.text, i.unsigned_abs());
                 true
             }
-            Value::UInt(u) => {
-                push_decimal(&mut self.text, *u);
+            Scalar::UInt(u) => {
+                push_decimal(&mut self.text, u);
                 true
             }
-            Value::Float(f) => write!(self.text, "{f}").is_ok(),
-            Value::Bool(b) => {
-                self.text.push_str(if *b { "true" } else { "false" });
+            Scalar::Float(f) => write!(self.text, "{f}").is_ok(),
+            Scalar::Bool(b) => {
+                self.text.push_str(if b { "true" } else { "false" });
                 true
             }
-            Value::Null | Value::List(_) | Value::Object(_) => false,
+            Scalar::Null => false,
         };
         let end = self.text.len();
         if has_text {
@@ -317,7 +335,7 @@ impl Scratch {
         e.has_text = has_text;
     }
 
-    fn push_name(&mut self, name: &Name) {
+    fn push_name(&mut self, name: &str) {
         if !self.name.is_empty() {
             self.name.push('.');
         }
@@ -327,36 +345,56 @@ impl Scratch {
     /// The field ids of the leaf `name` (under the objects in `self.name`): its own and its
     /// prefix-stripped form's.
     fn field_ids(&mut self, set: &RuleSet, name: &Name) -> [u32; 2] {
-        let position = self.leaves;
-        self.leaves += 1;
         // Events of one source mostly repeat the previous event's field order, and readers
         // share one `Name` per distinct name: the same name object at the same position (no
         // enclosing object) is known without building, comparing or hashing the name.
         let nested = !self.name.is_empty();
-        if let Some(cached) = self.layout.get(position) {
+        if let Some(cached) = self.layout.get(self.leaves) {
             if !nested && std::ptr::eq(cached.leaf.as_str(), name.as_str()) {
+                self.leaves += 1;
+                return cached.ids;
+            }
+        }
+        self.ids_of(set, name, (!nested).then_some(name))
+    }
+
+    /// The field ids of the leaf `name` by its text (`leaf`: its shared name object, for the
+    /// next event's pointer comparison above). The previous event's name at the same position
+    /// is compared first, then the per-engine cache is asked.
+    fn ids_of(&mut self, set: &RuleSet, name: &str, leaf: Option<&Name>) -> [u32; 2] {
+        let position = self.leaves;
+        self.leaves += 1;
+        if self.name.is_empty() && leaf.is_none() {
+            // A top-level name is its own path: compared without building it.
+            if let Some(cached) = self.layout.get(position).filter(|c| c.path == name) {
                 return cached.ids;
             }
         }
         let base = self.name.len();
         self.push_name(name);
-        let ids = match self.layout.get(position) {
-            Some(cached) if cached.path == self.name => cached.ids,
-            _ => match self.ids_by_name.get(self.name.as_str()) {
-                Some(&ids) => ids,
-                None => {
-                    let ids = self.resolve(set);
-                    if self.ids_by_name.len() >= MAX_CACHED_NAMES {
-                        self.ids_by_name.clear();
-                    }
-                    self.ids_by_name.insert(self.name.clone(), ids);
-                    ids
+        if let Some(cached) = self.layout.get_mut(position) {
+            if cached.path == self.name {
+                if let Some(leaf) = leaf {
+                    cached.leaf.clone_from(leaf);
                 }
-            },
+                self.name.truncate(base);
+                return cached.ids;
+            }
+        }
+        let ids = match self.ids_by_name.get(self.name.as_str()) {
+            Some(&ids) => ids,
+            None => {
+                let ids = self.resolve(set);
+                if self.ids_by_name.len() >= MAX_CACHED_NAMES {
+                    self.ids_by_name.clear();
+                }
+                self.ids_by_name.insert(self.name.clone(), ids);
+                ids
+            }
         };
         if position < MAX_CACHED_NAMES {
-            // A nested name never takes the pointer path above.
-            let leaf = if nested { &self.no_name } else { name };
+            // Nested and borrowed names never take the pointer path.
+            let leaf = leaf.unwrap_or(&self.no_name);
             match self.layout.get_mut(position) {
                 Some(cached) => {
                     cached.leaf.clone_from(leaf);
@@ -601,6 +639,62 @@ impl Scratch {
     }
 }
 
+/// Loads an event's fields into the scratch space as a [`FieldSink`] hands them over, as
+/// [`Scratch::load`] loads a built event.
+pub struct FieldLoader<'s> {
+    scratch: &'s mut Scratch,
+    set: &'s RuleSet,
+    /// The ids of the list being received, and its first entry.
+    list: ([u32; 2], u32),
+}
+
+impl<'s> FieldLoader<'s> {
+    pub(crate) fn new(scratch: &'s mut Scratch, set: &'s RuleSet) -> Self {
+        scratch.clear();
+        FieldLoader {
+            scratch,
+            set,
+            list: ([NO_FIELD; 2], 0),
+        }
+    }
+}
+
+impl FieldSink for FieldLoader<'_> {
+    fn begin_object(&mut self, name: &str) {
+        let s = &mut *self.scratch;
+        s.name_bases.push(s.name.len());
+        s.push_name(name);
+    }
+
+    fn end_object(&mut self) {
+        let s = &mut *self.scratch;
+        let base = s.name_bases.pop().unwrap_or(0);
+        s.name.truncate(base);
+    }
+
+    fn scalar(&mut self, name: &str, value: Scalar<'_>) {
+        let s = &mut *self.scratch;
+        let ids = s.ids_of(self.set, name, None);
+        let start = s.used as u32;
+        s.push_scalar(value);
+        s.end_field(ids, start, false, value == Scalar::Null);
+    }
+
+    fn begin_list(&mut self, name: &str) {
+        let s = &mut *self.scratch;
+        self.list = (s.ids_of(self.set, name, None), s.used as u32);
+    }
+
+    fn list_item(&mut self, value: Scalar<'_>) {
+        self.scratch.push_scalar(value);
+    }
+
+    fn end_list(&mut self) {
+        let (ids, start) = self.list;
+        self.scratch.end_field(ids, start, true, false);
+    }
+}
+
 /// Appends `n` in decimal (what `Display` writes, without the formatting machinery, which
 /// cost a tenth of flattening an event).
 fn push_decimal(out: &mut String, mut n: u64) {
@@ -655,7 +749,97 @@ fn mark(
 
 #[cfg(test)]
 mod tests {
-    use super::push_decimal;
+    use super::*;
+    use crate::{Pipeline, RuleSetBuilder};
+
+    type Snapshot = (
+        String,
+        Vec<(String, bool, [u32; 2])>,
+        Vec<Option<(u32, u32, bool, bool)>>,
+    );
+
+    /// What a loaded event is to the rules: the texts, each value's text and fields, and every
+    /// field's slot.
+    fn snapshot(s: &Scratch) -> Snapshot {
+        let entries = s.entries[..s.used]
+            .iter()
+            .map(|e| (s.orig(e).to_string(), e.has_text, e.ids))
+            .collect();
+        let slots = (0..s.slots.len() as u32)
+            .map(|id| s.slot(id).map(|x| (x.start, x.len, x.list, x.null)))
+            .collect();
+        (s.text.clone(), entries, slots)
+    }
+
+    fn object(fields: Vec<(&str, Value)>) -> Fields {
+        let mut out = Fields::new();
+        for (name, value) in fields {
+            out.insert(name, value);
+        }
+        out
+    }
+
+    #[test]
+    fn streamed_fields_load_as_built_events_do() {
+        let mut builder = RuleSetBuilder::new(Pipeline::none());
+        let rule = "title: t\nlogsource: {product: x}\ndetection:\n  s:\n    o.b: x\n    \
+                    o.d.e: 1\n    l: y\n    n: null\n    Image: z\n  condition: s\n";
+        assert!(builder.add_file("t.yml", rule).is_empty());
+        let set = builder.build().0;
+        let first = object(vec![
+            ("Image", Value::from("C:\\a.exe")),
+            (
+                "o",
+                Value::Object(object(vec![("b", "x".into()), ("c", Value::Int(1))])),
+            ),
+            (
+                "l",
+                Value::List(vec![
+                    "y".into(),
+                    Value::List(vec!["z".into(), Value::Null]),
+                    Value::Object(object(vec![("k", Value::Int(1))])),
+                ]),
+            ),
+            ("n", Value::Null),
+            ("Image", "second".into()),
+            ("u", Value::UInt(u64::MAX)),
+            ("i", Value::Int(-5)),
+            ("t", Value::Bool(true)),
+            ("f", Value::Float(1.5)),
+            ("empty", Value::List(Vec::new())),
+        ]);
+        let second = object(vec![
+            ("l", Value::List(vec![Value::Int(3)])),
+            (
+                "o",
+                Value::Object(object(vec![(
+                    "d",
+                    Value::Object(object(vec![("e", Value::Int(1))])),
+                )])),
+            ),
+            ("o.b", "flat".into()),
+            ("Image", "C:\\b.exe".into()),
+        ]);
+        let new = || Scratch::new(set.fields.len(), set.variants.len(), set.dets.len());
+        let (mut built, mut streamed, mut mixed) = (new(), new(), new());
+        // Twice over, so that the second round reads names from the layout cache; `mixed`
+        // takes them built and streamed in turn.
+        for (round, fields) in [&first, &second, &first, &second].into_iter().enumerate() {
+            let event = Event {
+                fields: fields.clone(),
+                ..Event::default()
+            };
+            built.load(&event, &set);
+            fields.feed(&mut FieldLoader::new(&mut streamed, &set));
+            if round % 2 == 0 {
+                mixed.load(&event, &set);
+            } else {
+                fields.feed(&mut FieldLoader::new(&mut mixed, &set));
+            }
+            assert_eq!(snapshot(&streamed), snapshot(&built), "round {round}");
+            assert_eq!(snapshot(&mixed), snapshot(&built), "round {round}");
+        }
+    }
 
     #[test]
     fn decimals_match_display() {

@@ -118,6 +118,7 @@ pub use builder::RuleSetBuilder;
 pub use condition::{MAX_CONDITION_DEPTH, MAX_CONDITION_LEN};
 pub use correlation::{MAX_CORRELATION_GROUPS, MAX_WINDOW_EVENTS};
 pub use error::{Error, LoadError};
+pub use eval::FieldLoader;
 pub use modifiers::MAX_VALUE_EXPANSION;
 pub use parse::MAX_REGEX_SIZE;
 pub use pipeline::Pipeline;

@@ -16,7 +16,7 @@ use crate::compile::{
 };
 use crate::correlation::{CorrRule, CorrelationState};
 use crate::error::LoadError;
-use crate::eval::Scratch;
+use crate::eval::{FieldLoader, Scratch};
 use crate::parse::{Body, ParsedRule};
 use crate::pipeline::{Pipeline, Route, Target};
 use crate::rule::{Detection, RuleInfo};
@@ -487,6 +487,30 @@ impl Engine {
     pub fn evaluate(&mut self, event: &Event, out: &mut Vec<Detection>) {
         let set = Arc::clone(&self.set);
         self.scratch.load(event, &set);
+        self.evaluate_loaded(&set, Some(event), out);
+    }
+
+    /// Evaluates one event whose fields `fill` hands to a [`FieldLoader`] (a
+    /// [`nativeguard_event::FieldSink`]) without building it; pushes a Detection per matching
+    /// rule, as [`Engine::evaluate`] does for the built event. False, with nothing evaluated,
+    /// when `fill` returns false or the set has correlations (their windows need the event's
+    /// time): evaluate the built event then.
+    pub fn evaluate_streamed(
+        &mut self,
+        fill: impl FnOnce(&mut FieldLoader<'_>) -> bool,
+        out: &mut Vec<Detection>,
+    ) -> bool {
+        let set = Arc::clone(&self.set);
+        if !set.corrs.is_empty() || !fill(&mut FieldLoader::new(&mut self.scratch, &set)) {
+            return false;
+        }
+        self.evaluate_loaded(&set, None, out);
+        true
+    }
+
+    /// Routes and evaluates the event in the scratch space (`event`: the same, built, for the
+    /// correlations).
+    fn evaluate_loaded(&mut self, set: &RuleSet, event: Option<&Event>, out: &mut Vec<Detection>) {
         // Routing key, computed once, without allocating: each key's lowercased text (or NUL
         // when absent), separated by US.
         self.key.clear();
@@ -521,7 +545,7 @@ impl Engine {
             }
         };
         self.scratch.lower_values(bucket.all_values);
-        let matched = self.scratch.run_bucket(&set, &bucket);
+        let matched = self.scratch.run_bucket(set, &bucket);
         for &d in &matched {
             let det = &set.dets[d as usize];
             if det.emit {
@@ -531,10 +555,10 @@ impl Engine {
                 });
             }
         }
-        if !set.corrs.is_empty() {
+        if let Some(event) = event.filter(|_| !set.corrs.is_empty()) {
             let target = bucket.targets.first().map(|&t| &set.targets[t as usize]);
             self.correlations
-                .process(&set, event, &matched, target, &self.scratch, out);
+                .process(set, event, &matched, target, &self.scratch, out);
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::rule_loading::load_rules;
 use anyhow::Context as _;
 use nativeguard_event::{Event, Timestamp};
 use nativeguard_logs::{Reader, Scope};
-use nativeguard_sigma::{Detection, Level, Pipeline, RuleInfo, RuleSet};
+use nativeguard_sigma::{Detection, Engine, Level, Pipeline, RuleInfo, RuleSet};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -101,56 +101,48 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         summary.skip(error);
     }
 
-    let progress = Progress::new(found.inputs.len() as u64);
     let stdout = std::io::stdout();
-    let mut printer = Printer::new(format, std::io::BufWriter::new(stdout.lock()));
-    let mut engine = rules.engine();
-    let mut detections: Vec<Detection> = Vec::new();
-
-    'inputs: for input in &found.inputs {
-        progress.file(&input.path);
+    let mut hunt = Hunt {
+        filter,
+        engine: rules.engine(),
+        detections: Vec::new(),
+        printer: Printer::new(format, std::io::BufWriter::new(stdout.lock())),
+        progress: Progress::new(found.inputs.len() as u64),
+        summary,
+    };
+    // JSON Lines are streamed to the engine, and an event is built only for a detection; the
+    // time filter needs every event's time, so it reads built events.
+    let streamable = args.from.is_none() && args.to.is_none();
+    for input in &found.inputs {
+        hunt.progress.file(&input.path);
         let mut reader = match Reader::open(input, args.threads) {
             Ok(reader) => reader,
             Err(error) => {
-                progress.suspend(|| summary.skip(&error));
+                hunt.skip(&error);
                 continue;
             }
         };
-        summary.files += 1;
-        for item in reader.events() {
-            let event = match item {
-                Ok(event) => event,
-                Err(error) => {
-                    progress.suspend(|| summary.skip(&error));
-                    continue;
-                }
-            };
-            if !filter.in_time_range(&event) {
-                summary.out_of_range += 1;
-                continue;
+        hunt.summary.files += 1;
+        let read = match &mut reader {
+            Reader::Json(json) if streamable && json.is_lines() => hunt.stream(json),
+            Reader::Stdin(json) if streamable && json.is_lines() => hunt.stream(json),
+            reader => hunt.events(reader.events()),
+        };
+        match read {
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+                // The reader of our output went away (`| head`): stop quietly.
+                break;
             }
-            summary.events += 1;
-            detections.clear();
-            engine.evaluate(&event, &mut detections);
-            for detection in &detections {
-                if !filter.keeps(&detection.rule) {
-                    continue;
-                }
-                summary.detected(&detection.rule);
-                if let Err(error) = printer.detection(detection, &event) {
-                    if error.kind() == std::io::ErrorKind::BrokenPipe {
-                        // The reader of our output went away (`| head`): stop quietly.
-                        break 'inputs;
-                    }
-                    return Err(error).context("writing detections");
-                }
-            }
-            if summary.events % 4096 == 0 {
-                progress.counts(summary.events, summary.detections);
-            }
+            Err(error) => return Err(error).context("writing detections"),
+            Ok(()) => hunt.progress.done_file(),
         }
-        progress.done_file();
     }
+    let Hunt {
+        printer,
+        progress,
+        summary,
+        ..
+    } = hunt;
     progress.finish();
     match printer.finish() {
         Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
@@ -165,6 +157,103 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         exit_code::SUCCESS.into()
     })
+}
+
+/// One hunt's state across its inputs.
+struct Hunt<W: Write> {
+    filter: DetectionFilter,
+    engine: Engine,
+    detections: Vec<Detection>,
+    printer: Printer<W>,
+    progress: Progress,
+    summary: Summary,
+}
+
+impl<W: Write> Hunt<W> {
+    fn skip(&mut self, error: &nativeguard_logs::Error) {
+        let summary = &mut self.summary;
+        self.progress.suspend(|| summary.skip(error));
+    }
+
+    /// Evaluates built events.
+    fn events(
+        &mut self,
+        events: impl Iterator<Item = Result<Event, nativeguard_logs::Error>>,
+    ) -> std::io::Result<()> {
+        for item in events {
+            let event = match item {
+                Ok(event) => event,
+                Err(error) => {
+                    self.skip(&error);
+                    continue;
+                }
+            };
+            if !self.filter.in_time_range(&event) {
+                self.summary.out_of_range += 1;
+                continue;
+            }
+            self.detections.clear();
+            self.engine.evaluate(&event, &mut self.detections);
+            self.report(&event)?;
+        }
+        Ok(())
+    }
+
+    /// Streams JSON Lines to the engine; builds an event only to print its detections, or
+    /// when the engine cannot take it streamed.
+    fn stream<R: std::io::BufRead>(
+        &mut self,
+        json: &mut nativeguard_logs::JsonReader<R>,
+    ) -> std::io::Result<()> {
+        while let Some(line) = json.read_event_text() {
+            if let Err(error) = line {
+                self.skip(&error);
+                continue;
+            }
+            self.detections.clear();
+            let streamed = self
+                .engine
+                .evaluate_streamed(|loader| json.stream_event(loader), &mut self.detections);
+            if streamed && !self.detections.iter().any(|d| self.filter.keeps(&d.rule)) {
+                self.count_event();
+                continue;
+            }
+            let event = match json.decode_event() {
+                Ok(event) => event,
+                Err(error) => {
+                    self.skip(&error);
+                    continue;
+                }
+            };
+            if !streamed {
+                self.detections.clear();
+                self.engine.evaluate(&event, &mut self.detections);
+            }
+            self.report(&event)?;
+        }
+        Ok(())
+    }
+
+    /// Prints the detections of `event` that pass the filter.
+    fn report(&mut self, event: &Event) -> std::io::Result<()> {
+        for detection in &self.detections {
+            if !self.filter.keeps(&detection.rule) {
+                continue;
+            }
+            self.summary.detected(&detection.rule);
+            self.printer.detection(detection, event)?;
+        }
+        self.count_event();
+        Ok(())
+    }
+
+    fn count_event(&mut self) {
+        self.summary.events += 1;
+        if self.summary.events.is_multiple_of(4096) {
+            self.progress
+                .counts(self.summary.events, self.summary.detections);
+        }
+    }
 }
 
 /// `--min-level`, `--tag`, `--status`, `--from`, `--to`.

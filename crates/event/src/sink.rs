@@ -1,0 +1,204 @@
+//! An event's fields handed over one at a time, without an [`crate::Event`] being built.
+//!
+//! Building an event costs an allocation per string, a shared name per field and dropping it
+//! all again; a consumer that only reads the values (the rule engine) does not need any of
+//! that. A source that can (the JSON Lines reader) drives a [`FieldSink`] straight from its
+//! input, and [`Fields::feed`] drives one from a built event, so a consumer sees the same
+//! calls either way.
+
+use crate::{Fields, Value};
+
+/// A value that is neither a list nor an object.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scalar<'a> {
+    /// An explicit null.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A signed integer (also unsigned values up to `i64::MAX`, as in [`Value::Int`]).
+    Int(i64),
+    /// An unsigned integer above `i64::MAX`.
+    UInt(u64),
+    /// A floating-point number.
+    Float(f64),
+    /// A string.
+    Str(&'a str),
+}
+
+/// Receives an event's fields in source order, as [`Fields::feed`] reports them.
+///
+/// Names are borrowed for the call only: a streaming source reuses its buffer.
+pub trait FieldSink {
+    /// The fields that follow, up to the matching [`FieldSink::end_object`], are inside the
+    /// object `name`.
+    fn begin_object(&mut self, name: &str);
+    /// The object begun last ends.
+    fn end_object(&mut self);
+    /// The field `name` holds one value.
+    fn scalar(&mut self, name: &str, value: Scalar<'_>);
+    /// The field `name` holds a list; its items follow, up to [`FieldSink::end_list`].
+    fn begin_list(&mut self, name: &str);
+    /// An item of the list begun last. Items of nested lists come as items of the outer list;
+    /// objects inside a list are not reported.
+    fn list_item(&mut self, value: Scalar<'_>);
+    /// The list begun last ends.
+    fn end_list(&mut self);
+}
+
+impl Fields {
+    /// Reports every field to `sink`, in order, nested objects and lists included.
+    pub fn feed(&self, sink: &mut impl FieldSink) {
+        for (name, value) in self.iter_names() {
+            match value {
+                Value::Object(inner) => {
+                    sink.begin_object(name);
+                    inner.feed(sink);
+                    sink.end_object();
+                }
+                Value::List(items) => {
+                    sink.begin_list(name);
+                    feed_items(items, sink);
+                    sink.end_list();
+                }
+                scalar => {
+                    if let Some(scalar) = Scalar::of(scalar) {
+                        sink.scalar(name, scalar);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn feed_items(items: &[Value], sink: &mut impl FieldSink) {
+    for item in items {
+        match item {
+            Value::List(inner) => feed_items(inner, sink),
+            Value::Object(_) => {}
+            scalar => {
+                if let Some(scalar) = Scalar::of(scalar) {
+                    sink.list_item(scalar);
+                }
+            }
+        }
+    }
+}
+
+impl<'a> Scalar<'a> {
+    /// The scalar a value is (None for lists and objects).
+    pub fn of(value: &'a Value) -> Option<Scalar<'a>> {
+        Some(match value {
+            Value::Null => Scalar::Null,
+            Value::Bool(b) => Scalar::Bool(*b),
+            Value::Int(i) => Scalar::Int(*i),
+            Value::UInt(u) => Scalar::UInt(*u),
+            Value::Float(f) => Scalar::Float(*f),
+            Value::Str(s) => Scalar::Str(s),
+            Value::List(_) | Value::Object(_) => return None,
+        })
+    }
+}
+
+/// Collects what a [`FieldSink`] is handed back into [`Fields`] (lists as they arrive: nested
+/// lists' items in the outer list, no objects). Feeding the result reports the same calls
+/// again, so two streams can be compared as fields.
+#[derive(Debug, Default)]
+pub struct FieldsBuilder {
+    fields: Fields,
+    /// The objects being filled, outermost first, each with the fields around it.
+    open: Vec<(String, Fields)>,
+    list: Option<(String, Vec<Value>)>,
+}
+
+impl FieldsBuilder {
+    /// The fields collected (objects left open are closed).
+    pub fn finish(mut self) -> Fields {
+        while !self.open.is_empty() {
+            self.end_object();
+        }
+        self.fields
+    }
+}
+
+fn owned(value: Scalar<'_>) -> Value {
+    match value {
+        Scalar::Null => Value::Null,
+        Scalar::Bool(b) => Value::Bool(b),
+        Scalar::Int(i) => Value::Int(i),
+        Scalar::UInt(u) => Value::UInt(u),
+        Scalar::Float(f) => Value::Float(f),
+        Scalar::Str(s) => Value::from(s),
+    }
+}
+
+impl FieldSink for FieldsBuilder {
+    fn begin_object(&mut self, name: &str) {
+        let around = std::mem::take(&mut self.fields);
+        self.open.push((name.to_string(), around));
+    }
+
+    fn end_object(&mut self) {
+        if let Some((name, around)) = self.open.pop() {
+            let inner = std::mem::replace(&mut self.fields, around);
+            self.fields.insert(name.as_str(), Value::Object(inner));
+        }
+    }
+
+    fn scalar(&mut self, name: &str, value: Scalar<'_>) {
+        self.fields.insert(name, owned(value));
+    }
+
+    fn begin_list(&mut self, name: &str) {
+        self.list = Some((name.to_string(), Vec::new()));
+    }
+
+    fn list_item(&mut self, value: Scalar<'_>) {
+        if let Some((_, items)) = &mut self.list {
+            items.push(owned(value));
+        }
+    }
+
+    fn end_list(&mut self) {
+        if let Some((name, items)) = self.list.take() {
+            self.fields.insert(name.as_str(), Value::List(items));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feeds_fields_in_order_with_nested_lists_flattened_and_objects_in_lists_left_out() {
+        let mut inner = Fields::new();
+        inner.insert("b", Value::Null);
+        let mut fields = Fields::new();
+        fields.insert("a", Value::Int(-1));
+        fields.insert("o", Value::Object(inner.clone()));
+        fields.insert(
+            "l",
+            Value::List(vec![
+                Value::from("x"),
+                Value::List(vec![Value::Bool(true), Value::UInt(u64::MAX)]),
+                Value::Object(inner.clone()),
+            ]),
+        );
+        fields.insert("f", Value::Float(0.5));
+        let mut built = FieldsBuilder::default();
+        fields.feed(&mut built);
+        let mut expected = Fields::new();
+        expected.insert("a", Value::Int(-1));
+        expected.insert("o", Value::Object(inner));
+        expected.insert(
+            "l",
+            Value::List(vec![
+                Value::from("x"),
+                Value::Bool(true),
+                Value::UInt(u64::MAX),
+            ]),
+        );
+        expected.insert("f", Value::Float(0.5));
+        assert_eq!(built.finish(), expected);
+    }
+}
