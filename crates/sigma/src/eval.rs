@@ -269,6 +269,7 @@ impl Scratch {
     }
 
     /// Gives the field `ids` the values pushed since entry `start`.
+    #[inline(always)]
     fn end_field(&mut self, ids: [u32; 2], start: u32, list: bool, null: bool) {
         let slot = Slot {
             start,
@@ -294,6 +295,7 @@ impl Scratch {
         self.push_scalar(Scalar::of(value).unwrap_or(Scalar::Null));
     }
 
+    #[inline(always)]
     fn push_scalar(&mut self, value: Scalar<'_>) {
         if self.used == self.entries.len() {
             self.entries.push(Entry::default());
