@@ -109,8 +109,10 @@ impl<R: BufRead> JsonReader<R> {
         let Ok(text) = simdutf8::basic::from_utf8(&self.buf) else {
             return false;
         };
-        // Names are not kept for streamed events (a list's objects, decoded, may ask).
-        self.names.restart_event();
+        // The names' per-event record is left as the last decoded event made it, so that
+        // the next decoded one (a detection's, usually of the same kind) is predicted from
+        // it. A list's objects, decoded here, may add to it: a prediction is checked before
+        // it is used.
         crate::direct::stream_plain(text, sink, &mut self.names, &mut self.unescaped).is_ok()
     }
 
