@@ -647,7 +647,7 @@ pub struct FieldLoader<'s> {
     scratch: &'s mut Scratch,
     set: &'s RuleSet,
     /// The ids of the list being received, and its first entry.
-    list: ([u32; 2], u32),
+    list: Option<([u32; 2], u32)>,
 }
 
 impl<'s> FieldLoader<'s> {
@@ -656,7 +656,7 @@ impl<'s> FieldLoader<'s> {
         FieldLoader {
             scratch,
             set,
-            list: ([NO_FIELD; 2], 0),
+            list: None,
         }
     }
 }
@@ -684,7 +684,7 @@ impl FieldSink for FieldLoader<'_> {
 
     fn begin_list(&mut self, name: &str) {
         let s = &mut *self.scratch;
-        self.list = (s.ids_of(self.set, name, None), s.used as u32);
+        self.list = Some((s.ids_of(self.set, name, None), s.used as u32));
     }
 
     fn list_item(&mut self, value: Scalar<'_>) {
@@ -692,8 +692,10 @@ impl FieldSink for FieldLoader<'_> {
     }
 
     fn end_list(&mut self) {
-        let (ids, start) = self.list;
-        self.scratch.end_field(ids, start, true, false);
+        // An unmatched end (a source's bug) must not relabel values it did not list.
+        if let Some((ids, start)) = self.list.take() {
+            self.scratch.end_field(ids, start, true, false);
+        }
     }
 }
 
