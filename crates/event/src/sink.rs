@@ -120,14 +120,16 @@ impl FieldsBuilder {
     }
 }
 
-fn owned(value: Scalar<'_>) -> Value {
-    match value {
-        Scalar::Null => Value::Null,
-        Scalar::Bool(b) => Value::Bool(b),
-        Scalar::Int(i) => Value::Int(i),
-        Scalar::UInt(u) => Value::UInt(u),
-        Scalar::Float(f) => Value::Float(f),
-        Scalar::Str(s) => Value::from(s),
+impl From<Scalar<'_>> for Value {
+    fn from(value: Scalar<'_>) -> Self {
+        match value {
+            Scalar::Null => Value::Null,
+            Scalar::Bool(b) => Value::Bool(b),
+            Scalar::Int(i) => Value::Int(i),
+            Scalar::UInt(u) => Value::UInt(u),
+            Scalar::Float(f) => Value::Float(f),
+            Scalar::Str(s) => Value::from(s),
+        }
     }
 }
 
@@ -145,7 +147,7 @@ impl FieldSink for FieldsBuilder {
     }
 
     fn scalar(&mut self, name: &str, value: Scalar<'_>) {
-        self.fields.insert(name, owned(value));
+        self.fields.insert(name, Value::from(value));
     }
 
     fn begin_list(&mut self, name: &str) {
@@ -154,7 +156,7 @@ impl FieldSink for FieldsBuilder {
 
     fn list_item(&mut self, value: Scalar<'_>) {
         if let Some((_, items)) = &mut self.list {
-            items.push(owned(value));
+            items.push(Value::from(value));
         }
     }
 

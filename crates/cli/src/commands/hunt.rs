@@ -112,7 +112,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     // JSON Lines are streamed to the engine, and an event is built only for a detection; the
     // time filter needs every event's time, so it reads built events.
-    let streamable = args.from.is_none() && args.to.is_none();
+    let streamable = !hunt.filter.has_time_range();
     for input in &found.inputs {
         hunt.progress.file(&input.path);
         let mut reader = match Reader::open(input, args.threads) {
@@ -292,6 +292,10 @@ impl DetectionFilter {
                     .status
                     .as_ref()
                     .is_some_and(|s| self.statuses.contains(&s.to_ascii_lowercase())))
+    }
+
+    fn has_time_range(&self) -> bool {
+        self.from.is_some() || self.to.is_some()
     }
 
     fn in_time_range(&self, event: &Event) -> bool {
