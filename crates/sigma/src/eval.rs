@@ -3,7 +3,7 @@
 use crate::ast::RefMode;
 use crate::compile::{CItem, Expr, FnvBuild, Source, Test};
 use crate::reference::{field_key, lower, parse_ip};
-use crate::ruleset::{Bucket, RuleSet};
+use crate::ruleset::{Bucket, RuleSet, Scan};
 use nativeguard_event::{Event, FieldSink, Fields, Name, Scalar, Value};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -73,6 +73,8 @@ pub(crate) struct Scratch {
     det_stamp: Vec<u32>,
     pattern_stamp: Vec<u32>,
     candidates: Vec<u32>,
+    memo: ScanMemo,
+    keyword_hits: Vec<u32>,
 }
 
 /// One leaf field of the previous event.
@@ -137,6 +139,8 @@ impl Scratch {
             det_stamp: vec![0; dets],
             pattern_stamp: Vec::new(),
             candidates: Vec::new(),
+            memo: ScanMemo::new(),
+            keyword_hits: Vec::new(),
         }
     }
 
@@ -496,10 +500,10 @@ impl Scratch {
                     let text = self
                         .lowered
                         .get(e.lower.start as usize..e.lower.end as usize);
-                    let text = text.unwrap_or_default();
+                    let hits = self.memo.hits(scan, text.unwrap_or_default());
                     mark(
                         scan,
-                        text,
+                        hits,
                         self.stamp,
                         &mut self.pattern_stamp,
                         &mut self.var_stamp,
@@ -509,9 +513,12 @@ impl Scratch {
             }
         }
         if let Some(scan) = &bucket.keyword_scan {
+            // The whole event's text: never seen twice, so searched without the memo.
+            self.keyword_hits.clear();
+            scan.find_all(&self.lowered, &mut self.keyword_hits);
             mark(
                 scan,
-                &self.lowered,
+                &self.keyword_hits,
                 self.stamp,
                 &mut self.pattern_stamp,
                 &mut self.var_stamp,
@@ -715,34 +722,24 @@ fn push_decimal(out: &mut String, mut n: u64) {
     out.extend(digits[at..].iter().map(|&digit| char::from(digit)));
 }
 
-/// Runs one automaton over `text` and adds, once each, the variants of the literals found to
-/// `candidates`. Most values hold none of the literals, so a plain (prefilter-accelerated) match
-/// test comes first; only a hit pays for the overlapping search that finds every literal.
+/// Adds, once each, the variants of the literals `hits` names to `candidates`.
 fn mark(
-    scan: &crate::ruleset::Scan,
-    text: &str,
+    scan: &Scan,
+    hits: &[u32],
     stamp: u32,
     pattern_stamp: &mut [u32],
     var_stamp: &mut [u32],
     candidates: &mut Vec<u32>,
 ) {
-    let hit = match &scan.gate {
-        Some(gate) => gate.find(text).is_some(),
-        None => scan.automaton.is_match(text),
-    };
-    if !hit {
-        return;
-    }
-    for m in scan.automaton.find_overlapping_iter(text) {
-        let p = m.pattern().as_usize();
-        let Some(seen) = pattern_stamp.get_mut(scan.offset + p) else {
+    for &p in hits {
+        let Some(seen) = pattern_stamp.get_mut(scan.offset + p as usize) else {
             continue;
         };
         if *seen == stamp {
             continue;
         }
         *seen = stamp;
-        for &v in &scan.variants[p] {
+        for &v in scan.variants.get(p as usize).map_or(&[][..], Vec::as_slice) {
             if var_stamp[v as usize] != stamp {
                 var_stamp[v as usize] = stamp;
                 candidates.push(v);
@@ -750,6 +747,77 @@ fn mark(
         }
     }
 }
+
+/// Slots of the memo of scanned values (a power of two).
+const MEMO_SLOTS: usize = 8192;
+/// Longest value whose scan is remembered: with [`MEMO_SLOTS`], at most 8 MB of texts.
+const MEMO_MAX_TEXT: usize = 1024;
+
+/// The literals found in recently scanned field values, by scan and text. Field values repeat
+/// from event to event (the same images, parents, users and command lines), and a repeated
+/// value costs a hash and a comparison instead of a search. Direct-mapped: a new value
+/// replaces whatever shared its slot, so no input can make it grow or slow a lookup down, and
+/// the stored text is compared before an answer is reused, so a collision only costs a search.
+struct ScanMemo {
+    slots: Vec<MemoSlot>,
+    /// How many slots to allocate on first use (a power of two).
+    capacity: usize,
+    /// Hits of a value too long to remember.
+    unremembered: Vec<u32>,
+}
+
+struct MemoSlot {
+    /// The scan's id (`u64::MAX`: empty).
+    scan: u64,
+    text: String,
+    hits: Vec<u32>,
+}
+
+impl ScanMemo {
+    fn new() -> Self {
+        Self::with_capacity(MEMO_SLOTS)
+    }
+
+    fn with_capacity(capacity: usize) -> Self {
+        ScanMemo {
+            slots: Vec::new(),
+            capacity: capacity.next_power_of_two(),
+            unremembered: Vec::new(),
+        }
+    }
+
+    /// The patterns of `scan` found in `text`, remembered or searched for.
+    fn hits(&mut self, scan: &Scan, text: &str) -> &[u32] {
+        if text.len() > MEMO_MAX_TEXT {
+            self.unremembered.clear();
+            scan.find_all(text, &mut self.unremembered);
+            return &self.unremembered;
+        }
+        if self.slots.is_empty() {
+            self.slots = (0..self.capacity)
+                .map(|_| MemoSlot {
+                    scan: u64::MAX,
+                    text: String::new(),
+                    hits: Vec::new(),
+                })
+                .collect();
+        }
+        let hash = std::hash::BuildHasher::hash_one(&MEMO_HASH, (scan.id, text));
+        let slot = &mut self.slots[hash as usize & (self.capacity - 1)];
+        if slot.scan != scan.id || slot.text != text {
+            slot.scan = scan.id;
+            slot.text.clear();
+            slot.text.push_str(text);
+            slot.hits.clear();
+            scan.find_all(text, &mut slot.hits);
+        }
+        &slot.hits
+    }
+}
+
+/// The memo's hash: fast on short strings, fixed (a collision costs one search, never a
+/// wrong answer, so there is nothing for input to attack).
+const MEMO_HASH: foldhash::fast::FixedState = foldhash::fast::FixedState::with_seed(0x6e67);
 
 #[cfg(test)]
 mod tests {
@@ -842,6 +910,52 @@ mod tests {
             }
             assert_eq!(snapshot(&streamed), snapshot(&built), "round {round}");
             assert_eq!(snapshot(&mixed), snapshot(&built), "round {round}");
+        }
+    }
+
+    /// Every answer of the memo is the search's, through evictions, slot collisions (one and
+    /// two slots make every text collide), two scans over the same texts, and texts too long
+    /// to remember.
+    #[test]
+    fn the_scan_memo_answers_as_a_search_does() {
+        for capacity in [1, 2, MEMO_SLOTS] {
+            memo_agrees_with_search(ScanMemo::with_capacity(capacity));
+        }
+    }
+
+    fn memo_agrees_with_search(mut memo: ScanMemo) {
+        let scans = [
+            Scan::of(&["abc", "bcd", "zz", "a"]).expect("scan"),
+            Scan::of(&["dd", "cab"]).expect("scan"),
+        ];
+        // A fixed pseudo-random walk over a small alphabet: many repeats and far more distinct
+        // texts than slots.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut searched, mut remembered) = (Vec::new(), Vec::new());
+        for round in 0..40_000 {
+            let r = next();
+            let len = if round % 997 == 0 {
+                MEMO_MAX_TEXT + 1 + (r % 7) as usize
+            } else {
+                (r % 9) as usize
+            };
+            let text: String = (0..len)
+                .map(|i| b"abcdz"[((r >> (i % 20 * 3)) % 5) as usize] as char)
+                .collect();
+            let scan = &scans[(r >> 62) as usize % 2];
+            searched.clear();
+            scan.find_all(&text, &mut searched);
+            remembered.clear();
+            remembered.extend_from_slice(memo.hits(scan, &text));
+            searched.sort_unstable();
+            remembered.sort_unstable();
+            assert_eq!(remembered, searched, "{text:?} in scan {}", scan.id);
         }
     }
 

@@ -5,9 +5,10 @@
 //! buffer), read the routing key from the slots, fetch that key's bucket (built once per
 //! distinct key and shared by every engine), lowercase the values the bucket looks at into one
 //! buffer, find which required literals occur (per field: a Teddy SIMD gate then an
-//! overlapping Aho-Corasick search for small literal sets, an Aho-Corasick NFA for large ones;
-//! keywords: one search over all values), then evaluate only those literals' rules, plus the
-//! few rules without a required literal.
+//! overlapping Aho-Corasick search for small literal sets, an Aho-Corasick NFA for large ones,
+//! each value's answer remembered in the engine's memo, since values repeat from event to
+//! event; keywords: one search over all values), then evaluate only those literals' rules,
+//! plus the few rules without a required literal.
 
 use crate::builder::{answers_to, is_detection};
 use crate::compile::{
@@ -70,6 +71,8 @@ pub(crate) struct Bucket {
 
 /// One Aho-Corasick automaton and, per pattern, the variants needing it.
 pub(crate) struct Scan {
+    /// Unique in the process: names this scan in an engine's memo of scanned values.
+    pub id: u64,
     pub automaton: AhoCorasick,
     /// For small literal sets, a SIMD (Teddy) searcher that tells whether any literal occurs;
     /// the automaton's own prefilter (rare bytes) fires on common bytes far more often.
@@ -77,6 +80,35 @@ pub(crate) struct Scan {
     pub variants: Vec<Vec<u32>>,
     /// Where this scan's pattern ids start in the bucket's pattern stamps.
     pub offset: usize,
+}
+
+impl Scan {
+    /// A scan over `literals` alone (for tests of what uses scans).
+    #[cfg(test)]
+    pub fn of(literals: &[&str]) -> Option<Scan> {
+        let mut index = LiteralIndex::default();
+        for (variant, literal) in (0u32..).zip(literals) {
+            index.add(literal, variant);
+        }
+        index.build(&mut 0)
+    }
+
+    /// Appends the index of every pattern found in `text` (a pattern may repeat). Most values
+    /// hold none, so a plain (gate- or automaton-accelerated) match test comes first; only a
+    /// hit pays for the overlapping search that finds every literal.
+    pub fn find_all(&self, text: &str, hits: &mut Vec<u32>) {
+        let hit = match &self.gate {
+            Some(gate) => gate.find(text).is_some(),
+            None => self.automaton.is_match(text),
+        };
+        if hit {
+            hits.extend(
+                self.automaton
+                    .find_overlapping_iter(text)
+                    .map(|m| m.pattern().as_u32()),
+            );
+        }
+    }
 }
 
 /// Buckets by routing key, and by the set of targets a key selects (many keys, e.g. every
@@ -450,7 +482,9 @@ impl LiteralIndex {
         } else {
             None
         };
+        static NEXT_SCAN_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let scan = Scan {
+            id: NEXT_SCAN_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             automaton,
             gate,
             variants: self.variants,
