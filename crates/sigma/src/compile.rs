@@ -320,7 +320,7 @@ pub(crate) enum Expr {
     Or(Vec<Expr>),
     Not(Box<Expr>),
     AtLeast(usize, Vec<Expr>),
-    Item(Box<CItem>),
+    Item(CItem),
 }
 
 /// Smallest number of exact values worth a hash set.
@@ -440,7 +440,7 @@ fn compile_cond(
             .map(|items| {
                 let mut ands: Vec<Expr> = items
                     .iter()
-                    .map(|it| Expr::Item(Box::new(compile_item(it, target, fields))))
+                    .map(|it| Expr::Item(compile_item(it, target, fields)))
                     .collect();
                 if ands.len() == 1 {
                     ands.remove(0)
