@@ -4,8 +4,8 @@
 //!
 //! 1. parse-only: every input read into events, no rules (`Reader::events`);
 //! 2. hunt: the same, each event evaluated by the rule set (Windows pipeline), as
-//!    `nativeguard hunt` does (JSON Lines streamed to the engine, an event built only for a
-//!    detection or when the engine cannot take it streamed);
+//!    `nativeguard hunt` does (EVTX records and JSON Lines streamed to the engine, an event
+//!    built only for a detection or when the engine cannot take it streamed);
 //! 3. with `--jsonl FILE`: the inputs are first written to FILE as JSON Lines (flattened events),
 //!    then FILE is parse-only'd and hunted the same way.
 //!
@@ -16,8 +16,8 @@
 //! Times are this process's CPU time (user + system, from /proc/self/stat), so events/s is per
 //! core: everything runs on one thread.
 
-use nativeguard_logs::{discover, Format, Input, Reader};
-use nativeguard_sigma::{Pipeline, RuleSet, RuleSetBuilder};
+use nativeguard_logs::{discover, EventTexts, Format, Input, Reader};
+use nativeguard_sigma::{Detection, Engine, Pipeline, RuleSet, RuleSetBuilder};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -52,7 +52,7 @@ struct Round {
 
 fn run(inputs: &[Input], rules: Option<&Arc<RuleSet>>, repeat: usize) -> Round {
     let (cpu0, wall0) = (cpu_seconds(), Instant::now());
-    let (mut events, mut errors, mut detections) = (0, 0, 0);
+    let mut counts = Counts::default();
     let mut engine = None;
     let mut out = Vec::new();
     for (at, input) in inputs
@@ -65,57 +65,80 @@ fn run(inputs: &[Input], rules: Option<&Arc<RuleSet>>, repeat: usize) -> Round {
             engine = rules.map(|r| r.engine());
         }
         let Ok(mut reader) = Reader::open(input, 1) else {
-            errors += 1;
+            counts.errors += 1;
             continue;
         };
-        let streamable = matches!(&reader, Reader::Json(json) if json.is_lines());
-        if let (Some(engine), Reader::Json(json), true) = (engine.as_mut(), &mut reader, streamable)
-        {
-            while let Some(line) = json.read_event_text() {
-                if line.is_err() {
-                    errors += 1;
-                    continue;
-                }
-                out.clear();
-                let streamed =
-                    engine.evaluate_streamed(|loader| json.stream_event(loader), &mut out);
-                if streamed && out.is_empty() {
-                    events += 1;
-                    continue;
-                }
-                match json.decode_event() {
-                    Ok(event) => {
-                        events += 1;
-                        if !streamed {
-                            engine.evaluate(&event, &mut out);
-                        }
-                        detections += out.len() as u64;
-                    }
-                    Err(_) => errors += 1,
-                }
+        match (engine.as_mut(), &mut reader) {
+            (Some(engine), Reader::Json(json)) if json.is_lines() => {
+                hunt_streamed(json, engine, &mut out, &mut counts);
+                continue;
             }
-            continue;
+            (Some(engine), Reader::Evtx(evtx)) => {
+                hunt_streamed(&mut evtx.streamed(), engine, &mut out, &mut counts);
+                continue;
+            }
+            _ => {}
         }
         for item in reader.events() {
             match item {
                 Ok(event) => {
-                    events += 1;
+                    counts.events += 1;
                     if let Some(engine) = engine.as_mut() {
                         out.clear();
                         engine.evaluate(&event, &mut out);
-                        detections += out.len() as u64;
+                        counts.detections += out.len() as u64;
                     }
                 }
-                Err(_) => errors += 1,
+                Err(_) => counts.errors += 1,
             }
         }
     }
     Round {
-        events,
-        errors,
-        detections,
+        events: counts.events,
+        errors: counts.errors,
+        detections: counts.detections,
         cpu: cpu_seconds() - cpu0,
         wall: wall0.elapsed().as_secs_f64(),
+    }
+}
+
+#[derive(Default)]
+struct Counts {
+    events: u64,
+    errors: u64,
+    detections: u64,
+}
+
+/// As `nativeguard hunt` reads JSON Lines and EVTX: each event streamed to the engine, built
+/// only for a detection (or when the engine cannot take it streamed).
+fn hunt_streamed(
+    events: &mut impl EventTexts,
+    engine: &mut Engine,
+    out: &mut Vec<Detection>,
+    counts: &mut Counts,
+) {
+    while let Some(read) = events.read_event_text() {
+        if read.is_err() {
+            counts.errors += 1;
+            continue;
+        }
+        out.clear();
+        let streamed = engine.evaluate_streamed(|loader| events.stream_event(loader), out);
+        if streamed && out.is_empty() {
+            counts.events += 1;
+            continue;
+        }
+        match events.decode_event() {
+            Ok(event) => {
+                counts.events += 1;
+                if !streamed {
+                    out.clear();
+                    engine.evaluate(&event, out);
+                }
+                counts.detections += out.len() as u64;
+            }
+            Err(_) => counts.errors += 1,
+        }
     }
 }
 

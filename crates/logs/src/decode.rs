@@ -572,7 +572,7 @@ impl<'de> Visitor<'de> for AttributesSeed<'_, '_, '_> {
 
 /// `System` values that are numbers. Some renderings (forwarded events) carry them as text;
 /// they become integers so every source agrees (`EventID` is always an integer).
-const SYSTEM_NUMBERS: &[&str] = &[
+pub(crate) const SYSTEM_NUMBERS: &[&str] = &[
     "EventID",
     "Version",
     "Level",
@@ -596,7 +596,7 @@ fn system_number(name: &str, value: Value) -> Value {
 /// How many element levels of `EventData`/`UserData` are flattened into top-level names:
 /// `UserData` wraps its fields in one element named after the event
 /// (`UserData.Operation_ClientFailure.Operation`), so two.
-const DATA_LEVELS: usize = 2;
+pub(crate) const DATA_LEVELS: usize = 2;
 
 /// `EventData` / `UserData`: every named field at top level; unnamed `Data` values under
 /// `Data` (a string or a list), where keyword searches find them; `#attributes` dropped.

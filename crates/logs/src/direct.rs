@@ -11,6 +11,7 @@
 //! back, and the serde path decodes the text again. So the shapes recognised, the number
 //! rules and every error message stay the serde path's.
 
+use crate::decode::{DATA_LEVELS, SYSTEM_NUMBERS};
 use crate::names::Names;
 use crate::MAX_NESTING_DEPTH;
 use nativeguard_event::{FieldSink, Fields, FieldsBuilder, Scalar, Value};
@@ -46,21 +47,21 @@ pub(crate) fn decode_plain(
     Ok(winlog_at)
 }
 
-/// Hands the fields of the object `text` to `sink` as [`decode_plain`] would decode them (the
-/// same texts are taken on or handed back), without building them; an event with a top-level
-/// `winlog` field is handed back too (the serde path's code adds its aliases to the decoded
-/// fields). On `Err` the sink has seen part of the event.
+/// Hands the fields of the object `text` to `sink` as the serde path would decode them, without
+/// building them: the texts [`decode_plain`] takes on, and the EVTX rendering, flattened as
+/// the serde path's visitors flatten it. An event with a top-level `winlog` field is handed
+/// back (the serde path's code adds its aliases to the decoded fields), and so is anything
+/// [`decode_plain`] hands back. On `Err` the sink has seen part of the event.
 pub(crate) fn stream_plain(
     text: &str,
     sink: &mut impl FieldSink,
     names: &mut Names,
     unescaped: &mut String,
 ) -> Result<(), Unhandled> {
-    Parser::new(text, names, unescaped).object_text(|parser, key| {
-        if key == "Event" || key == "winlog" {
-            return Err(Unhandled);
-        }
-        parser.stream_value(1, key, sink)
+    Parser::new(text, names, unescaped).object_text(|parser, key| match key {
+        "winlog" => Err(Unhandled),
+        "Event" => parser.stream_evtx_event(sink),
+        _ => parser.stream_value(1, key, sink),
     })
 }
 
@@ -281,6 +282,124 @@ impl<'a, 'n> Parser<'a, 'n> {
         Ok(())
     }
 
+    /// The value of the EVTX rendering's `Event`, handed to `sink` flattened as
+    /// `decode::EvtxEventSeed` flattens it: `System` and `EventData`/`UserData` into top-level
+    /// names, `#attributes` dropped, anything else under its own name; a value that is not an
+    /// object is the field `Event`.
+    fn stream_evtx_event(&mut self, sink: &mut impl FieldSink) -> Result<(), Unhandled> {
+        if self.peek() != Some(b'{') {
+            return self.stream_value(1, "Event", sink);
+        }
+        self.at += 1;
+        self.members(|parser, key| match key {
+            "System" => parser.stream_system(sink),
+            "EventData" | "UserData" => parser.stream_data(key, DATA_LEVELS, sink),
+            "#attributes" => parser.value(1).map(drop),
+            _ => parser.stream_value(1, key, sink),
+        })
+    }
+
+    /// `System`, as `decode::SystemSeed` flattens it.
+    fn stream_system(&mut self, sink: &mut impl FieldSink) -> Result<(), Unhandled> {
+        if self.peek() != Some(b'{') {
+            return self.stream_value(1, "System", sink);
+        }
+        self.at += 1;
+        let mut joined = String::new();
+        self.members(|parser, element| {
+            if parser.peek() != Some(b'{') {
+                return parser.stream_system_value(element, sink);
+            }
+            parser.at += 1;
+            parser.members(|parser, child| match child {
+                "#attributes" => parser.stream_attributes(element, sink),
+                "#text" => parser.stream_system_value(element, sink),
+                _ => {
+                    join(&mut joined, element, child);
+                    parser.stream_value(1, &joined, sink)
+                }
+            })
+        })
+    }
+
+    /// The `#attributes` of the `System` element `element`: `<element>_<attribute>`, except
+    /// `TimeCreated`'s `SystemTime`, which is `TimeCreated` (as `decode::AttributesSeed`).
+    fn stream_attributes(
+        &mut self,
+        element: &str,
+        sink: &mut impl FieldSink,
+    ) -> Result<(), Unhandled> {
+        let mut name = String::new();
+        if self.peek() != Some(b'{') {
+            join(&mut name, element, "attributes");
+            return self.stream_value(1, &name, sink);
+        }
+        self.at += 1;
+        self.members(|parser, attribute| {
+            if (element, attribute) == ("TimeCreated", "SystemTime") {
+                name.clear();
+                name.push_str("TimeCreated");
+            } else {
+                join(&mut name, element, attribute);
+            }
+            parser.stream_system_value(&name, sink)
+        })
+    }
+
+    /// A `System` value under `name`: text that is a number becomes one for the names in
+    /// `decode::SYSTEM_NUMBERS`, as `decode::system_number` does.
+    fn stream_system_value(
+        &mut self,
+        name: &str,
+        sink: &mut impl FieldSink,
+    ) -> Result<(), Unhandled> {
+        if !matches!(self.peek(), Some(b'"')) || !SYSTEM_NUMBERS.contains(&name) {
+            return self.stream_value(1, name, sink);
+        }
+        self.scalar(|scalar| match scalar {
+            Scalar::Str(text) => match text.trim().parse::<i64>() {
+                Ok(number) => sink.scalar(name, Scalar::Int(number)),
+                Err(_) => sink.scalar(name, scalar),
+            },
+            other => sink.scalar(name, other),
+        })
+    }
+
+    /// `EventData`/`UserData` (or, `levels` down, one of its elements) named `name`, as
+    /// `decode::DataSeed` flattens it.
+    fn stream_data(
+        &mut self,
+        name: &str,
+        levels: usize,
+        sink: &mut impl FieldSink,
+    ) -> Result<(), Unhandled> {
+        if self.peek() != Some(b'{') {
+            return self.stream_data_field(name, sink);
+        }
+        self.at += 1;
+        self.members(|parser, key| match key {
+            "#attributes" => parser.value(1).map(drop),
+            "#text" => parser.stream_value(1, name, sink),
+            _ if levels > 1 => parser.stream_data(key, levels - 1, sink),
+            _ => parser.stream_data_field(key, sink),
+        })
+    }
+
+    /// One `EventData`/`UserData` field, as `decode::insert_data` adds it: a name with
+    /// spaces first without them (the value is read twice), then as it is.
+    fn stream_data_field(
+        &mut self,
+        name: &str,
+        sink: &mut impl FieldSink,
+    ) -> Result<(), Unhandled> {
+        if name.contains(' ') {
+            let start = self.at;
+            self.stream_value(1, &name.replace(' ', ""), sink)?;
+            self.at = start;
+        }
+        self.stream_value(1, name, sink)
+    }
+
     /// The items of an array whose `[` was just read, then the closing `]`.
     fn items(&mut self, depth: usize) -> Result<Vec<Value>, Unhandled> {
         let mut items = Vec::new();
@@ -444,14 +563,13 @@ impl<'a, 'n> Parser<'a, 'n> {
     }
 }
 
-/// Whether the direct parser takes `bytes` on; panics when it does and gives other fields than
-/// the serde path (for the tests and the `json_direct` fuzz target).
+/// Whether the direct parser or the streaming one takes `bytes` on; panics when either does
+/// and gives other fields than the serde path (for the tests and the `json_direct` fuzz
+/// target).
 pub(crate) fn check_against_serde(bytes: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return false;
     };
-    // Streaming takes on what the direct parser does (but events with a `winlog` field) and
-    // reports what feeding the decoded fields would.
     let mut streamed = FieldsBuilder::default();
     let stream = stream_plain(
         text,
@@ -459,25 +577,28 @@ pub(crate) fn check_against_serde(bytes: &[u8]) -> bool {
         &mut Names::default(),
         &mut String::new(),
     );
-    let (mut direct, mut names) = (Fields::new(), Names::default());
-    names.start_event();
-    if decode_plain(text, &mut direct, &mut names, &mut String::new()).is_err() {
-        assert!(
-            stream.is_err(),
-            "streamed what the direct parser did not take: {text:?}"
-        );
-        return false;
-    }
-    let winlog = direct.iter_names().any(|(name, _)| &**name == "winlog");
-    assert_eq!(stream.is_ok(), !winlog, "{text:?}");
-    if stream.is_ok() {
-        let mut fed = FieldsBuilder::default();
-        direct.feed(&mut fed);
-        assert_eq!(streamed.finish(), fed.finish(), "{text:?}");
-    }
     let (mut serde, mut names) = (Fields::new(), Names::default());
     names.start_event();
     let decoded = crate::decode::decode_with_serde(Some(text), bytes, &mut serde, &mut names);
+    // Streaming reports what feeding the serde path's fields would (it hands back events with
+    // a `winlog` field, whose aliases only the serde path's code adds).
+    if stream.is_ok() {
+        assert!(
+            decoded.is_ok(),
+            "streamed what the serde path rejects: {text:?}"
+        );
+        let mut fed = FieldsBuilder::default();
+        serde.feed(&mut fed);
+        assert_eq!(streamed.finish(), fed.finish(), "{text:?}");
+    }
+    let (mut direct, mut names) = (Fields::new(), Names::default());
+    names.start_event();
+    if decode_plain(text, &mut direct, &mut names, &mut String::new()).is_err() {
+        return stream.is_ok();
+    }
+    // Streaming takes on whatever the direct parser does, but events with a `winlog` field.
+    let winlog = direct.iter_names().any(|(name, _)| &**name == "winlog");
+    assert_eq!(stream.is_ok(), !winlog, "{text:?}");
     assert!(
         decoded.is_ok(),
         "the serde path rejects what the direct parser took: {text:?}"
@@ -487,6 +608,14 @@ pub(crate) fn check_against_serde(bytes: &[u8]) -> bool {
     let own: Vec<_> = serde.iter().take(direct.len()).collect();
     assert_eq!(direct.iter().collect::<Vec<_>>(), own, "{text:?}");
     true
+}
+
+/// `<first>_<second>` in `out` (replacing what it held).
+fn join(out: &mut String, first: &str, second: &str) {
+    out.clear();
+    out.push_str(first);
+    out.push('_');
+    out.push_str(second);
 }
 
 /// How many bytes from the start of `bytes` can stay in a string as they are: up to the first
@@ -601,9 +730,53 @@ mod tests {
     }
 
     #[test]
+    fn streams_the_evtx_rendering_as_serde_flattens_it() {
+        let text = r##"{"Event":{"#attributes":{"xmlns":"x"},"System":{
+          "Provider":{"#attributes":{"Name":"Microsoft-Windows-Security-Auditing","Guid":"{5}"}},
+          "EventID":{"#attributes":{"Qualifiers":"16384"},"#text":"4688"},
+          "Level":0,"Keywords":"0x8020000000000000",
+          "TimeCreated":{"#attributes":{"SystemTime":"2019-03-19T23:30:12.345678Z"}},
+          "EventRecordID":" 42 ","Correlation":null,
+          "Execution":{"#attributes":{"ProcessID":4,"ThreadID":"x8"}},
+          "Channel":"Security","Computer":"pc","Security":{"#attributes":{"UserID":"S-1-5-18"}}},
+          "EventData":{"NewProcessName":"C:\\x.exe","Threat Name":["a",{"b":1}],"Data":["u",2]},
+          "UserData":{"Op":{"#attributes":{"x":1},"Operation":"y","#text":"z"}},
+          "RenderingInfo":{"Message":"m"}}}"##;
+        let mut streamed = FieldsBuilder::default();
+        assert_eq!(
+            stream_plain(
+                text,
+                &mut streamed,
+                &mut Names::default(),
+                &mut String::new()
+            ),
+            Ok(())
+        );
+        let streamed = streamed.finish();
+        assert_eq!(streamed.get_direct("EventID"), Some(&Value::Int(4688)));
+        assert_eq!(
+            streamed.get_direct("EventID_Qualifiers"),
+            Some(&Value::Int(16384))
+        );
+        assert_eq!(streamed.get_direct("EventRecordID"), Some(&Value::Int(42)));
+        assert_eq!(
+            streamed.get_direct("Execution_ThreadID"),
+            Some(&Value::from("x8"))
+        );
+        assert_eq!(
+            streamed.get_direct("TimeCreated"),
+            Some(&Value::from("2019-03-19T23:30:12.345678Z"))
+        );
+        assert_eq!(streamed.get_direct("Op"), Some(&Value::from("z")));
+        assert!(streamed.get_direct("ThreatName").is_some());
+        assert!(streamed.get_direct("Threat Name").is_some());
+        // `agree` checked these fields against the serde path's, fed the same way.
+        assert!(check_against_serde(text.as_bytes()));
+    }
+
+    #[test]
     fn leaves_to_serde_what_it_does_not_give_exactly() {
         for text in [
-            r#"{"Event":{"System":{"EventID":1}}}"#,
             r#"{"a":1.5}"#,
             r#"{"a":1e3}"#,
             r#"{"a":-0}"#,
@@ -678,6 +851,22 @@ mod tests {
         "\\f",
         "\\r",
     ];
+    const EVTX_KEYS: &[&str] = &[
+        "System",
+        "EventData",
+        "UserData",
+        "#attributes",
+        "#text",
+        "EventID",
+        "Execution",
+        "ProcessID",
+        "TimeCreated",
+        "SystemTime",
+        "Threat Name",
+        "a b c",
+        "Data",
+        "Name",
+    ];
     const NUMBERS: &[&str] = &[
         "0",
         "-1",
@@ -699,6 +888,10 @@ mod tests {
         match rng.below(if depth > 3 { 5 } else { 7 }) {
             0 | 1 => random_string(rng, out),
             2 => out.push_str(NUMBERS[rng.below(NUMBERS.len())]),
+            // Text that `System` numbers are parsed from.
+            3 if rng.below(3) == 0 => {
+                out.push_str([r#"" 42 ""#, r#""-7""#, r#""4x""#][rng.below(3)])
+            }
             3 => out.push_str(["true", "false", "null", "nul"][rng.below(4)]),
             4 => out.push_str(["", " ", "\n", ",", "}"][rng.below(5)]),
             5 => random_object(rng, depth + 1, out),
@@ -731,6 +924,11 @@ mod tests {
             }
             if rng.below(8) == 0 {
                 out.push_str("\"Event\"");
+            } else if rng.below(2) == 0 {
+                // The names the EVTX rendering's flattening acts on, at any depth.
+                out.push('"');
+                out.push_str(EVTX_KEYS[rng.below(EVTX_KEYS.len())]);
+                out.push('"');
             } else {
                 random_string(rng, out);
             }
@@ -743,15 +941,26 @@ mod tests {
     #[test]
     fn random_objects_decode_as_serde_decodes_them() {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-        let (mut handled, mut total) = (0, 0);
+        let (mut handled, mut total, mut evtx_streamed) = (0, 0, 0);
         for _ in 0..20_000 {
             let mut text = String::new();
             random_object(&mut rng, 1, &mut text);
             total += 1;
             handled += usize::from(agree(&text));
+            let streamed = stream_plain(
+                &text,
+                &mut FieldsBuilder::default(),
+                &mut Names::default(),
+                &mut String::new(),
+            );
+            evtx_streamed += usize::from(streamed.is_ok() && text.contains("\"Event\""));
         }
         // The generator makes valid and invalid text alike; a parser that handed everything
         // back would agree trivially, so a good share must have been handled.
         assert!(handled * 5 > total, "handled {handled} of {total}");
+        assert!(
+            evtx_streamed > 500,
+            "streamed {evtx_streamed} EVTX renderings"
+        );
     }
 }

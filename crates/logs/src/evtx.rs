@@ -5,13 +5,14 @@ use crate::decode::{decode_object, DecodeError};
 use crate::error::ChunkNumber;
 use crate::json::{DEFAULT_FIELD_COUNT, MAX_FIELD_COUNT_HINT};
 use crate::names::Names;
+use crate::EventTexts;
 use crate::{Error, MAX_EVENT_BYTES, MAX_NESTING_DEPTH};
 use evtx::err::EvtxError;
 use evtx::{EvtxParser, ParserSettings};
-use nativeguard_event::{Event, Fields, Origin, Timestamp};
+use nativeguard_event::{Event, FieldSink, Fields, Origin, Timestamp};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The magic bytes an EVTX file starts with.
 pub const EVTX_MAGIC: &[u8; 8] = b"ElfFile\0";
@@ -104,15 +105,7 @@ impl<R: Read + Seek + Send + 'static> EvtxReader<R> {
     pub fn events(&mut self) -> impl Iterator<Item = Result<Event, Error>> + '_ {
         let path = self.path.clone();
         let for_records = path.clone();
-        let truncated = self.truncated_chunk.map(|(chunk, bytes)| {
-            Err(Error::EvtxChunk {
-                path: path.clone(),
-                chunk: ChunkNumber(Some(chunk)),
-                message: format!(
-                    "the file ends {bytes} bytes into this chunk (it is truncated); its records were not read"
-                ),
-            })
-        });
+        let truncated = self.truncated_error().map(Err);
         let shared_names = self.names.clone();
         // The parser clones this closure for each chunk: `own_names` starts empty in each.
         let mut own_names = Names::default();
@@ -137,6 +130,114 @@ impl<R: Read + Seek + Send + 'static> EvtxReader<R> {
             })
             .map(move |item| item.unwrap_or_else(|err| Err(from_evtx_error(&path, err))))
             .chain(truncated)
+    }
+
+    /// Every record, rendered (on the parser's threads) but not decoded: for a consumer that
+    /// takes most events' fields streamed and builds few events (the rule engine builds one
+    /// only for a detection). Errors come as [`EvtxReader::events`] gives them.
+    pub fn streamed(&mut self) -> EvtxStream<'_> {
+        let path = self.path.clone();
+        let truncated = self.truncated_error().map(Err);
+        let records = self
+            .parser
+            .serialized_records(|record| {
+                let record = record?.into_json_bytes()?;
+                Ok(Rendered {
+                    id: record.event_record_id,
+                    nanos: record.timestamp.as_nanosecond(),
+                    json: record.data,
+                })
+            })
+            .map(move |item| item.map_err(|err| from_evtx_error(&path, err)))
+            .chain(truncated);
+        EvtxStream {
+            records: Box::new(records),
+            current: None,
+            path: self.path.clone(),
+            names: self.names.clone(),
+            unescaped: String::new(),
+            field_count: DEFAULT_FIELD_COUNT,
+        }
+    }
+
+    fn truncated_error(&self) -> Option<Error> {
+        self.truncated_chunk.map(|(chunk, bytes)| Error::EvtxChunk {
+            path: self.path.clone(),
+            chunk: ChunkNumber(Some(chunk)),
+            message: format!(
+                "the file ends {bytes} bytes into this chunk (it is truncated); its records were not read"
+            ),
+        })
+    }
+}
+
+/// One record as the `evtx` crate renders it: JSON, not yet decoded.
+struct Rendered {
+    id: u64,
+    nanos: i128,
+    json: Vec<u8>,
+}
+
+/// The records of an EVTX file one at a time ([`EvtxReader::streamed`]): each handed to a
+/// [`FieldSink`] without an event being built, or decoded into one.
+pub struct EvtxStream<'r> {
+    records: Box<dyn Iterator<Item = Result<Rendered, Error>> + 'r>,
+    current: Option<Rendered>,
+    path: Arc<str>,
+    names: Arc<Mutex<Names>>,
+    unescaped: String,
+    field_count: usize,
+}
+
+impl EventTexts for EvtxStream<'_> {
+    fn read_event_text(&mut self) -> Option<Result<u64, Error>> {
+        match self.records.next()? {
+            Ok(record) => {
+                let id = record.id;
+                self.current = Some(record);
+                Some(Ok(id))
+            }
+            Err(error) => {
+                self.current = None;
+                Some(Err(error))
+            }
+        }
+    }
+
+    fn stream_event<S: FieldSink>(&mut self, sink: &mut S) -> bool {
+        let Some(record) = &self.current else {
+            return false;
+        };
+        // Too large an event is left to the decoder, which reports it.
+        if record.json.len() > MAX_EVENT_BYTES {
+            return false;
+        }
+        let Ok(text) = simdutf8::basic::from_utf8(&record.json) else {
+            return false;
+        };
+        let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
+        crate::direct::stream_plain(text, sink, &mut names, &mut self.unescaped).is_ok()
+    }
+
+    fn decode_event(&mut self) -> Result<Event, Error> {
+        let Some(record) = &self.current else {
+            return Err(Error::EvtxRecord {
+                path: self.path.clone(),
+                record: crate::error::RecordLocation::Id(0),
+                message: "no record was read".into(),
+            });
+        };
+        let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
+        let event = to_event(
+            &record.json,
+            record.id,
+            record.nanos,
+            &self.path,
+            &mut names,
+            self.field_count,
+        )?;
+        self.field_count = event.fields.len().clamp(1, MAX_FIELD_COUNT_HINT);
+        Ok(event)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::decode::{decode_object, DecodeError};
 use crate::names::Names;
-use crate::{Error, MAX_EVENT_BYTES, MAX_NESTING_DEPTH};
+use crate::{Error, EventTexts, MAX_EVENT_BYTES, MAX_NESTING_DEPTH};
 use nativeguard_event::{Event, FieldSink, Fields, Origin, Timestamp, Value};
 use std::io::BufRead;
 use std::sync::Arc;
@@ -83,42 +83,9 @@ impl<R: BufRead> JsonReader<R> {
         }
     }
 
-    /// Whether the input is JSON Lines, which [`JsonReader::read_event_text`] reads.
+    /// Whether the input is JSON Lines, which [`EventTexts::read_event_text`] reads.
     pub fn is_lines(&self) -> bool {
         self.layout == JsonLayout::Lines
-    }
-
-    /// JSON Lines: reads the next event's line without decoding it; its line number (the
-    /// event's record id). [`JsonReader::stream_event`] hands its fields to a sink, and
-    /// [`JsonReader::decode_event`] builds it. For consumers that rarely need the built event
-    /// (the rule engine needs it only for a detection). `None` at the end of the input, or
-    /// when the input is not JSON Lines.
-    pub fn read_event_text(&mut self) -> Option<Result<u64, Error>> {
-        if self.layout != JsonLayout::Lines {
-            return None;
-        }
-        self.read_line()
-    }
-
-    /// Hands the fields of the event last read by [`JsonReader::read_event_text`] to `sink`,
-    /// as [`Fields::feed`](nativeguard_event::Fields::feed) would report the decoded event.
-    /// False when this event takes the full decoder (winlogbeat aliases, the EVTX rendering,
-    /// floats, invalid JSON...): use [`JsonReader::decode_event`] then. On false the sink may
-    /// have seen part of the event.
-    pub fn stream_event(&mut self, sink: &mut impl FieldSink) -> bool {
-        let Ok(text) = simdutf8::basic::from_utf8(&self.buf) else {
-            return false;
-        };
-        // The names' per-event record is left as the last decoded event made it, so that
-        // the next decoded one (a detection's, usually of the same kind) is predicted from
-        // it. A list's objects, decoded here, may add to it: a prediction is checked before
-        // it is used.
-        crate::direct::stream_plain(text, sink, &mut self.names, &mut self.unescaped).is_ok()
-    }
-
-    /// Decodes the event last read by [`JsonReader::read_event_text`].
-    pub fn decode_event(&mut self) -> Result<Event, Error> {
-        self.decode(self.current_line)
     }
 
     fn io_error(&mut self, source: std::io::Error) -> Error {
@@ -386,6 +353,33 @@ impl<R: BufRead> JsonReader<R> {
                 }
             }
         }
+    }
+}
+
+/// JSON Lines only: for other layouts [`EventTexts::read_event_text`] gives `None`. A line's
+/// record id is its line number. Streaming hands back the events the full decoder takes
+/// (winlogbeat aliases, floats, invalid JSON...).
+impl<R: BufRead> EventTexts for JsonReader<R> {
+    fn read_event_text(&mut self) -> Option<Result<u64, Error>> {
+        if self.layout != JsonLayout::Lines {
+            return None;
+        }
+        self.read_line()
+    }
+
+    fn stream_event<S: FieldSink>(&mut self, sink: &mut S) -> bool {
+        let Ok(text) = simdutf8::basic::from_utf8(&self.buf) else {
+            return false;
+        };
+        // The names' per-event record is left as the last decoded event made it, so that
+        // the next decoded one (a detection's, usually of the same kind) is predicted from
+        // it. A list's objects, decoded here, may add to it: a prediction is checked before
+        // it is used.
+        crate::direct::stream_plain(text, sink, &mut self.names, &mut self.unescaped).is_ok()
+    }
+
+    fn decode_event(&mut self) -> Result<Event, Error> {
+        self.decode(self.current_line)
     }
 }
 

@@ -72,9 +72,27 @@ mod json;
 mod names;
 
 pub use error::{ChunkNumber, Error, RecordLocation, Scope};
-pub use evtx::{EvtxReader, EVTX_MAGIC};
+pub use evtx::{EvtxReader, EvtxStream, EVTX_MAGIC};
 pub use input::{discover, Discovery, Format, Input, Reader};
 pub use json::{JsonLayout, JsonReader};
+use nativeguard_event::{Event, FieldSink};
+
+/// Events read one at a time, each handed to a [`FieldSink`] without being built, or decoded
+/// into an [`Event`]: for consumers that rarely need the built event (the rule engine needs it
+/// only for a detection). JSON Lines ([`JsonReader`]) and EVTX ([`EvtxReader::streamed`]).
+pub trait EventTexts {
+    /// Reads the next event without decoding it; its record id (a JSON line's number, an EVTX
+    /// record's). `None` at the end; an error for an event that could not be read (reading
+    /// goes on).
+    fn read_event_text(&mut self) -> Option<Result<u64, Error>>;
+    /// Hands the fields of the event last read to `sink`, as
+    /// [`Fields::feed`](nativeguard_event::Fields::feed) would report the decoded event. False
+    /// when this event takes the full decoder: use [`EventTexts::decode_event`] then. On false
+    /// the sink may have seen part of the event.
+    fn stream_event<S: FieldSink>(&mut self, sink: &mut S) -> bool;
+    /// Decodes the event last read.
+    fn decode_event(&mut self) -> Result<Event, Error>;
+}
 
 /// For the `json_direct` fuzz target: whether the direct JSON parser takes `bytes` on; panics
 /// when it does and gives other fields than the serde path would.

@@ -2,8 +2,8 @@
 //! corrupted copies of them, the fields Windows rules need, and (when ../shared is present)
 //! every EVTX of the two public corpora read with the record count their chunk headers give.
 
-use nativeguard_event::{Timestamp, Value};
-use nativeguard_logs::{discover, Error, EvtxReader, Format, Reader, Scope};
+use nativeguard_event::{Fields, FieldsBuilder, Timestamp, Value};
+use nativeguard_logs::{discover, Error, EventTexts, EvtxReader, Format, Reader, Scope};
 use std::path::{Path, PathBuf};
 
 fn fixtures() -> PathBuf {
@@ -271,4 +271,72 @@ fn public_corpora_read_every_record_their_chunks_hold() {
         );
         assert_eq!((ok, errors.len()), (expected, 0), "{errors:?}");
     }
+}
+
+/// Per record of one EVTX file: its fields as streamed (`None`: handed back), as decoded and
+/// fed, and the errors, in order.
+type StreamedAndDecoded = (Vec<(Option<Fields>, Fields)>, Vec<String>);
+
+fn stream_and_decode(path: &Path) -> StreamedAndDecoded {
+    let mut reader = EvtxReader::open(path, 1).expect("opens");
+    let mut stream = reader.streamed();
+    let (mut records, mut errors) = (Vec::new(), Vec::new());
+    while let Some(read) = stream.read_event_text() {
+        if let Err(error) = read {
+            errors.push(error.to_string());
+            continue;
+        }
+        let mut streamed = FieldsBuilder::default();
+        let took = stream.stream_event(&mut streamed);
+        match stream.decode_event() {
+            Ok(event) => {
+                let mut fed = FieldsBuilder::default();
+                event.fields.feed(&mut fed);
+                records.push((took.then(|| streamed.finish()), fed.finish()));
+            }
+            Err(error) => errors.push(error.to_string()),
+        }
+    }
+    (records, errors)
+}
+
+/// Streaming an EVTX record to the rule engine reports what its decoded event holds, record
+/// by record: on the committed samples, and on every EVTX of both public corpora when present.
+#[test]
+fn evtx_records_stream_the_fields_they_decode_to() {
+    let mut roots = vec![fixtures()];
+    for corpus in ["evtx-attack-samples", "evtx-to-mitre-attack"] {
+        let path = datasets().join(corpus);
+        if path.is_dir() {
+            roots.push(path);
+        } else {
+            eprintln!("skipped: {} is absent", path.display());
+        }
+    }
+    let (mut records, mut streamed) = (0, 0);
+    for root in &roots {
+        for input in discover(&[root.as_path()])
+            .inputs
+            .iter()
+            .filter(|i| i.format == Format::Evtx)
+        {
+            let (pairs, errors) = stream_and_decode(&input.path);
+            let mut built = EvtxReader::open(&input.path, 1).expect("opens");
+            let built_errors: Vec<String> = built
+                .events()
+                .filter_map(|item| item.err().map(|e| e.to_string()))
+                .collect();
+            assert_eq!(errors, built_errors, "{}", input.path.display());
+            for (at, (stream, fed)) in pairs.into_iter().enumerate() {
+                records += 1;
+                if let Some(stream) = stream {
+                    streamed += 1;
+                    assert_eq!(stream, fed, "record {at} of {}", input.path.display());
+                }
+            }
+        }
+    }
+    // Every record of these corpora is in the shape streaming takes on.
+    assert!(records > 60, "{records} records");
+    assert_eq!(streamed, records);
 }

@@ -11,7 +11,7 @@ use crate::output::{Format, Printer};
 use crate::rule_loading::load_rules;
 use anyhow::Context as _;
 use nativeguard_event::{Event, Timestamp};
-use nativeguard_logs::{Reader, Scope};
+use nativeguard_logs::{EventTexts, Reader, Scope};
 use nativeguard_sigma::{Detection, Engine, Level, Pipeline, RuleInfo, RuleSet};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -110,8 +110,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         progress: Progress::new(found.inputs.len() as u64),
         summary,
     };
-    // JSON Lines are streamed to the engine, and an event is built only for a detection; the
-    // time filter needs every event's time, so it reads built events.
+    // JSON Lines and EVTX records are streamed to the engine, and an event is built only for a
+    // detection; the time filter needs every event's time, so it reads built events.
     let streamable = !hunt.filter.has_time_range();
     for input in &found.inputs {
         hunt.progress.file(&input.path);
@@ -126,6 +126,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let read = match &mut reader {
             Reader::Json(json) if streamable && json.is_lines() => hunt.stream(json),
             Reader::Stdin(json) if streamable && json.is_lines() => hunt.stream(json),
+            Reader::Evtx(evtx) if streamable => hunt.stream(&mut evtx.streamed()),
             reader => hunt.events(reader.events()),
         };
         match read {
@@ -199,13 +200,10 @@ impl<W: Write> Hunt<W> {
         Ok(())
     }
 
-    /// Streams JSON Lines to the engine; builds an event only to print its detections, or
-    /// when the engine cannot take it streamed.
-    fn stream<R: std::io::BufRead>(
-        &mut self,
-        json: &mut nativeguard_logs::JsonReader<R>,
-    ) -> std::io::Result<()> {
-        while let Some(line) = json.read_event_text() {
+    /// Streams events to the engine; builds an event only to print its detections, or when
+    /// the engine cannot take it streamed.
+    fn stream(&mut self, events: &mut impl EventTexts) -> std::io::Result<()> {
+        while let Some(line) = events.read_event_text() {
             if let Err(error) = line {
                 self.skip(&error);
                 continue;
@@ -213,12 +211,12 @@ impl<W: Write> Hunt<W> {
             self.detections.clear();
             let streamed = self
                 .engine
-                .evaluate_streamed(|loader| json.stream_event(loader), &mut self.detections);
+                .evaluate_streamed(|loader| events.stream_event(loader), &mut self.detections);
             if streamed && !self.detections.iter().any(|d| self.filter.keeps(&d.rule)) {
                 self.count_event();
                 continue;
             }
-            let event = match json.decode_event() {
+            let event = match events.decode_event() {
                 Ok(event) => event,
                 Err(error) => {
                     self.skip(&error);
