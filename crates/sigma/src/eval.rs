@@ -973,7 +973,19 @@ mod tests {
 
     #[test]
     fn decimals_match_display() {
-        for n in [0u64, 7, 10, 99, 100, 101, 999, 4104, 12_345, 1_000_000, u64::MAX] {
+        for n in [
+            0u64,
+            7,
+            10,
+            99,
+            100,
+            101,
+            999,
+            4104,
+            12_345,
+            1_000_000,
+            u64::MAX,
+        ] {
             let mut out = String::new();
             push_decimal(&mut out, n);
             assert_eq!(out, n.to_string());
