@@ -367,6 +367,7 @@ impl Scratch {
     /// The field ids of the leaf `name` by its text (`leaf`: its shared name object, for the
     /// next event's pointer comparison above). The previous event's name at the same position
     /// is compared first, then the per-engine cache is asked.
+    #[inline(always)]
     fn ids_of(&mut self, set: &RuleSet, name: &str, leaf: Option<&Name>) -> [u32; 2] {
         let position = self.leaves;
         self.leaves += 1;
@@ -376,6 +377,19 @@ impl Scratch {
                 return cached.ids;
             }
         }
+        self.ids_of_path(set, name, leaf, position)
+    }
+
+    /// [`Scratch::ids_of`] when the name is not the previous event's at `position`, or is
+    /// nested: by its path.
+    #[inline(never)]
+    fn ids_of_path(
+        &mut self,
+        set: &RuleSet,
+        name: &str,
+        leaf: Option<&Name>,
+        position: usize,
+    ) -> [u32; 2] {
         let base = self.name.len();
         self.push_name(name);
         if let Some(cached) = self.layout.get_mut(position) {
