@@ -447,6 +447,7 @@ impl<'a, 'n> Parser<'a, 'n> {
     /// An integer as serde_json gives it: non-negative ones as `u64` (an `Int` when it fits),
     /// negative ones as `i64`. Fractions, exponents, `-0` and anything beyond 64 bits are
     /// floats there, left to it.
+    #[inline(always)]
     fn integer(&mut self) -> Result<Value, Unhandled> {
         let negative = self.peek() == Some(b'-');
         if negative {
@@ -478,6 +479,7 @@ impl<'a, 'n> Parser<'a, 'n> {
     }
 
     /// The string at the cursor (which is on its opening quote).
+    #[inline(always)]
     fn string(&mut self) -> Result<Text<'a>, Unhandled> {
         self.expect(b'"')?;
         let start = self.at;
