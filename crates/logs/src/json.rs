@@ -48,7 +48,7 @@ pub struct JsonReader<R> {
     unescaped: String,
     /// How many top-level fields the last event had: the next one likely has as many.
     last_field_count: usize,
-    /// The line of the event last read by [`JsonReader::read_event_text`].
+    /// The line of the event last read by [`EventTexts::read_event_text`].
     current_line: u64,
 }
 

@@ -12,7 +12,9 @@
 //!   .jsonl: one line at a time ----------------> decode ----------------> Event
 //! ```
 //! - **Streaming, flat memory**: one event (or one EVTX chunk) is in memory at a time; nothing
-//!   collects a file's events.
+//!   collects a file's events. A consumer that rarely needs the built event (the rule engine)
+//!   reads JSON Lines and EVTX records through [`EventTexts`], which hands each event's fields
+//!   to a [`FieldSink`] without building it, and decodes only the events it asks for.
 //! - **Every item is a `Result`**: a corrupt file, chunk or record is an [`Error`] naming the
 //!   file and the record (EventRecordID, or line), and reading goes on. [`Error::scope`] says
 //!   how much input it cost, so callers can count `(ok, err)` exactly.
