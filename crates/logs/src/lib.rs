@@ -1,7 +1,7 @@
 //! # nativeguard-logs
 //!
 //! Readers that stream Windows event logs as [`nativeguard_event::Event`]s for the Sigma
-//! engine: `.evtx` files (through the [`evtx`] crate), JSON documents (one object or an array),
+//! engine: `.evtx` files (through the `evtx` crate), JSON documents (one object or an array),
 //! JSON Lines / NDJSON (flattened Sysmon, winlogbeat), whole directories, and JSONL on stdin.
 //!
 //! ## Data flow
