@@ -38,7 +38,7 @@ mod sink;
 mod time;
 mod value;
 
-pub use sink::{FieldSink, FieldsBuilder, Scalar};
+pub use sink::{Discard, FieldSink, FieldsBuilder, Scalar};
 pub use time::Timestamp;
 pub use value::{Fields, Name, Value};
 

@@ -99,6 +99,19 @@ impl<'a> Scalar<'a> {
     }
 }
 
+/// A sink that keeps nothing: for reading past a value, or for timing a source alone.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Discard;
+
+impl FieldSink for Discard {
+    fn begin_object(&mut self, _: &str) {}
+    fn end_object(&mut self) {}
+    fn scalar(&mut self, _: &str, _: Scalar<'_>) {}
+    fn begin_list(&mut self, _: &str) {}
+    fn list_item(&mut self, _: Scalar<'_>) {}
+    fn end_list(&mut self) {}
+}
+
 /// Collects what a [`FieldSink`] is handed back into [`Fields`] (lists as they arrive: nested
 /// lists' items in the outer list, no objects). Feeding the result reports the same calls
 /// again, so two streams can be compared as fields.

@@ -18,7 +18,7 @@
 //! Times are this process's CPU time (user + system, from /proc/self/stat), so events/s is per
 //! core: everything runs on one thread.
 
-use nativeguard_event::{FieldSink, Scalar};
+use nativeguard_event::Discard;
 use nativeguard_logs::{discover, EventTexts, Format, Input, Reader};
 use nativeguard_sigma::{Detection, Engine, Pipeline, RuleSet, RuleSetBuilder};
 use std::io::Write;
@@ -62,18 +62,6 @@ enum Phase<'r> {
     /// hunt reads them (else builds it): the floor of the hunt's own reading.
     Stream,
     Hunt(&'r Arc<RuleSet>),
-}
-
-/// A sink that keeps nothing.
-struct Discard;
-
-impl FieldSink for Discard {
-    fn begin_object(&mut self, _: &str) {}
-    fn end_object(&mut self) {}
-    fn scalar(&mut self, _: &str, _: Scalar<'_>) {}
-    fn begin_list(&mut self, _: &str) {}
-    fn list_item(&mut self, _: Scalar<'_>) {}
-    fn end_list(&mut self) {}
 }
 
 /// Streams every event to `Discard` (decoding those the reader cannot stream).

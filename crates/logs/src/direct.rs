@@ -14,7 +14,7 @@
 use crate::decode::{DATA_LEVELS, SYSTEM_NUMBERS};
 use crate::names::Names;
 use crate::MAX_NESTING_DEPTH;
-use nativeguard_event::{FieldSink, Fields, FieldsBuilder, Scalar, Value};
+use nativeguard_event::{Discard, FieldSink, Fields, FieldsBuilder, Scalar, Value};
 
 /// The text is left to the serde path.
 #[derive(Debug, PartialEq)]
@@ -294,9 +294,15 @@ impl<'a, 'n> Parser<'a, 'n> {
         self.members(|parser, key| match key {
             "System" => parser.stream_system(sink),
             "EventData" | "UserData" => parser.stream_data(key, DATA_LEVELS, sink),
-            "#attributes" => parser.value(1).map(drop),
+            "#attributes" => parser.skip_value(),
             _ => parser.stream_value(1, key, sink),
         })
+    }
+
+    /// Reads past the value at the cursor, taking on and handing back what
+    /// [`Parser::value`] does, without building it.
+    fn skip_value(&mut self) -> Result<(), Unhandled> {
+        self.stream_value(1, "", &mut Discard)
     }
 
     /// `System`, as `decode::SystemSeed` flattens it.
@@ -378,7 +384,7 @@ impl<'a, 'n> Parser<'a, 'n> {
         }
         self.at += 1;
         self.members(|parser, key| match key {
-            "#attributes" => parser.value(1).map(drop),
+            "#attributes" => parser.skip_value(),
             "#text" => parser.stream_value(1, name, sink),
             _ if levels > 1 => parser.stream_data(key, levels - 1, sink),
             _ => parser.stream_data_field(key, sink),

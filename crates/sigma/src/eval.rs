@@ -74,7 +74,6 @@ pub(crate) struct Scratch {
     pattern_stamp: Vec<u32>,
     candidates: Vec<u32>,
     memo: ScanMemo,
-    keyword_hits: Vec<u32>,
 }
 
 /// One leaf field of the previous event.
@@ -140,7 +139,6 @@ impl Scratch {
             pattern_stamp: Vec::new(),
             candidates: Vec::new(),
             memo: ScanMemo::new(),
-            keyword_hits: Vec::new(),
         }
     }
 
@@ -527,12 +525,11 @@ impl Scratch {
             }
         }
         if let Some(scan) = &bucket.keyword_scan {
-            // The whole event's text: never seen twice, so searched without the memo.
-            self.keyword_hits.clear();
-            scan.find_all(&self.lowered, &mut self.keyword_hits);
+            // The whole event's text: never seen twice, so searched without remembering it.
+            let hits = self.memo.search(scan, &self.lowered);
             mark(
                 scan,
-                &self.keyword_hits,
+                hits,
                 self.stamp,
                 &mut self.pattern_stamp,
                 &mut self.var_stamp,
@@ -721,7 +718,7 @@ impl FieldSink for FieldLoader<'_> {
 }
 
 /// Appends `n` in decimal (what `Display` writes, without the formatting machinery, which
-/// cost a tenth of flattening an event): two digits per division, pushed as one string.
+/// cost a tenth of flattening an event): two digits per division.
 fn push_decimal(out: &mut String, mut n: u64) {
     const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
         2021222324252627282930313233343536373839\
@@ -788,7 +785,7 @@ struct ScanMemo {
     slots: Vec<MemoSlot>,
     /// How many slots to allocate on first use (a power of two).
     capacity: usize,
-    /// Hits of a value too long to remember.
+    /// Hits of a text searched without being remembered.
     unremembered: Vec<u32>,
 }
 
@@ -812,12 +809,17 @@ impl ScanMemo {
         }
     }
 
+    /// The patterns of `scan` found in `text`, searched for and not remembered.
+    fn search(&mut self, scan: &Scan, text: &str) -> &[u32] {
+        self.unremembered.clear();
+        scan.find_all(text, &mut self.unremembered);
+        &self.unremembered
+    }
+
     /// The patterns of `scan` found in `text`, remembered or searched for.
     fn hits(&mut self, scan: &Scan, text: &str) -> &[u32] {
         if text.len() > MEMO_MAX_TEXT {
-            self.unremembered.clear();
-            scan.find_all(text, &mut self.unremembered);
-            return &self.unremembered;
+            return self.search(scan, text);
         }
         if self.slots.is_empty() {
             self.slots = (0..self.capacity)
