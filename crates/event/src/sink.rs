@@ -36,6 +36,13 @@ pub trait FieldSink {
     fn end_object(&mut self);
     /// The field `name` holds one value.
     fn scalar(&mut self, name: &str, value: Scalar<'_>);
+    /// The field `name` holds the integer `value` ([`Scalar::Int`] or [`Scalar::UInt`]), which
+    /// the source wrote as `text`: exactly what [`Value::to_text`] renders for it. A sink that
+    /// keeps values as text takes it from here instead of rendering the number again.
+    fn integer(&mut self, name: &str, value: Scalar<'_>, text: &str) {
+        let _ = text;
+        self.scalar(name, value);
+    }
     /// The field `name` holds a list; its items follow, up to [`FieldSink::end_list`].
     fn begin_list(&mut self, name: &str);
     /// An item of the list begun last. Items of nested lists come as items of the outer list;
@@ -163,6 +170,17 @@ impl FieldSink for FieldsBuilder {
         self.fields.insert(name, Value::from(value));
     }
 
+    /// A `text` that is not the number's rendering (a source's bug) is kept instead of the
+    /// number, so that comparing the fields with a decoded event's shows it.
+    fn integer(&mut self, name: &str, value: Scalar<'_>, text: &str) {
+        let number = Value::from(value);
+        if number.to_text().as_deref() == Some(text) {
+            self.fields.insert(name, number);
+        } else {
+            self.fields.insert(name, Value::from(text));
+        }
+    }
+
     fn begin_list(&mut self, name: &str) {
         self.list = Some((name.to_string(), Vec::new()));
     }
@@ -183,6 +201,18 @@ impl FieldSink for FieldsBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_integer_whose_text_is_not_its_rendering_is_kept_as_that_text() {
+        let mut built = FieldsBuilder::default();
+        built.integer("a", Scalar::Int(-12), "-12");
+        built.integer("b", Scalar::UInt(u64::MAX), "18446744073709551615");
+        built.integer("c", Scalar::Int(12), "012");
+        let fields = built.finish();
+        assert_eq!(fields.get("a"), Some(&Value::Int(-12)));
+        assert_eq!(fields.get("b"), Some(&Value::UInt(u64::MAX)));
+        assert_eq!(fields.get("c"), Some(&Value::from("012")));
+    }
 
     #[test]
     fn feeds_fields_in_order_with_nested_lists_flattened_and_objects_in_lists_left_out() {

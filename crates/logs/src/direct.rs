@@ -231,6 +231,16 @@ impl<'a, 'n> Parser<'a, 'n> {
                 sink.end_list();
                 Ok(())
             }
+            Some(b'-' | b'0'..=b'9') => {
+                let start = self.at;
+                let value = self.integer()?;
+                let scalar = Scalar::of(&value).ok_or(Unhandled)?;
+                // `integer` takes only the canonical form (no leading zero, no `-0`): the
+                // text is the number's rendering.
+                let text = self.text.get(start..self.at).ok_or(Unhandled)?;
+                sink.integer(name, scalar, text);
+                Ok(())
+            }
             _ => self.scalar(|scalar| sink.scalar(name, scalar)),
         }
     }
@@ -364,6 +374,9 @@ impl<'a, 'n> Parser<'a, 'n> {
         }
         self.scalar(|scalar| match scalar {
             Scalar::Str(text) => match text.trim().parse::<i64>() {
+                Ok(number) if is_rendered_integer(text) => {
+                    sink.integer(name, Scalar::Int(number), text);
+                }
                 Ok(number) => sink.scalar(name, Scalar::Int(number)),
                 Err(_) => sink.scalar(name, scalar),
             },
@@ -618,6 +631,15 @@ pub(crate) fn check_against_serde(bytes: &[u8]) -> bool {
     true
 }
 
+/// Whether `text` is how an integer renders: digits after an optional `-`, no leading zero,
+/// not `-0` (`0042`, `+5` and ` 5` parse, but render otherwise).
+fn is_rendered_integer(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" && digits.len() == text.len() || !digits.starts_with('0'))
+}
+
 /// `<first>_<second>` in `out` (replacing what it held).
 fn join(out: &mut String, first: &str, second: &str) {
     out.clear();
@@ -682,6 +704,25 @@ mod tests {
     /// The direct parser either gives exactly the serde path's fields or hands the text back.
     fn agree(text: &str) -> bool {
         check_against_serde(text.as_bytes())
+    }
+
+    #[test]
+    fn rendered_integers_are_the_texts_numbers_render_to() {
+        for text in [
+            "0",
+            "7",
+            "-7",
+            "42",
+            "-9223372036854775808",
+            "18446744073709551615",
+        ] {
+            assert!(is_rendered_integer(text), "{text}");
+        }
+        for text in [
+            "", "-", "-0", "00", "042", "+5", " 5", "5 ", "1e3", "1.0", "0x10", "--1",
+        ] {
+            assert!(!is_rendered_integer(text), "{text}");
+        }
     }
 
     #[test]

@@ -700,6 +700,14 @@ impl FieldSink for FieldLoader<'_> {
         s.end_field(ids, start, false, value == Scalar::Null);
     }
 
+    fn integer(&mut self, name: &str, _: Scalar<'_>, text: &str) {
+        let s = &mut *self.scratch;
+        let ids = s.ids_of(self.set, name, None);
+        let start = s.used as u32;
+        s.push_scalar(Scalar::Str(text));
+        s.end_field(ids, start, false, false);
+    }
+
     fn begin_list(&mut self, name: &str) {
         let s = &mut *self.scratch;
         self.list = Some((s.ids_of(self.set, name, None), s.used as u32));
@@ -922,8 +930,10 @@ mod tests {
         ]);
         let new = || Scratch::new(set.fields.len(), set.variants.len(), set.dets.len());
         let (mut built, mut streamed, mut mixed) = (new(), new(), new());
+        let mut with_texts = new();
         // Twice over, so that the second round reads names from the layout cache; `mixed`
-        // takes them built and streamed in turn.
+        // takes them built and streamed in turn; `with_texts` is handed integers with their
+        // texts, as the JSON reader hands them.
         for (round, fields) in [&first, &second, &first, &second].into_iter().enumerate() {
             let event = Event {
                 fields: fields.clone(),
@@ -931,6 +941,11 @@ mod tests {
             };
             built.load(&event, &set);
             fields.feed(&mut FieldLoader::new(&mut streamed, &set));
+            fields.feed(&mut IntegersWithTexts(FieldLoader::new(
+                &mut with_texts,
+                &set,
+            )));
+            assert_eq!(snapshot(&with_texts), snapshot(&built), "round {round}");
             if round % 2 == 0 {
                 mixed.load(&event, &set);
             } else {
@@ -938,6 +953,34 @@ mod tests {
             }
             assert_eq!(snapshot(&streamed), snapshot(&built), "round {round}");
             assert_eq!(snapshot(&mixed), snapshot(&built), "round {round}");
+        }
+    }
+
+    /// Hands integers over with their texts.
+    struct IntegersWithTexts<S>(S);
+
+    impl<S: FieldSink> FieldSink for IntegersWithTexts<S> {
+        fn begin_object(&mut self, name: &str) {
+            self.0.begin_object(name);
+        }
+        fn end_object(&mut self) {
+            self.0.end_object();
+        }
+        fn scalar(&mut self, name: &str, value: Scalar<'_>) {
+            match value {
+                Scalar::Int(i) => self.0.integer(name, value, &i.to_string()),
+                Scalar::UInt(u) => self.0.integer(name, value, &u.to_string()),
+                _ => self.0.scalar(name, value),
+            }
+        }
+        fn begin_list(&mut self, name: &str) {
+            self.0.begin_list(name);
+        }
+        fn list_item(&mut self, value: Scalar<'_>) {
+            self.0.list_item(value);
+        }
+        fn end_list(&mut self) {
+            self.0.end_list();
         }
     }
 
