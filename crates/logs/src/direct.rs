@@ -75,6 +75,30 @@ struct Parser<'a, 'n> {
     unescaped: &'n mut String,
 }
 
+/// An integer as [`Value::Int`] or [`Value::UInt`] hold it: a plain number, so that streaming
+/// one does not build (and drop) a value.
+#[derive(Clone, Copy)]
+enum Integer {
+    Signed(i64),
+    Unsigned(u64),
+}
+
+impl Integer {
+    fn scalar(self) -> Scalar<'static> {
+        match self {
+            Integer::Signed(int) => Scalar::Int(int),
+            Integer::Unsigned(uint) => Scalar::UInt(uint),
+        }
+    }
+
+    fn value(self) -> Value {
+        match self {
+            Integer::Signed(int) => Value::Int(int),
+            Integer::Unsigned(uint) => Value::UInt(uint),
+        }
+    }
+}
+
 /// A string's text: borrowed from the input, or (when it held escapes) in
 /// [`Parser::unescaped`].
 enum Text<'a> {
@@ -195,10 +219,10 @@ impl<'a, 'n> Parser<'a, 'n> {
                 self.at += 1;
                 self.items(depth + 1).map(Value::List)
             }
-            Some(b't') => self.literal("true", Value::Bool(true)),
-            Some(b'f') => self.literal("false", Value::Bool(false)),
-            Some(b'n') => self.literal("null", Value::Null),
-            Some(b'-' | b'0'..=b'9') => self.integer(),
+            Some(b't') => self.literal("true").map(|()| Value::Bool(true)),
+            Some(b'f') => self.literal("false").map(|()| Value::Bool(false)),
+            Some(b'n') => self.literal("null").map(|()| Value::Null),
+            Some(b'-' | b'0'..=b'9') => self.integer().map(Integer::value),
             _ => Err(Unhandled),
         }
     }
@@ -233,8 +257,7 @@ impl<'a, 'n> Parser<'a, 'n> {
             }
             Some(b'-' | b'0'..=b'9') => {
                 let start = self.at;
-                let value = self.integer()?;
-                let scalar = Scalar::of(&value).ok_or(Unhandled)?;
+                let scalar = self.integer()?.scalar();
                 // `integer` takes only the canonical form (no leading zero, no `-0`): the
                 // text is the number's rendering.
                 let text = self.text.get(start..self.at).ok_or(Unhandled)?;
@@ -272,20 +295,19 @@ impl<'a, 'n> Parser<'a, 'n> {
                 emit(Scalar::Str(text));
             }
             Some(b't') => {
-                self.literal("true", Value::Bool(true))?;
+                self.literal("true")?;
                 emit(Scalar::Bool(true));
             }
             Some(b'f') => {
-                self.literal("false", Value::Bool(false))?;
+                self.literal("false")?;
                 emit(Scalar::Bool(false));
             }
             Some(b'n') => {
-                self.literal("null", Value::Null)?;
+                self.literal("null")?;
                 emit(Scalar::Null);
             }
             Some(b'-' | b'0'..=b'9') => {
-                let value = self.integer()?;
-                emit(Scalar::of(&value).ok_or(Unhandled)?);
+                emit(self.integer()?.scalar());
             }
             _ => return Err(Unhandled),
         }
@@ -455,19 +477,19 @@ impl<'a, 'n> Parser<'a, 'n> {
         }
     }
 
-    fn literal(&mut self, word: &str, value: Value) -> Result<Value, Unhandled> {
+    fn literal(&mut self, word: &str) -> Result<(), Unhandled> {
         if !self.bytes[self.at..].starts_with(word.as_bytes()) {
             return Err(Unhandled);
         }
         self.at += word.len();
-        Ok(value)
+        Ok(())
     }
 
     /// An integer as serde_json gives it: non-negative ones as `u64` (an `Int` when it fits),
     /// negative ones as `i64`. Fractions, exponents, `-0` and anything beyond 64 bits are
     /// floats there, left to it.
     #[inline(always)]
-    fn integer(&mut self) -> Result<Value, Unhandled> {
+    fn integer(&mut self) -> Result<Integer, Unhandled> {
         let negative = self.peek() == Some(b'-');
         if negative {
             self.at += 1;
@@ -487,14 +509,17 @@ impl<'a, 'n> Parser<'a, 'n> {
             return Err(Unhandled);
         }
         if !negative {
-            return Ok(Value::from(magnitude));
+            return Ok(match i64::try_from(magnitude) {
+                Ok(int) => Integer::Signed(int),
+                Err(_) => Integer::Unsigned(magnitude),
+            });
         }
         // serde_json's rule: a negation that is not negative (`-0`, or beyond i64) is a float.
         let value = (magnitude as i64).wrapping_neg();
         if value >= 0 {
             return Err(Unhandled);
         }
-        Ok(Value::Int(value))
+        Ok(Integer::Signed(value))
     }
 
     /// The string at the cursor (which is on its opening quote).
