@@ -12,8 +12,9 @@
 //!    then FILE is parse-only'd and hunted the same way.
 //!
 //! Each phase runs `--rounds` times, alternating, and the fastest round counts (the machine is
-//! shared); each round reads the inputs `--repeat` times (default 10), so that CPU time, counted
-//! in 10 ms ticks, is measured over seconds. Each time through the inputs starts a new engine,
+//! shared); ratios are also given as the median over rounds of each round's own ratio. Each
+//! round reads the inputs `--repeat` times (default 10), so that CPU time, counted in 10 ms
+//! ticks, is measured over seconds. Each time through the inputs starts a new engine,
 //! so that no pass finds the values the previous one scanned already in the engine's memo.
 //! Times are this process's CPU time (user + system, from /proc/self/stat), so events/s is per
 //! core: everything runs on one thread.
@@ -216,6 +217,24 @@ fn best(rounds: &[Round]) -> &Round {
         .expect("at least one round")
 }
 
+/// The median of `values` (the upper one of an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// The median over rounds of `phase_i / floor_i`, each from one round: the machine's speed
+/// drifts (other tenants' load), and a drift falls on both phases of a round alike.
+fn paired(phase: &[Round], floor: &[Round]) -> f64 {
+    median(
+        phase
+            .iter()
+            .zip(floor)
+            .map(|(p, f)| p.cpu / f.cpu)
+            .collect(),
+    )
+}
+
 fn compare(label: &str, inputs: &[Input], rules: &Arc<RuleSet>, rounds: usize, repeat: usize) {
     let (mut parse, mut streamed, mut hunt) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
@@ -250,14 +269,16 @@ fn compare(label: &str, inputs: &[Input], rules: &Arc<RuleSet>, rounds: usize, r
     // its difference from parse-only is less than what the rules cost; the difference from the
     // streamed floor is what they cost.
     println!(
-        "  hunt / parse-only = {:.2}x   hunt - parse-only {:.2} us/event, {:.1} ns per rule per event",
+        "  hunt / parse-only = {:.2}x (paired median over rounds {:.2}x)   hunt - parse-only {:.2} us/event, {:.1} ns per rule per event",
         h.cpu / p.cpu,
+        paired(&hunt, &parse),
         (h.cpu - p.cpu) / h.events as f64 * 1e6,
         (h.cpu - p.cpu) / h.events as f64 / rules.len() as f64 * 1e9
     );
     println!(
-        "  hunt / streamed   = {:.2}x   hunt - streamed   {:.2} us/event",
+        "  hunt / streamed   = {:.2}x (paired median over rounds {:.2}x)   hunt - streamed   {:.2} us/event",
         h.cpu / s.cpu,
+        paired(&hunt, &streamed),
         (h.cpu - s.cpu) / h.events as f64 * 1e6,
     );
 }
