@@ -662,7 +662,7 @@ fn is_rendered_integer(text: &str) -> bool {
     let digits = text.strip_prefix('-').unwrap_or(text);
     !digits.is_empty()
         && digits.bytes().all(|b| b.is_ascii_digit())
-        && (digits == "0" && digits.len() == text.len() || !digits.starts_with('0'))
+        && ((digits == "0" && digits.len() == text.len()) || !digits.starts_with('0'))
 }
 
 /// `<first>_<second>` in `out` (replacing what it held).

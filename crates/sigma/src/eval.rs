@@ -704,7 +704,9 @@ impl FieldSink for FieldLoader<'_> {
         s.end_field(ids, start, false, value == Scalar::Null);
     }
 
-    fn integer(&mut self, name: &str, _: Scalar<'_>, text: &str) {
+    fn integer(&mut self, name: &str, value: Scalar<'_>, text: &str) {
+        // The source's contract (`FieldSink::integer`), checked where tests and fuzzing run.
+        debug_assert_eq!(Value::from(value).to_text().as_deref(), Some(text));
         let s = &mut *self.scratch;
         let ids = s.ids_of(self.set, name, None);
         let start = s.used as u32;
