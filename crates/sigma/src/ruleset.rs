@@ -328,6 +328,8 @@ impl RuleSet {
             local_buckets: HashMap::default(),
             key: String::new(),
             key_values: Vec::new(),
+            route_key: String::new(),
+            route_bucket: None,
             correlations: CorrelationState::new(self.corrs.len()),
         }
     }
@@ -502,6 +504,9 @@ pub struct Engine {
     local_buckets: HashMap<String, Arc<Bucket>, FnvBuild>,
     key: String,
     key_values: Vec<Option<String>>,
+    /// The previous event's routing key and bucket.
+    route_key: String,
+    route_bucket: Option<Arc<Bucket>>,
     correlations: CorrelationState,
 }
 
@@ -519,9 +524,8 @@ impl Engine {
 
     /// Evaluates one event; pushes a Detection per matching rule and per correlation that fires.
     pub fn evaluate(&mut self, event: &Event, out: &mut Vec<Detection>) {
-        let set = Arc::clone(&self.set);
-        self.scratch.load(event, &set);
-        self.evaluate_loaded(&set, Some(event), out);
+        self.scratch.load(event, &self.set);
+        self.evaluate_loaded(Some(event), out);
     }
 
     /// Evaluates one event whose fields `fill` hands to a [`FieldLoader`] (a
@@ -534,52 +538,70 @@ impl Engine {
         fill: impl FnOnce(&mut FieldLoader<'_>) -> bool,
         out: &mut Vec<Detection>,
     ) -> bool {
-        let set = Arc::clone(&self.set);
-        if !set.corrs.is_empty() || !fill(&mut FieldLoader::new(&mut self.scratch, &set)) {
+        if !self.set.corrs.is_empty() || !fill(&mut FieldLoader::new(&mut self.scratch, &self.set))
+        {
             return false;
         }
-        self.evaluate_loaded(&set, None, out);
+        self.evaluate_loaded(None, out);
         true
     }
 
     /// Routes and evaluates the event in the scratch space (`event`: the same, built, for the
     /// correlations).
-    fn evaluate_loaded(&mut self, set: &RuleSet, event: Option<&Event>, out: &mut Vec<Detection>) {
+    fn evaluate_loaded(&mut self, event: Option<&Event>, out: &mut Vec<Detection>) {
+        // Borrowed field by field: the set and the bucket are read while the scratch space
+        // changes, without cloning (and counting) their `Arc`s per event.
+        let Engine {
+            set,
+            scratch,
+            local_buckets,
+            key,
+            key_values,
+            route_key,
+            route_bucket,
+            correlations,
+        } = self;
+        let set: &RuleSet = set;
         // Routing key, computed once, without allocating: each key's lowercased text (or NUL
         // when absent), separated by US.
-        self.key.clear();
+        key.clear();
         for alternatives in &set.key_fields {
-            match alternatives
-                .iter()
-                .find_map(|&id| self.scratch.single_text(id))
-            {
-                Some(text) => crate::eval::push_lowercase(&mut self.key, text),
-                None => self.key.push('\u{0}'),
+            match alternatives.iter().find_map(|&id| scratch.single_text(id)) {
+                Some(text) => crate::eval::push_lowercase(key, text),
+                None => key.push('\u{0}'),
             }
-            self.key.push('\u{1f}');
+            key.push('\u{1f}');
         }
-        let bucket = match self.local_buckets.get(&self.key) {
-            Some(b) => Arc::clone(b),
-            None => {
-                self.key_values.clear();
-                for alternatives in &set.key_fields {
-                    self.key_values.push(
-                        alternatives
-                            .iter()
-                            .find_map(|&id| self.scratch.single_text(id))
-                            .map(crate::reference::lower),
-                    );
-                }
-                let b = set.bucket(&self.key, &self.key_values);
-                if self.local_buckets.len() >= MAX_ROUTE_CACHE {
-                    self.local_buckets.clear();
-                }
-                self.local_buckets.insert(self.key.clone(), Arc::clone(&b));
-                b
+        // Events mostly come in runs of one kind: the previous event's bucket first.
+        let bucket: &Arc<Bucket> = match route_bucket {
+            Some(bucket) if route_key == key => bucket,
+            _ => {
+                let bucket = match local_buckets.get(key.as_str()) {
+                    Some(b) => Arc::clone(b),
+                    None => {
+                        key_values.clear();
+                        for alternatives in &set.key_fields {
+                            key_values.push(
+                                alternatives
+                                    .iter()
+                                    .find_map(|&id| scratch.single_text(id))
+                                    .map(crate::reference::lower),
+                            );
+                        }
+                        let b = set.bucket(key, key_values);
+                        if local_buckets.len() >= MAX_ROUTE_CACHE {
+                            local_buckets.clear();
+                        }
+                        local_buckets.insert(key.clone(), Arc::clone(&b));
+                        b
+                    }
+                };
+                route_key.clone_from(key);
+                route_bucket.insert(bucket)
             }
         };
-        self.scratch.lower_values(bucket.all_values);
-        let matched = self.scratch.run_bucket(set, &bucket);
+        scratch.lower_values(bucket.all_values);
+        let matched = scratch.run_bucket(set, bucket);
         for &d in &matched {
             let det = &set.dets[d as usize];
             if det.emit {
@@ -591,8 +613,7 @@ impl Engine {
         }
         if let Some(event) = event.filter(|_| !set.corrs.is_empty()) {
             let target = bucket.targets.first().map(|&t| &set.targets[t as usize]);
-            self.correlations
-                .process(set, event, &matched, target, &self.scratch, out);
+            correlations.process(set, event, &matched, target, scratch, out);
         }
     }
 }
