@@ -334,7 +334,8 @@ impl RuleSet {
         }
     }
 
-    /// The bucket for an event's routing key values (lowercased), built on first use.
+    /// The bucket for an event's routing key (as [`Engine`] writes it) and key values
+    /// (lowercased), built on first use.
     fn bucket(&self, key: &str, values: &[Option<String>]) -> Arc<Bucket> {
         let mut cache = match self.buckets.lock() {
             Ok(guard) => guard,
@@ -562,12 +563,13 @@ impl Engine {
             correlations,
         } = self;
         let set: &RuleSet = set;
-        // Routing key, computed once, without allocating: each key's lowercased text (or NUL
-        // when absent), separated by US.
+        // Routing key, computed once, without allocating: each key field's text as the event
+        // has it (NUL when absent), separated by US. It is lowercased, for the rule set, only
+        // when the engine has not seen it.
         key.clear();
         for alternatives in &set.key_fields {
             match alternatives.iter().find_map(|&id| scratch.single_text(id)) {
-                Some(text) => crate::eval::push_lowercase(key, text),
+                Some(text) => key.push_str(text),
                 None => key.push('\u{0}'),
             }
             key.push('\u{1f}');

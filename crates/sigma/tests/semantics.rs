@@ -740,3 +740,47 @@ fn placeholder_expansion_limit() {
         )
         .is_empty());
 }
+
+#[test]
+fn one_engine_routes_each_event_by_its_own_channel_and_event_id_in_any_case() {
+    let security = "title: s\nid: 00000000-0000-4000-8000-0000000000a1\nlogsource: {product: windows, service: security}\ndetection:\n  s:\n    TargetUserName: bob\n  condition: s\n";
+    let process = "title: p\nid: 00000000-0000-4000-8000-0000000000a2\nlogsource: {product: windows, category: process_creation}\ndetection:\n  s:\n    TargetUserName: bob\n  condition: s\n";
+    let mut b = RuleSetBuilder::new(Pipeline::windows());
+    for (i, t) in [security, process].iter().enumerate() {
+        assert!(b.add_file(&format!("r{i}.yml"), t).is_empty());
+    }
+    let set = Arc::new(b.build().0);
+    let sysmon = "Microsoft-Windows-Sysmon/Operational";
+    // One engine through runs of one kind and changes of kind, channels in any case: each
+    // event's rules are its own route's, as the reference evaluator finds them.
+    let sequence: &[(&str, Option<i64>, &[&str])] = &[
+        ("Security", Some(4624), &["s"]),
+        ("Security", Some(4624), &["s"]),
+        ("SECURITY", Some(4625), &["s"]),
+        (sysmon, Some(1), &["p"]),
+        (sysmon, Some(1), &["p"]),
+        (sysmon, Some(3), &[]),
+        ("microsoft-windows-sysmon/OPERATIONAL", Some(1), &["p"]),
+        ("System", Some(1), &[]),
+        ("security", None, &["s"]),
+        ("Security", Some(4624), &["s"]),
+    ];
+    let mut engine = set.engine();
+    for (at, (channel, id, want)) in sequence.iter().enumerate() {
+        let mut fields = vec![("Channel", s(channel)), ("TargetUserName", s("bob"))];
+        if let Some(id) = id {
+            fields.push(("EventID", Value::Int(*id)));
+        }
+        let e = event(&fields);
+        let mut out = Vec::new();
+        engine.evaluate(&e, &mut out);
+        let got: Vec<&str> = out.iter().map(|d| d.rule.title.as_str()).collect();
+        assert_eq!(&got, want, "event {at}: {channel} {id:?}");
+        let reference: Vec<String> = set
+            .reference_matches(&e)
+            .iter()
+            .map(|r| r.title.clone())
+            .collect();
+        assert_eq!(got, reference, "event {at}");
+    }
+}
