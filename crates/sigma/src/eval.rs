@@ -683,6 +683,18 @@ impl<'s> FieldLoader<'s> {
     }
 }
 
+impl FieldLoader<'_> {
+    /// The field `name` holding one value (inlined into both of the sink's scalar calls).
+    #[inline(always)]
+    fn load_scalar(&mut self, name: &str, value: Scalar<'_>) {
+        let s = &mut *self.scratch;
+        let ids = s.ids_of(self.set, name, None);
+        let start = s.used as u32;
+        s.push_scalar(value);
+        s.end_field(ids, start, false, value == Scalar::Null);
+    }
+}
+
 impl FieldSink for FieldLoader<'_> {
     fn begin_object(&mut self, name: &str) {
         let s = &mut *self.scratch;
@@ -697,21 +709,14 @@ impl FieldSink for FieldLoader<'_> {
     }
 
     fn scalar(&mut self, name: &str, value: Scalar<'_>) {
-        let s = &mut *self.scratch;
-        let ids = s.ids_of(self.set, name, None);
-        let start = s.used as u32;
-        s.push_scalar(value);
-        s.end_field(ids, start, false, value == Scalar::Null);
+        self.load_scalar(name, value);
     }
 
     fn integer(&mut self, name: &str, value: Scalar<'_>, text: &str) {
         // The source's contract (`FieldSink::integer`), checked where tests and fuzzing run.
         debug_assert_eq!(Value::from(value).to_text().as_deref(), Some(text));
-        let s = &mut *self.scratch;
-        let ids = s.ids_of(self.set, name, None);
-        let start = s.used as u32;
-        s.push_scalar(Scalar::Str(text));
-        s.end_field(ids, start, false, false);
+        // A value is loaded as its text: the number's text is the same as the string's.
+        self.load_scalar(name, Scalar::Str(text));
     }
 
     fn begin_list(&mut self, name: &str) {
