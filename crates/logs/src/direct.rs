@@ -527,33 +527,42 @@ impl<'a, 'n> Parser<'a, 'n> {
     fn string(&mut self) -> Result<Text<'a>, Unhandled> {
         self.expect(b'"')?;
         let start = self.at;
-        let mut escaped = false;
+        let stop = start + plain_run(&self.bytes[start..]);
+        // Quotes and backslashes are ASCII, so `stop` is a char boundary of the text.
+        match self.bytes.get(stop) {
+            Some(b'"') => {
+                self.at = stop + 1;
+                Ok(Text::Borrowed(self.text.get(start..stop).ok_or(Unhandled)?))
+            }
+            Some(b'\\') => self.escaped_string(start, stop),
+            // Raw control characters are not allowed in JSON strings.
+            _ => Err(Unhandled),
+        }
+    }
+
+    /// The rest of a string from `start` whose first escape is at `stop`: unescaped into
+    /// [`Parser::unescaped`] (out of line: most strings hold none).
+    #[inline(never)]
+    fn escaped_string(&mut self, start: usize, mut stop: usize) -> Result<Text<'a>, Unhandled> {
+        self.unescaped.clear();
+        self.unescaped
+            .push_str(self.text.get(start..stop).ok_or(Unhandled)?);
         loop {
-            let stop = self.at + plain_run(&self.bytes[self.at..]);
-            let byte = *self.bytes.get(stop).ok_or(Unhandled)?;
-            if byte < 0x20 {
-                // Raw control characters are not allowed in JSON strings.
-                return Err(Unhandled);
+            match self.bytes.get(stop) {
+                Some(b'"') => {
+                    self.at = stop + 1;
+                    return Ok(Text::Unescaped);
+                }
+                Some(b'\\') => {
+                    self.at = stop + 1;
+                    self.escape()?;
+                    let run = self.at;
+                    stop = run + plain_run(&self.bytes[run..]);
+                    self.unescaped
+                        .push_str(self.text.get(run..stop).ok_or(Unhandled)?);
+                }
+                _ => return Err(Unhandled),
             }
-            // Quotes and backslashes are ASCII, so `stop` is a char boundary of the text.
-            if escaped {
-                self.unescaped
-                    .push_str(self.text.get(self.at..stop).ok_or(Unhandled)?);
-            }
-            self.at = stop + 1;
-            if byte == b'"' {
-                return match escaped {
-                    false => Ok(Text::Borrowed(self.text.get(start..stop).ok_or(Unhandled)?)),
-                    true => Ok(Text::Unescaped),
-                };
-            }
-            if !escaped {
-                escaped = true;
-                self.unescaped.clear();
-                self.unescaped
-                    .push_str(self.text.get(start..stop).ok_or(Unhandled)?);
-            }
-            self.escape()?;
         }
     }
 
