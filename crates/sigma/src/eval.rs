@@ -626,8 +626,8 @@ impl Scratch {
                         part.is_some_and(|part| set.contains(part))
                     })
             }
-            Test::LowerContainsAny { automaton, .. } => {
-                e.has_text && automaton.is_match(self.lower(e))
+            Test::LowerContainsAny { searcher, .. } => {
+                e.has_text && searcher.is_match(self.lower(e))
             }
             Test::Cased(st) => e.has_text && st.matches(self.orig(e)),
             Test::Regex(re) => e.has_text && re.is_match(self.orig(e)),
