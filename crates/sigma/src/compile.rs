@@ -190,9 +190,16 @@ impl StrTest {
 
     pub fn matches(&self, text: &str) -> bool {
         match self {
-            StrTest::Exact(s) => text == s,
-            StrTest::Prefix(s) => text.starts_with(s.as_str()),
-            StrTest::Suffix(s) => text.ends_with(s.as_str()),
+            StrTest::Exact(s) => same_short_text(text.as_bytes(), s.as_bytes()),
+            StrTest::Prefix(s) => text
+                .as_bytes()
+                .get(..s.len())
+                .is_some_and(|start| same_short_text(start, s.as_bytes())),
+            StrTest::Suffix(s) => text
+                .len()
+                .checked_sub(s.len())
+                .and_then(|at| text.as_bytes().get(at..))
+                .is_some_and(|end| same_short_text(end, s.as_bytes())),
             StrTest::Contains(_, finder) => finder.find(text.as_bytes()).is_some(),
             StrTest::Any => true,
             StrTest::Segments {
@@ -259,6 +266,35 @@ impl StrTest {
                 .max_by_key(|s| s.len()),
         };
         best.filter(|s| !s.is_empty())
+    }
+}
+
+/// `a == b`, inline for texts up to 32 bytes (field names, `Execution_ProcessID` among them,
+/// and most literals of `endswith`, `startswith` and exact tests): a `memcmp` call costs more
+/// than comparing them.
+#[inline(always)]
+pub(crate) fn same_short_text(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let word = |bytes: &[u8], at: usize| -> u64 {
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(eight)
+    };
+    match a.len() {
+        // The first and last eight bytes (overlapping below 16) cover the whole text.
+        8..=16 => word(a, 0) == word(b, 0) && word(a, a.len() - 8) == word(b, b.len() - 8),
+        // The first and last sixteen bytes (overlapping below 32).
+        17..=32 => {
+            let end = a.len() - 16;
+            word(a, 0) == word(b, 0)
+                && word(a, 8) == word(b, 8)
+                && word(a, end) == word(b, end)
+                && word(a, end + 8) == word(b, end + 8)
+        }
+        0..=7 => a.iter().zip(b).all(|(x, y)| x == y),
+        _ => a == b,
     }
 }
 
@@ -719,7 +755,7 @@ fn is_common(literal: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::regex_literals;
+    use super::{regex_literals, same_short_text};
 
     #[test]
     fn regex_literals_are_the_lowercased_prefixes_every_match_starts_with() {
@@ -816,6 +852,89 @@ mod tests {
                     expected,
                     "{literals:?} in {text:?}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn short_texts_compare_as_equality_does() {
+        let texts = [
+            "",
+            "a",
+            "b",
+            "ab",
+            "ba",
+            "Image",
+            "Imagf",
+            "EventID",
+            "EventIE",
+            "Provider",
+            "Provides",
+            "ProcessId_",
+            "ParentImage",
+            "ParentImagf",
+            "CommandLine_ab",
+            "0123456789abcdef",
+            "0123456789abcdeF",
+            "x123456789abcdef",
+            "ParentCommandLine",
+            "ParentCommandLinf",
+        ];
+        for a in texts {
+            for b in texts {
+                assert_eq!(
+                    same_short_text(a.as_bytes(), b.as_bytes()),
+                    a == b,
+                    "{a:?} {b:?}"
+                );
+            }
+        }
+        // A difference at every position of every length up to 40.
+        for len in 0..40 {
+            let a = "x".repeat(len);
+            for at in 0..len {
+                let mut b = a.clone().into_bytes();
+                b[at] = b'y';
+                let b = String::from_utf8(b).expect("ascii");
+                assert!(!same_short_text(a.as_bytes(), b.as_bytes()), "{len} {at}");
+            }
+            assert!(same_short_text(a.as_bytes(), a.clone().as_bytes()));
+        }
+    }
+
+    /// Exact, prefix and suffix tests answer as `==`, `starts_with` and `ends_with`, for
+    /// literals of every length to 40 and texts that differ from them at every position.
+    #[test]
+    fn affix_tests_answer_as_the_standard_comparisons() {
+        use super::StrTest;
+        for len in 0..40 {
+            let literal: String = (0..len)
+                .map(|i| char::from(b'a' + (i % 26) as u8))
+                .collect();
+            let mut texts = vec![
+                literal.clone(),
+                format!("x{literal}"),
+                format!("{literal}x"),
+                format!("xy{literal}yx"),
+                literal.get(1..).unwrap_or_default().to_string(),
+            ];
+            for at in 0..len {
+                let mut changed = literal.clone().into_bytes();
+                changed[at] = b'_';
+                let changed = String::from_utf8(changed).expect("ascii");
+                texts.push(format!("x{changed}"));
+                texts.push(format!("{changed}x"));
+                texts.push(changed);
+            }
+            for text in &texts {
+                let tests = [
+                    (StrTest::Exact(literal.clone()), text == &literal),
+                    (StrTest::Prefix(literal.clone()), text.starts_with(&literal)),
+                    (StrTest::Suffix(literal.clone()), text.ends_with(&literal)),
+                ];
+                for (test, expected) in tests {
+                    assert_eq!(test.matches(text), expected, "{test:?} on {text:?}");
+                }
             }
         }
     }
