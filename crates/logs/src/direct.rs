@@ -61,7 +61,7 @@ pub(crate) fn stream_plain(
     Parser::new(text, names, unescaped).object_text(|parser, key| match key {
         "winlog" => Err(Unhandled),
         "Event" => parser.stream_evtx_event(sink),
-        _ => parser.stream_value(1, key, sink),
+        _ => parser.stream_member(key, sink),
     })
 }
 
@@ -137,7 +137,16 @@ impl<'a, 'n> Parser<'a, 'n> {
         self.bytes.get(self.at).copied()
     }
 
+    /// Whitespace at the cursor is rare in logs: one comparison rules it out (every JSON
+    /// whitespace byte is at most a space).
+    #[inline(always)]
     fn skip_whitespace(&mut self) {
+        if self.peek().is_some_and(|b| b <= b' ') {
+            self.skip_whitespace_run();
+        }
+    }
+
+    fn skip_whitespace_run(&mut self) {
         while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
             self.at += 1;
         }
@@ -227,6 +236,37 @@ impl<'a, 'n> Parser<'a, 'n> {
         }
     }
 
+    /// A top-level member's value, handed to `sink` as the field `name`: a string or an
+    /// integer (most values) here, anything else through [`Parser::stream_value`], which is
+    /// recursive and so a call.
+    #[inline(always)]
+    fn stream_member(&mut self, name: &str, sink: &mut impl FieldSink) -> Result<(), Unhandled> {
+        match self.peek() {
+            Some(b'"') => {
+                let text = match self.string()? {
+                    Text::Borrowed(text) => text,
+                    Text::Unescaped => self.unescaped.as_str(),
+                };
+                sink.scalar(name, Scalar::Str(text));
+                Ok(())
+            }
+            Some(b'-' | b'0'..=b'9') => self.stream_integer(name, sink),
+            _ => self.stream_value(1, name, sink),
+        }
+    }
+
+    /// The integer at the cursor, handed to `sink` as the field `name` with its text.
+    #[inline(always)]
+    fn stream_integer(&mut self, name: &str, sink: &mut impl FieldSink) -> Result<(), Unhandled> {
+        let start = self.at;
+        let scalar = self.integer()?.scalar();
+        // `integer` takes only the canonical form (no leading zero, no `-0`): the text is the
+        // number's rendering.
+        let text = self.text.get(start..self.at).ok_or(Unhandled)?;
+        sink.integer(name, scalar, text);
+        Ok(())
+    }
+
     /// [`Parser::value`], handed to `sink` as the field `name`.
     fn stream_value(
         &mut self,
@@ -255,15 +295,7 @@ impl<'a, 'n> Parser<'a, 'n> {
                 sink.end_list();
                 Ok(())
             }
-            Some(b'-' | b'0'..=b'9') => {
-                let start = self.at;
-                let scalar = self.integer()?.scalar();
-                // `integer` takes only the canonical form (no leading zero, no `-0`): the
-                // text is the number's rendering.
-                let text = self.text.get(start..self.at).ok_or(Unhandled)?;
-                sink.integer(name, scalar, text);
-                Ok(())
-            }
+            Some(b'-' | b'0'..=b'9') => self.stream_integer(name, sink),
             _ => self.scalar(|scalar| sink.scalar(name, scalar)),
         }
     }
@@ -327,7 +359,7 @@ impl<'a, 'n> Parser<'a, 'n> {
             "System" => parser.stream_system(sink),
             "EventData" | "UserData" => parser.stream_data(key, DATA_LEVELS, sink),
             "#attributes" => parser.skip_value(),
-            _ => parser.stream_value(1, key, sink),
+            _ => parser.stream_member(key, sink),
         })
     }
 
@@ -354,7 +386,7 @@ impl<'a, 'n> Parser<'a, 'n> {
                 "#text" => parser.stream_system_value(element, sink),
                 _ => {
                     join(&mut joined, element, child);
-                    parser.stream_value(1, &joined, sink)
+                    parser.stream_member(&joined, sink)
                 }
             })
         })
@@ -392,7 +424,7 @@ impl<'a, 'n> Parser<'a, 'n> {
         sink: &mut impl FieldSink,
     ) -> Result<(), Unhandled> {
         if !matches!(self.peek(), Some(b'"')) || !SYSTEM_NUMBERS.contains(&name) {
-            return self.stream_value(1, name, sink);
+            return self.stream_member(name, sink);
         }
         self.scalar(|scalar| match scalar {
             Scalar::Str(text) => match text.trim().parse::<i64>() {
@@ -420,7 +452,7 @@ impl<'a, 'n> Parser<'a, 'n> {
         self.at += 1;
         self.members(|parser, key| match key {
             "#attributes" => parser.skip_value(),
-            "#text" => parser.stream_value(1, name, sink),
+            "#text" => parser.stream_member(name, sink),
             _ if levels > 1 => parser.stream_data(key, levels - 1, sink),
             _ => parser.stream_data_field(key, sink),
         })
@@ -435,10 +467,10 @@ impl<'a, 'n> Parser<'a, 'n> {
     ) -> Result<(), Unhandled> {
         if name.contains(' ') {
             let start = self.at;
-            self.stream_value(1, &name.replace(' ', ""), sink)?;
+            self.stream_member(&name.replace(' ', ""), sink)?;
             self.at = start;
         }
-        self.stream_value(1, name, sink)
+        self.stream_member(name, sink)
     }
 
     /// The items of an array whose `[` was just read, then the closing `]`.
@@ -557,8 +589,14 @@ impl<'a, 'n> Parser<'a, 'n> {
                     return Ok(Text::Unescaped);
                 }
                 Some(b'\\') => {
-                    self.at = stop + 1;
-                    self.escape()?;
+                    if self.bytes.get(stop + 1) == Some(&b'\\') {
+                        // `\\`, the escape of Windows paths.
+                        self.unescaped.push('\\');
+                        self.at = stop + 2;
+                    } else {
+                        self.at = stop + 1;
+                        self.escape()?;
+                    }
                     let run = self.at;
                     stop = run + plain_run(&self.bytes[run..]);
                     self.unescaped
