@@ -350,12 +350,7 @@ impl ContainsAny {
     fn new(literals: &[String]) -> Option<ContainsAny> {
         // None for too many literals, an empty one, or a CPU without the SIMD it needs: the
         // automaton answers alike.
-        if let Some(searcher) = aho_corasick::packed::Config::new()
-            .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
-            .builder()
-            .extend(literals)
-            .build()
-        {
+        if let Some(searcher) = packed_search(literals) {
             return Some(ContainsAny::Packed(searcher));
         }
         aho_corasick::AhoCorasick::builder()
@@ -373,6 +368,15 @@ impl ContainsAny {
             ContainsAny::Automaton(automaton) => automaton.is_match(text),
         }
     }
+}
+
+/// A packed (Teddy) searcher for `literals`, when the library builds one for them.
+pub(crate) fn packed_search(literals: &[String]) -> Option<aho_corasick::packed::Searcher> {
+    aho_corasick::packed::Config::new()
+        .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+        .builder()
+        .extend(literals)
+        .build()
 }
 
 /// Where an item's values come from.

@@ -12,8 +12,8 @@
 
 use crate::builder::{answers_to, is_detection};
 use crate::compile::{
-    compile_detection, required_literals, uses_keywords, Expr, FieldTable, FnvBuild, Literal,
-    Source,
+    compile_detection, packed_search, required_literals, uses_keywords, Expr, FieldTable, FnvBuild,
+    Literal, Source,
 };
 use crate::correlation::{CorrRule, CorrelationState};
 use crate::error::LoadError;
@@ -477,11 +477,7 @@ impl LiteralIndex {
             .or_else(|_| AhoCorasick::new(&self.patterns))
             .ok()?;
         let gate = if self.patterns.len() <= MAX_GATED_LITERALS {
-            aho_corasick::packed::Config::new()
-                .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
-                .builder()
-                .extend(&self.patterns)
-                .build()
+            packed_search(&self.patterns)
         } else {
             None
         };
