@@ -37,7 +37,7 @@ pub(crate) fn decode_plain(
             return Err(Unhandled);
         }
         let name = parser.names.get(key);
-        let value = parser.value(1)?;
+        let value = parser.member_value()?;
         if key == "winlog" && matches!(value, Value::Object(_)) {
             winlog_at = Some(out.len());
         }
@@ -233,6 +233,20 @@ impl<'a, 'n> Parser<'a, 'n> {
             Some(b'n') => self.literal(b"null").map(|()| Value::Null),
             Some(b'-' | b'0'..=b'9') => self.integer().map(Integer::value),
             _ => Err(Unhandled),
+        }
+    }
+
+    /// A top-level member's value: a string or an integer (most values) here, anything else
+    /// through [`Parser::value`], which is recursive and so a call.
+    #[inline(always)]
+    fn member_value(&mut self) -> Result<Value, Unhandled> {
+        match self.peek() {
+            Some(b'"') => Ok(Value::Str(match self.string()? {
+                Text::Borrowed(text) => text.into(),
+                Text::Unescaped => self.unescaped.as_str().into(),
+            })),
+            Some(b'-' | b'0'..=b'9') => self.integer().map(Integer::value),
+            _ => self.value(1),
         }
     }
 
