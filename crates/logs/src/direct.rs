@@ -37,7 +37,7 @@ pub(crate) fn decode_plain(
             return Err(Unhandled);
         }
         let name = parser.names.get(key);
-        let value = parser.member_value()?;
+        let value = parser.value(1)?;
         if key == "winlog" && matches!(value, Value::Object(_)) {
             winlog_at = Some(out.len());
         }
@@ -61,7 +61,7 @@ pub(crate) fn stream_plain(
     Parser::new(text, names, unescaped).object_text(|parser, key| match key {
         "winlog" => Err(Unhandled),
         "Event" => parser.stream_evtx_event(sink),
-        _ => parser.stream_member(key, sink),
+        _ => parser.stream_value(1, key, sink),
     })
 }
 
@@ -200,34 +200,17 @@ impl<'a, 'n> Parser<'a, 'n> {
     }
 
     /// The value at the cursor. `depth` counts as the serde path's does: 1 for a top-level
-    /// member's value; an object or array is allowed below [`MAX_NESTING_DEPTH`].
+    /// member's value; an object or array is allowed below [`MAX_NESTING_DEPTH`]. Inlined
+    /// into its callers for the strings and integers most values are; objects and arrays,
+    /// which recurse, are a call.
+    #[inline(always)]
     fn value(&mut self, depth: usize) -> Result<Value, Unhandled> {
         match self.peek() {
             Some(b'"') => Ok(Value::Str(match self.string()? {
                 Text::Borrowed(text) => text.into(),
                 Text::Unescaped => self.unescaped.as_str().into(),
             })),
-            Some(b'{') => {
-                if depth >= MAX_NESTING_DEPTH {
-                    return Err(Unhandled);
-                }
-                self.at += 1;
-                let mut fields = Fields::new();
-                self.members(|parser, key| {
-                    let name = parser.names.get(key);
-                    let value = parser.value(depth + 1)?;
-                    fields.insert(name, value);
-                    Ok(())
-                })?;
-                Ok(Value::Object(fields))
-            }
-            Some(b'[') => {
-                if depth >= MAX_NESTING_DEPTH {
-                    return Err(Unhandled);
-                }
-                self.at += 1;
-                self.items(depth + 1).map(Value::List)
-            }
+            Some(b'{' | b'[') => self.nested_value(depth),
             Some(b't') => self.literal(b"true").map(|()| Value::Bool(true)),
             Some(b'f') => self.literal(b"false").map(|()| Value::Bool(false)),
             Some(b'n') => self.literal(b"null").map(|()| Value::Null),
@@ -236,37 +219,24 @@ impl<'a, 'n> Parser<'a, 'n> {
         }
     }
 
-    /// A top-level member's value: a string or an integer (most values) here, anything else
-    /// through [`Parser::value`], which is recursive and so a call.
-    #[inline(always)]
-    fn member_value(&mut self) -> Result<Value, Unhandled> {
-        match self.peek() {
-            Some(b'"') => Ok(Value::Str(match self.string()? {
-                Text::Borrowed(text) => text.into(),
-                Text::Unescaped => self.unescaped.as_str().into(),
-            })),
-            Some(b'-' | b'0'..=b'9') => self.integer().map(Integer::value),
-            _ => self.value(1),
+    /// The object or array at the cursor, for [`Parser::value`].
+    fn nested_value(&mut self, depth: usize) -> Result<Value, Unhandled> {
+        if depth >= MAX_NESTING_DEPTH {
+            return Err(Unhandled);
         }
-    }
-
-    /// A top-level member's value, handed to `sink` as the field `name`: a string or an
-    /// integer (most values) here, anything else through [`Parser::stream_value`], which is
-    /// recursive and so a call.
-    #[inline(always)]
-    fn stream_member(&mut self, name: &str, sink: &mut impl FieldSink) -> Result<(), Unhandled> {
-        match self.peek() {
-            Some(b'"') => {
-                let text = match self.string()? {
-                    Text::Borrowed(text) => text,
-                    Text::Unescaped => self.unescaped.as_str(),
-                };
-                sink.scalar(name, Scalar::Str(text));
-                Ok(())
-            }
-            Some(b'-' | b'0'..=b'9') => self.stream_integer(name, sink),
-            _ => self.stream_value(1, name, sink),
+        let open = self.peek();
+        self.at += 1;
+        if open == Some(b'[') {
+            return self.items(depth + 1).map(Value::List);
         }
+        let mut fields = Fields::new();
+        self.members(|parser, key| {
+            let name = parser.names.get(key);
+            let value = parser.value(depth + 1)?;
+            fields.insert(name, value);
+            Ok(())
+        })?;
+        Ok(Value::Object(fields))
     }
 
     /// The integer at the cursor, handed to `sink` as the field `name` with its text.
@@ -281,7 +251,8 @@ impl<'a, 'n> Parser<'a, 'n> {
         Ok(())
     }
 
-    /// [`Parser::value`], handed to `sink` as the field `name`.
+    /// [`Parser::value`], handed to `sink` as the field `name` (inlined the same way).
+    #[inline(always)]
     fn stream_value(
         &mut self,
         depth: usize,
@@ -289,29 +260,42 @@ impl<'a, 'n> Parser<'a, 'n> {
         sink: &mut impl FieldSink,
     ) -> Result<(), Unhandled> {
         match self.peek() {
-            Some(b'{') => {
-                if depth >= MAX_NESTING_DEPTH {
-                    return Err(Unhandled);
-                }
-                self.at += 1;
-                sink.begin_object(name);
-                self.members(|parser, key| parser.stream_value(depth + 1, key, sink))?;
-                sink.end_object();
+            Some(b'"') => {
+                let text = match self.string()? {
+                    Text::Borrowed(text) => text,
+                    Text::Unescaped => self.unescaped.as_str(),
+                };
+                sink.scalar(name, Scalar::Str(text));
                 Ok(())
             }
-            Some(b'[') => {
-                if depth >= MAX_NESTING_DEPTH {
-                    return Err(Unhandled);
-                }
-                self.at += 1;
-                sink.begin_list(name);
-                self.stream_items(depth + 1, sink)?;
-                sink.end_list();
-                Ok(())
-            }
+            Some(b'{' | b'[') => self.stream_nested(depth, name, sink),
             Some(b'-' | b'0'..=b'9') => self.stream_integer(name, sink),
             _ => self.scalar(|scalar| sink.scalar(name, scalar)),
         }
+    }
+
+    /// The object or array at the cursor, for [`Parser::stream_value`].
+    fn stream_nested(
+        &mut self,
+        depth: usize,
+        name: &str,
+        sink: &mut impl FieldSink,
+    ) -> Result<(), Unhandled> {
+        if depth >= MAX_NESTING_DEPTH {
+            return Err(Unhandled);
+        }
+        let open = self.peek();
+        self.at += 1;
+        if open == Some(b'[') {
+            sink.begin_list(name);
+            self.stream_items(depth + 1, sink)?;
+            sink.end_list();
+        } else {
+            sink.begin_object(name);
+            self.members(|parser, key| parser.stream_value(depth + 1, key, sink))?;
+            sink.end_object();
+        }
+        Ok(())
     }
 
     /// [`Parser::items`], handed to `sink` as list items: a nested list's items as its own,
@@ -373,7 +357,7 @@ impl<'a, 'n> Parser<'a, 'n> {
             "System" => parser.stream_system(sink),
             "EventData" | "UserData" => parser.stream_data(key, DATA_LEVELS, sink),
             "#attributes" => parser.skip_value(),
-            _ => parser.stream_member(key, sink),
+            _ => parser.stream_value(1, key, sink),
         })
     }
 
@@ -400,7 +384,7 @@ impl<'a, 'n> Parser<'a, 'n> {
                 "#text" => parser.stream_system_value(element, sink),
                 _ => {
                     join(&mut joined, element, child);
-                    parser.stream_member(&joined, sink)
+                    parser.stream_value(1, &joined, sink)
                 }
             })
         })
@@ -438,7 +422,7 @@ impl<'a, 'n> Parser<'a, 'n> {
         sink: &mut impl FieldSink,
     ) -> Result<(), Unhandled> {
         if !matches!(self.peek(), Some(b'"')) || !SYSTEM_NUMBERS.contains(&name) {
-            return self.stream_member(name, sink);
+            return self.stream_value(1, name, sink);
         }
         self.scalar(|scalar| match scalar {
             Scalar::Str(text) => match text.trim().parse::<i64>() {
@@ -466,7 +450,7 @@ impl<'a, 'n> Parser<'a, 'n> {
         self.at += 1;
         self.members(|parser, key| match key {
             "#attributes" => parser.skip_value(),
-            "#text" => parser.stream_member(name, sink),
+            "#text" => parser.stream_value(1, name, sink),
             _ if levels > 1 => parser.stream_data(key, levels - 1, sink),
             _ => parser.stream_data_field(key, sink),
         })
@@ -481,10 +465,10 @@ impl<'a, 'n> Parser<'a, 'n> {
     ) -> Result<(), Unhandled> {
         if name.contains(' ') {
             let start = self.at;
-            self.stream_member(&name.replace(' ', ""), sink)?;
+            self.stream_value(1, &name.replace(' ', ""), sink)?;
             self.at = start;
         }
-        self.stream_member(name, sink)
+        self.stream_value(1, name, sink)
     }
 
     /// The items of an array whose `[` was just read, then the closing `]`.
