@@ -370,8 +370,15 @@ impl ContainsAny {
     }
 }
 
+/// Most literals a packed searcher is built for: the library declines more (Teddy's
+/// verification would outweigh its scan), after copying them.
+const MAX_PACKED_LITERALS: usize = 64;
+
 /// A packed (Teddy) searcher for `literals`, when the library builds one for them.
 pub(crate) fn packed_search(literals: &[String]) -> Option<aho_corasick::packed::Searcher> {
+    if literals.len() > MAX_PACKED_LITERALS {
+        return None;
+    }
     aho_corasick::packed::Config::new()
         .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
         .builder()

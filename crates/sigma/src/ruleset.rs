@@ -433,9 +433,6 @@ impl RuleSet {
 /// Most literals for which a bucket's automaton is built as a DFA.
 const MAX_DFA_LITERALS: usize = 200;
 
-/// Most literals for which a scan gets a packed (Teddy) gate.
-const MAX_GATED_LITERALS: usize = 64;
-
 /// Literals and the variants that need them, on the way to an automaton.
 #[derive(Default)]
 struct LiteralIndex {
@@ -476,11 +473,7 @@ impl LiteralIndex {
             .build(&self.patterns)
             .or_else(|_| AhoCorasick::new(&self.patterns))
             .ok()?;
-        let gate = if self.patterns.len() <= MAX_GATED_LITERALS {
-            packed_search(&self.patterns)
-        } else {
-            None
-        };
+        let gate = packed_search(&self.patterns);
         static NEXT_SCAN_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let scan = Scan {
             id: NEXT_SCAN_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
