@@ -226,11 +226,15 @@ impl Scratch {
         }
     }
 
-    /// The text of a field holding one value (not a list), before lowercasing.
-    pub fn single_text(&self, id: u32) -> Option<&str> {
-        let slot = self.slot(id).filter(|s| !s.list && s.len >= 1)?;
-        let e = self.entries.get(slot.start as usize)?;
-        e.has_text.then(|| self.orig(e))
+    /// The text, before lowercasing, of the first of `alternatives` that holds one value (not
+    /// a list): a routing key's field, which pipelines may map from several names.
+    #[inline]
+    pub fn first_single_text(&self, alternatives: &[u32]) -> Option<&str> {
+        alternatives.iter().find_map(|&id| {
+            let slot = self.slot(id).filter(|s| !s.list && s.len >= 1)?;
+            let e = self.entries.get(slot.start as usize)?;
+            e.has_text.then(|| self.orig(e))
+        })
     }
 
     fn orig(&self, e: &Entry) -> &str {

@@ -557,7 +557,7 @@ impl Engine {
         // when the engine has not seen it.
         key.clear();
         for alternatives in &set.key_fields {
-            match alternatives.iter().find_map(|&id| scratch.single_text(id)) {
+            match scratch.first_single_text(alternatives) {
                 Some(text) => key.push_str(text),
                 None => key.push('\u{0}'),
             }
@@ -573,9 +573,8 @@ impl Engine {
                         key_values.clear();
                         for alternatives in &set.key_fields {
                             key_values.push(
-                                alternatives
-                                    .iter()
-                                    .find_map(|&id| scratch.single_text(id))
+                                scratch
+                                    .first_single_text(alternatives)
                                     .map(crate::reference::lower),
                             );
                         }
