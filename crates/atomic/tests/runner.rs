@@ -5,16 +5,16 @@ use nativeguard_atomic::{
     check_inputs, parse_technique, run_test, Error, Mode, RunOptions, SkipKind, Status, Technique,
     TestResult,
 };
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
+use tempfile::TempDir;
 
-/// A fresh scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("nativeguard-atomic-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh scratch directory for one test, removed when the guard drops (also on a panic).
+fn scratch(name: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("nativeguard-atomic-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 fn technique(yaml: &str) -> Technique {
@@ -114,7 +114,7 @@ fn inputs_are_type_checked_and_must_exist() {
 #[test]
 fn unmet_prerequisite_skips_and_get_prereqs_meets_it() {
     let dir = scratch("prereq");
-    let flag = dir.join("flag");
+    let flag = dir.path().join("flag");
     let t = one_test(
         &format!(
             "  dependencies:\n  - description: the flag file exists\n    prereq_command: test -f {f}\n    \
@@ -158,7 +158,7 @@ fn unmet_prerequisite_skips_and_get_prereqs_meets_it() {
 #[test]
 fn cleanup_runs_after_a_failing_command() {
     let dir = scratch("cleanup-fail");
-    let cleaned = dir.join("cleaned");
+    let cleaned = dir.path().join("cleaned");
     let t = one_test(
         "",
         &format!(
@@ -188,8 +188,8 @@ fn cleanup_runs_after_a_failing_command() {
 #[test]
 fn timeout_kills_the_process_group_then_cleanup_runs() {
     let dir = scratch("timeout");
-    let cleaned = dir.join("cleaned");
-    let grandchild = dir.join("grandchild.pid");
+    let cleaned = dir.path().join("cleaned");
+    let grandchild = dir.path().join("grandchild.pid");
     // sh (child) -> sh (grandchild) -> sleep (great-grandchild), all in the test's group.
     let t = one_test(
         "",
@@ -228,7 +228,7 @@ fn timeout_kills_the_process_group_then_cleanup_runs() {
 #[test]
 fn processes_left_behind_are_killed_and_do_not_block_the_run() {
     let dir = scratch("background");
-    let pid_file = dir.join("bg.pid");
+    let pid_file = dir.path().join("bg.pid");
     // The background sleep keeps stdout open; the run must still end when the shell exits.
     let t = one_test(
         "",

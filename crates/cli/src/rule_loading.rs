@@ -77,15 +77,18 @@ mod tests {
 
     #[test]
     fn bad_rules_fail_alone_and_missing_paths_are_reported() {
-        let dir = std::env::temp_dir().join(format!("ng-rule-loading-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("sub")).expect("temp dir");
+        let temp = tempfile::Builder::new()
+            .prefix("ng-rule-loading-")
+            .tempdir()
+            .expect("temp dir");
+        let dir = temp.path();
+        std::fs::create_dir(dir.join("sub")).expect("sub dir");
         let good = "title: t\nid: 5d1c6a5e-0b8f-4a57-9a52-2a4f4f5a0c11\nlogsource:\n  product: linux\n  category: process_creation\ndetection:\n  s:\n    Image|endswith: /true\n  condition: s\nlevel: low\n";
         std::fs::write(dir.join("sub/good.yml"), good).expect("write");
         std::fs::write(dir.join("bad.yml"), "title: [unclosed\n").expect("write");
         std::fs::write(dir.join("notes.txt"), "not a rule").expect("write");
         let missing = dir.join("missing.yml");
-        let (rules, errors) = load_rules(Pipeline::linux(), &[], &[dir.clone(), missing]);
-        std::fs::remove_dir_all(&dir).ok();
+        let (rules, errors) = load_rules(Pipeline::linux(), &[], &[dir.to_path_buf(), missing]);
         assert_eq!(rules.len(), 1, "errors: {errors:?}");
         assert_eq!(errors.len(), 2, "errors: {errors:?}");
         assert!(errors.iter().any(|e| e.contains("bad.yml")), "{errors:?}");

@@ -5,6 +5,7 @@
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use tempfile::TempDir;
 
 fn nativeguard(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nativeguard"))
@@ -35,14 +36,14 @@ fn fixture_atomics() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../atomic/tests/fixtures/art/atomics")
 }
 
-/// An atomics folder holding `T9999/T9999.yaml` with `text`.
-fn atomics_with(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "nativeguard-cli-atomic-{name}-{}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(dir.join("T9999")).unwrap();
-    std::fs::write(dir.join("T9999/T9999.yaml"), text).unwrap();
+/// An atomics folder holding `T9999/T9999.yaml` with `text`, removed when the guard drops.
+fn atomics_with(name: &str, text: &str) -> TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("nativeguard-cli-atomic-{name}-"))
+        .tempdir()
+        .unwrap();
+    std::fs::create_dir(dir.path().join("T9999")).unwrap();
+    std::fs::write(dir.path().join("T9999/T9999.yaml"), text).unwrap();
     dir
 }
 
@@ -164,7 +165,7 @@ fn exit_codes_failed_invalid_and_bad_input() {
         "run",
         "T9999",
         "--path",
-        failing.to_str().unwrap(),
+        failing.path().to_str().unwrap(),
         "--format",
         "json",
     ]);
@@ -189,7 +190,7 @@ fn exit_codes_failed_invalid_and_bad_input() {
         "run",
         "T9999",
         "--path",
-        half_invalid.to_str().unwrap(),
+        half_invalid.path().to_str().unwrap(),
     ]);
     assert_eq!(output.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -203,7 +204,7 @@ fn exit_codes_failed_invalid_and_bad_input() {
              executor:\n    name: sh\n    command: 'echo #{{count}}'\n"
         ),
     );
-    let dir = typed.to_str().unwrap();
+    let dir = typed.path().to_str().unwrap();
     let output = nativeguard(&[
         "atomic",
         "run",
@@ -222,9 +223,6 @@ fn exit_codes_failed_invalid_and_bad_input() {
 
     let output = nativeguard(&["atomic", "run", "../etc"]);
     assert_eq!(output.status.code(), Some(1));
-    for dir in [failing, half_invalid, typed] {
-        let _ = std::fs::remove_dir_all(dir);
-    }
 }
 
 #[test]

@@ -7,6 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use tempfile::TempDir;
 
 const NOBODY: u32 = 65534;
 
@@ -27,16 +28,19 @@ fn emulate(binary: &Path, name: &str, as_user: Option<u32>) -> Output {
     command.output().unwrap()
 }
 
-/// A copy of the binary that `nobody` can execute (the build directory may not be reachable).
-fn binary_for_nobody(test: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("nativeguard-emulate-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let copy = dir.join("nativeguard");
+/// A copy of the binary that `nobody` can execute (the build directory may not be reachable),
+/// and the guard that removes it on drop: keep that alive while the copy runs.
+fn binary_for_nobody(test: &str) -> (TempDir, PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("nativeguard-emulate-{test}-"))
+        .tempdir()
+        .unwrap();
+    // tempfile makes the directory 0700: `nobody` must be able to reach the copy.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let copy = dir.path().join("nativeguard");
     std::fs::copy(env!("CARGO_BIN_EXE_nativeguard"), &copy).unwrap();
     std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
-    copy
+    (dir, copy)
 }
 
 /// Whether `nobody` can run some python3 in PATH (pyenv shims under /root are unreachable).
@@ -99,9 +103,8 @@ fn every_emulation_exits_0_as_nobody() {
         eprintln!("skipped: not root, cannot switch to nobody (the other test ran unprivileged)");
         return;
     }
-    let binary = binary_for_nobody("all");
+    let (_dir, binary) = binary_for_nobody("all");
     check_all(&binary, Some(NOBODY));
-    let _ = std::fs::remove_dir_all(binary.parent().unwrap());
 }
 
 #[test]
@@ -134,7 +137,7 @@ fn a_refused_step_exits_6_naming_the_step_and_errno() {
         eprintln!("skipped: prlimit (util-linux) not installed");
         return;
     }
-    let binary = binary_for_nobody("nproc");
+    let (_dir, binary) = binary_for_nobody("nproc");
     let mut command = Command::new("prlimit");
     command
         .args(["--nproc=0:0", "--"])
@@ -147,7 +150,6 @@ fn a_refused_step_exits_6_naming_the_step_and_errno() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(6), "{stderr}");
     assert_eq!(stderr.trim(), "blocked: fork: EAGAIN");
-    let _ = std::fs::remove_dir_all(binary.parent().unwrap());
 }
 
 #[test]

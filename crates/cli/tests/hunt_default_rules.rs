@@ -33,6 +33,14 @@ fn hunt(args: &[&str]) -> (Option<i32>, Vec<serde_json::Value>, String) {
     (output.status.code(), detections, stderr)
 }
 
+/// A private directory for one test's inputs, removed when the guard drops (also on a panic).
+fn scratch(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("nativeguard-hunt-{name}-"))
+        .tempdir()
+        .expect("temp dir")
+}
+
 fn per_rule(detections: &[serde_json::Value]) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     for d in detections {
@@ -131,17 +139,16 @@ fn filters_select_detections_by_level_tag_and_time() {
 
 #[test]
 fn skipped_input_is_reported_and_sets_exit_code_3() {
-    let dir = std::env::temp_dir().join(format!("nativeguard-hunt-skip-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let lines = dir.join("mixed.jsonl");
+    let dir = scratch("skip");
+    let lines = dir.path().join("mixed.jsonl");
     std::fs::write(
         &lines,
         "{\"Channel\":\"Microsoft-Windows-Sysmon/Operational\",\"EventID\":1,\"CommandLine\":\"x misc::memssp\"}\n{not json\n",
     )
     .expect("write fixture");
-    let fake_evtx = dir.join("broken.evtx");
+    let fake_evtx = dir.path().join("broken.evtx");
     std::fs::write(&fake_evtx, b"ElfFile\0 but not really").expect("write fixture");
-    let missing = dir.join("missing.evtx");
+    let missing = dir.path().join("missing.evtx");
     let (code, detections, stderr) = hunt(&[
         "--format",
         "jsonl",
@@ -149,7 +156,6 @@ fn skipped_input_is_reported_and_sets_exit_code_3() {
         fake_evtx.to_str().expect("utf-8"),
         missing.to_str().expect("utf-8"),
     ]);
-    std::fs::remove_dir_all(&dir).ok();
     assert_eq!(code, Some(3), "{stderr}");
     assert_eq!(
         per_rule(&detections).get(MIMIKATZ_PORT),
@@ -167,27 +173,25 @@ fn skipped_input_is_reported_and_sets_exit_code_3() {
 
 #[test]
 fn rules_that_fail_to_load_are_reported_and_the_hunt_goes_on() {
-    let dir = std::env::temp_dir().join(format!("nativeguard-hunt-rules-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = scratch("rules");
     std::fs::write(
-        dir.join("good.yml"),
+        dir.path().join("good.yml"),
         "title: Memssp\nid: 6c0a1e5e-0000-4000-8000-000000000001\nauthor: Test\nlogsource: {product: windows, category: process_creation}\ndetection:\n    sel: {CommandLine|contains: 'misc::memssp'}\n    condition: sel\nlevel: high\n",
     )
     .expect("write rule");
     std::fs::write(
-        dir.join("bad.yml"),
+        dir.path().join("bad.yml"),
         "title: Broken\nid: 6c0a1e5e-0000-4000-8000-000000000002\nlogsource: {product: windows}\ndetection:\n    sel: {CommandLine|nosuchmodifier: x}\n    condition: sel\n",
     )
     .expect("write rule");
     let fixture = fixtures().join("generated/t1106_service_process_control.jsonl");
     let (code, detections, stderr) = hunt(&[
         "--rules",
-        dir.to_str().expect("utf-8"),
+        dir.path().to_str().expect("utf-8"),
         "--format",
         "jsonl",
         fixture.to_str().expect("utf-8"),
     ]);
-    std::fs::remove_dir_all(&dir).ok();
     assert_eq!(code, Some(3), "{stderr}");
     assert!(stderr.contains("bad.yml:5:"), "{stderr}");
     assert_eq!(
@@ -200,10 +204,9 @@ fn rules_that_fail_to_load_are_reported_and_the_hunt_goes_on() {
 
 #[test]
 fn correlation_detections_are_rendered_with_their_group() {
-    let dir = std::env::temp_dir().join(format!("nativeguard-hunt-corr-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = scratch("corr");
     std::fs::write(
-        dir.join("corr.yml"),
+        dir.path().join("corr.yml"),
         "title: Mimikatz Command Line
 id: 6c0a1e5e-0000-4000-8000-000000000003
 name: mimikatz_cmd
@@ -230,12 +233,11 @@ level: high
     let fixture = fixtures().join("generated/t1106_service_process_control.jsonl");
     let (code, detections, stderr) = hunt(&[
         "--rules",
-        dir.join("corr.yml").to_str().expect("utf-8"),
+        dir.path().join("corr.yml").to_str().expect("utf-8"),
         "--format",
         "jsonl",
         fixture.to_str().expect("utf-8"),
     ]);
-    std::fs::remove_dir_all(&dir).ok();
     assert_eq!(code, Some(0), "{stderr}");
     let correlations: Vec<_> = detections
         .iter()

@@ -135,9 +135,12 @@ fn streamed_json_lines_give_the_detections_of_built_events() {
         lines.push_str(&event.to_string());
         lines.push_str("\n\n");
     }
-    let dir = std::env::temp_dir().join(format!("nativeguard-stream-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join("detected.jsonl");
+    // Removed when the guard drops, also when an assertion fails.
+    let dir = tempfile::Builder::new()
+        .prefix("nativeguard-stream-")
+        .tempdir()
+        .expect("temp dir");
+    let path = dir.path().join("detected.jsonl");
     std::fs::write(&path, lines).expect("written");
     let detections = |extra: &[&str]| {
         let output = Command::new(env!("CARGO_BIN_EXE_nativeguard"))
@@ -161,7 +164,6 @@ fn streamed_json_lines_give_the_detections_of_built_events() {
     };
     let streamed = detections(&[]);
     let built = detections(&["--from", "1970-01-01"]);
-    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(streamed, built);
     assert_eq!(streamed.len(), 8, "{streamed:?}");
 }

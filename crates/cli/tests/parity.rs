@@ -292,9 +292,12 @@ fn sensor_and_tracer_agree_on_the_same_calls() {
         eprintln!("skipped: the eBPF sensor needs root");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("nativeguard-parity-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let monitor = match Monitor::start(&dir) {
+    // The monitor's files; removed when the guard drops, after the monitor has stopped.
+    let dir = tempfile::Builder::new()
+        .prefix("nativeguard-parity-")
+        .tempdir()
+        .unwrap();
+    let monitor = match Monitor::start(dir.path()) {
         Ok(monitor) => monitor,
         Err(reason) if reason.contains("cannot run here") => {
             eprintln!("skipped: {reason}");
@@ -337,7 +340,6 @@ fn sensor_and_tracer_agree_on_the_same_calls() {
         None => eprintln!("note: no python3: the memfd one-liner and mapping are not run"),
     }
     let watched = monitor.stop();
-    let _ = std::fs::remove_dir_all(&dir);
 
     let pids: BTreeSet<String> = traced
         .iter()

@@ -24,6 +24,14 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A private directory for one test's files, removed when the guard drops (also on a panic).
+fn scratch(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("ng-sandbox-{name}-"))
+        .tempdir()
+        .unwrap()
+}
+
 /// `None` when the kernel lacks what the sandbox needs (the run says why, exit 5).
 fn sandbox_unsupported() -> Option<String> {
     let output = run(nativeguard()
@@ -145,9 +153,8 @@ fn json_reports_have_the_contract_keys() {
 
 #[test]
 fn exit_code_is_zero_for_success_and_six_for_failure() {
-    let root = std::env::temp_dir().join(format!("ng-sandbox-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&root).unwrap();
-    let policy = root.join("allow.json");
+    let root = scratch("cli");
+    let policy = root.path().join("allow.json");
     std::fs::write(&policy, r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["memfd_create"], "action": "SCMP_ACT_ERRNO"}]}"#).unwrap();
     let status = |program: &str| {
         run(nativeguard()
@@ -159,20 +166,18 @@ fn exit_code_is_zero_for_success_and_six_for_failure() {
     };
     assert_eq!(status("/bin/true"), Some(0));
     assert_eq!(status("/bin/false"), Some(6));
-    let _ = std::fs::remove_dir_all(root);
 }
 
 #[test]
 fn a_layer_that_cannot_apply_fails_closed_unless_allowed_missing() {
-    let root = std::env::temp_dir().join(format!("ng-sandbox-closed-{}", std::process::id()));
-    std::fs::create_dir_all(&root).unwrap();
-    let landlock = root.join("future.json");
+    let root = scratch("closed");
+    let landlock = root.path().join("future.json");
     std::fs::write(
         &landlock,
         r#"{"abi": 999, "read": ["/"], "execute": ["$CMD"], "interpreters": ["$CMD_INTERP"]}"#,
     )
     .unwrap();
-    let marker = root.join("ran");
+    let marker = root.path().join("ran");
     let attempt = |extra: &[&str]| {
         run(nativeguard()
             .args(["sandbox", "--policy"])
@@ -208,16 +213,14 @@ fn a_layer_that_cannot_apply_fails_closed_unless_allowed_missing() {
         text(&unsafe_without_landlock.stderr)
     );
     assert!(!marker.exists());
-    let _ = std::fs::remove_dir_all(root);
 }
 
 /// A learned profile (no `recvfrom`: the program never calls it) runs the program it was
 /// learned from without a single denial: the launcher's own handover is not reported.
 #[test]
 fn a_learned_profile_runs_its_program_without_false_denials() {
-    let root = std::env::temp_dir().join(format!("ng-sandbox-learned-{}", std::process::id()));
-    std::fs::create_dir_all(&root).unwrap();
-    let profile = root.join("learned.json");
+    let root = scratch("learned");
+    let profile = root.path().join("learned.json");
     let command: Vec<&str> = if Path::new("/usr/bin/python3").exists() {
         vec!["/usr/bin/python3", "-c", "print(1)"]
     } else {
@@ -252,7 +255,6 @@ fn a_learned_profile_runs_its_program_without_false_denials() {
     }
     assert!(output.status.success(), "{:?}\n{stderr}", output.status);
     assert!(!stderr.contains("denied "), "false denial:\n{stderr}");
-    let _ = std::fs::remove_dir_all(root);
 }
 
 /// A Landlock allow-list that lets the programs in /usr/bin run but not read /etc/hostname.
@@ -285,9 +287,9 @@ fn landlock_denials_are_reported_from_audit_as_text_and_json() {
         eprintln!("skipped: reading Landlock denials from audit needs root");
         return;
     }
-    let root = std::env::temp_dir().join(format!("ng-sandbox-audit-{}", std::process::id()));
-    std::fs::create_dir_all(&root).unwrap();
-    let (policy, landlock) = (write_allow_all(&root), write_cat_landlock(&root));
+    let dir = scratch("audit");
+    let root = dir.path();
+    let (policy, landlock) = (write_allow_all(root), write_cat_landlock(root));
     let before = nativeguard_sandbox::audit_switch_at_rest().ok();
     let attempt = |format: &str| {
         run(nativeguard()
@@ -332,7 +334,6 @@ fn landlock_denials_are_reported_from_audit_as_text_and_json() {
         "{event}"
     );
     assert_eq!(nativeguard_sandbox::audit_switch_at_rest().ok(), before);
-    let _ = std::fs::remove_dir_all(root);
 }
 
 /// Several sandboxes at once share the one audit switch: each reports its own denial (and
@@ -343,9 +344,9 @@ fn concurrent_sandboxes_share_the_audit_switch() {
         eprintln!("skipped: reading Landlock denials from audit needs root");
         return;
     }
-    let root = std::env::temp_dir().join(format!("ng-sandbox-shared-{}", std::process::id()));
-    std::fs::create_dir_all(&root).unwrap();
-    let (policy, landlock) = (write_allow_all(&root), write_cat_landlock(&root));
+    let dir = scratch("shared");
+    let root = dir.path();
+    let (policy, landlock) = (write_allow_all(root), write_cat_landlock(root));
     let before = nativeguard_sandbox::audit_switch_at_rest().ok();
     let children: Vec<_> = (0..4)
         .map(|index| {
@@ -388,7 +389,6 @@ fn concurrent_sandboxes_share_the_audit_switch() {
         );
     }
     assert_eq!(nativeguard_sandbox::audit_switch_at_rest().ok(), before);
-    let _ = std::fs::remove_dir_all(root);
 }
 
 /// Without root the denials are still enforced, and one line says they cannot be reported.
@@ -399,10 +399,11 @@ fn landlock_denials_without_root_are_enforced_with_a_one_line_notice() {
         eprintln!("skipped: the test drops root to uid 65534 itself");
         return;
     }
-    let root = std::env::temp_dir().join(format!("ng-sandbox-nobody-{}", std::process::id()));
-    std::fs::create_dir_all(&root).unwrap();
-    let (policy, landlock) = (write_allow_all(&root), write_cat_landlock(&root));
-    for path in [&root, &policy, &landlock] {
+    let dir = scratch("nobody");
+    let root = dir.path();
+    let (policy, landlock) = (write_allow_all(root), write_cat_landlock(root));
+    // uid 65534 reads the policy files (the scratch directory is made 0700).
+    for path in [root, &policy, &landlock] {
         std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
     }
@@ -439,5 +440,4 @@ fn landlock_denials_without_root_are_enforced_with_a_one_line_notice() {
         "{stderr}"
     );
     assert!(!stderr.contains("denied "), "{stderr}");
-    let _ = std::fs::remove_dir_all(root);
 }

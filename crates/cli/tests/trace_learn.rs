@@ -35,8 +35,7 @@ fn text(bytes: &[u8]) -> String {
 /// A fresh directory under the test's temporary root.
 fn fresh_dir(root: &Path, name: &str) -> PathBuf {
     let dir = root.join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display()));
+    std::fs::create_dir(&dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display()));
     dir
 }
 
@@ -76,11 +75,15 @@ fn learned_profile_lets_the_run_pass_and_a_removed_syscall_is_denied_readably() 
         eprintln!("skipped: no python3 binary in /usr/bin or /usr/local/bin");
         return;
     };
-    let root = std::env::temp_dir().join(format!("ng-trace-learn-{}", std::process::id()));
-    std::fs::create_dir_all(&root).unwrap_or_else(|err| panic!("{err}"));
+    // Removed when the guard drops, also when an assertion fails.
+    let temp = tempfile::Builder::new()
+        .prefix("ng-trace-learn-")
+        .tempdir()
+        .unwrap_or_else(|err| panic!("{err}"));
+    let root = temp.path();
     let script = root.join("script.py");
     std::fs::write(&script, SCRIPT).unwrap_or_else(|err| panic!("{err}"));
-    if let Some(reason) = sandbox_missing_reason(&root) {
+    if let Some(reason) = sandbox_missing_reason(root) {
         eprintln!("skipped: {reason}");
         return;
     }
@@ -96,7 +99,7 @@ fn learned_profile_lets_the_run_pass_and_a_removed_syscall_is_denied_readably() 
         .arg("--")
         .arg(&python)
         .arg(&script)
-        .arg(fresh_dir(&root, "learn")));
+        .arg(fresh_dir(root, "learn")));
     assert!(
         learned_run.status.success(),
         "trace --learn failed: {:?}\n{}",
@@ -139,7 +142,7 @@ fn learned_profile_lets_the_run_pass_and_a_removed_syscall_is_denied_readably() 
         .arg("--")
         .arg(&python)
         .arg(&script)
-        .arg(fresh_dir(&root, "sandboxed")));
+        .arg(fresh_dir(root, "sandboxed")));
     assert!(
         sandboxed.status.success(),
         "sandbox with the learned profile failed: {:?}\n{}\nprofile:\n{json}",
@@ -163,7 +166,7 @@ fn learned_profile_lets_the_run_pass_and_a_removed_syscall_is_denied_readably() 
         .arg("--")
         .arg(&python)
         .arg(&script)
-        .arg(fresh_dir(&root, "denied")));
+        .arg(fresh_dir(root, "denied")));
     let stderr = text(&denied.stderr);
     assert_eq!(denied.status.code(), Some(6), "{stderr}");
     let denial = stderr
@@ -175,7 +178,6 @@ fn learned_profile_lets_the_run_pass_and_a_removed_syscall_is_denied_readably() 
         "the denial shows the path argument: {denial}"
     );
     eprintln!("denial as reported: {denial}");
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 /// The contract `validate` relies on: alerts (JSONL) alone on stdout, the command's stdout on

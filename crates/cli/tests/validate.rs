@@ -22,29 +22,12 @@ fn run(command: &mut Command) -> Output {
         .unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"))
 }
 
-/// A private directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!(
-            "nativeguard-validate-test-{name}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A private directory under the system temp dir, removed when the guard drops.
+fn scratch(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("nativeguard-validate-test-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -94,7 +77,7 @@ fn validate_t1106_detects_and_blocks_every_linux_test() {
         eprintln!("skipped: {reason}");
         return;
     }
-    let dir = TempDir::new("outputs");
+    let dir = scratch("outputs");
     let junit = dir.path().join("junit.xml");
     let layer = dir.path().join("layer.json");
     let output = run(nativeguard()
@@ -203,7 +186,7 @@ fn validate_fails_naming_the_miss_when_a_rule_is_removed() {
         eprintln!("skipped: {reason}");
         return;
     }
-    let dir = TempDir::new("removed-rule");
+    let dir = scratch("removed-rule");
     let rules = dir.path().join("linux");
     let memfd_rule = "d9df4ebb-6ea0-4190-821e-745541353d4f";
     let removed = copy_dir_without(&repo().join("rules/linux"), &rules, memfd_rule)

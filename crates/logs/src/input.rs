@@ -235,18 +235,19 @@ impl Reader {
 mod tests {
     use super::*;
 
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("nativeguard-logs-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        dir
+    /// Removed when the guard drops, also when the test fails.
+    fn temp_dir(name: &str) -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix(&format!("nativeguard-logs-{name}-"))
+            .tempdir()
+            .expect("temp dir")
     }
 
     #[test]
     fn directory_depth_limit_stops_the_walk_with_an_error() {
-        let root = temp_dir("depth");
-        let mut deepest = root.clone();
+        let dir = temp_dir("depth");
+        let root = dir.path();
+        let mut deepest = root.to_path_buf();
         for level in 0..=MAX_DIRECTORY_DEPTH + 1 {
             deepest = deepest.join("d");
             std::fs::create_dir(&deepest).expect("mkdir");
@@ -255,8 +256,7 @@ mod tests {
             }
         }
         std::fs::write(deepest.join("too_deep.jsonl"), "{}\n").expect("write");
-        let found = discover(&[root.as_path()]);
-        std::fs::remove_dir_all(&root).ok();
+        let found = discover(&[root]);
         let names: Vec<_> = found
             .inputs
             .iter()
@@ -275,26 +275,26 @@ mod tests {
 
     #[test]
     fn symbolic_link_loops_are_walked_once() {
-        let root = temp_dir("loop");
+        let dir = temp_dir("loop");
+        let root = dir.path();
         std::fs::create_dir(root.join("a")).expect("mkdir");
         std::fs::write(root.join("a/x.evtx"), b"ElfFile\0").expect("write");
-        std::os::unix::fs::symlink(&root, root.join("a/back")).expect("symlink");
-        let found = discover(&[root.as_path()]);
-        std::fs::remove_dir_all(&root).ok();
+        std::os::unix::fs::symlink(root, root.join("a/back")).expect("symlink");
+        let found = discover(&[root]);
         assert_eq!(found.inputs.len(), 1, "{:?}", found.inputs);
         assert!(found.errors.is_empty());
     }
 
     #[test]
     fn explicit_files_are_sniffed_when_their_extension_says_nothing() {
-        let root = temp_dir("sniff");
+        let dir = temp_dir("sniff");
+        let root = dir.path();
         std::fs::write(root.join("a.log"), b"ElfFile\0rest").expect("write");
         std::fs::write(root.join("b.txt"), b"  [{\"a\":1}]").expect("write");
         std::fs::write(root.join("c"), b"{\"a\":1}\n").expect("write");
         let paths = [root.join("a.log"), root.join("b.txt"), root.join("c")];
         let found = discover(&paths.iter().map(PathBuf::as_path).collect::<Vec<_>>());
-        let inside_dir = discover(&[root.as_path()]);
-        std::fs::remove_dir_all(&root).ok();
+        let inside_dir = discover(&[root]);
         let formats: Vec<_> = found.inputs.iter().map(|i| i.format).collect();
         assert_eq!(formats, [Format::Evtx, Format::Json, Format::Jsonl]);
         // Inside a directory only the known extensions count.

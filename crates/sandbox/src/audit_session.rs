@@ -437,13 +437,17 @@ mod tests {
 
     #[test]
     fn the_marker_records_the_backlog_limit_to_restore() {
-        let path = std::env::temp_dir().join(format!("ng-audit-marker-{}", std::process::id()));
+        let marker = tempfile::Builder::new()
+            .prefix("ng-audit-marker-")
+            .tempfile()
+            .unwrap();
+        let path = marker.path();
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(true)
-            .open(&path)
+            .open(path)
             .unwrap();
         assert_eq!(marked(&mut file), None, "an empty lock file is no marker");
         set_mark(&mut file, Some(64)).unwrap();
@@ -451,14 +455,13 @@ mod tests {
         set_mark(&mut file, None).unwrap();
         assert_eq!(marked(&mut file), None);
         // Someone else's text is not a marker, and an overlong file is not read whole.
-        std::fs::write(&path, "audit turned on by someone else\n").unwrap();
+        std::fs::write(path, "audit turned on by someone else\n").unwrap();
         assert_eq!(marked(&mut file), None);
         std::fs::write(
-            &path,
+            path,
             format!("{TURNED_ON_BY_NATIVEGUARD}{}", "9".repeat(4096)),
         )
         .unwrap();
         assert_eq!(marked(&mut file), None);
-        let _ = std::fs::remove_file(path);
     }
 }

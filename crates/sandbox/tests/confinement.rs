@@ -439,14 +439,13 @@ fn landlock_audit_unavailable(notes: &[String]) -> Option<String> {
         .cloned()
 }
 
-/// True (the reason printed, `root` removed) when this kernel cannot report Landlock's denials
-/// through audit, so a test of those reports has nothing to check.
-fn skipped_without_landlock_audit(notes: &[String], root: &Path) -> bool {
+/// True (the reason printed) when this kernel cannot report Landlock's denials through audit,
+/// so a test of those reports has nothing to check.
+fn skipped_without_landlock_audit(notes: &[String]) -> bool {
     let Some(reason) = landlock_audit_unavailable(notes) else {
         return false;
     };
     eprintln!("skipped: {reason}");
-    let _ = std::fs::remove_dir_all(root);
     true
 }
 
@@ -612,7 +611,7 @@ fn files_sandboxed(mode: &str, arg: &str, inside: &Path) -> (Outcome, Vec<Denial
 /// object and the missing right; allowed accesses are not; the audit switch is left as found.
 fn landlock_denials_are_reported_from_audit() {
     let root = tempdir("audit");
-    let (inside, outside) = (root.join("inside"), root.join("outside"));
+    let (inside, outside) = (root.path().join("inside"), root.path().join("outside"));
     std::fs::create_dir_all(&inside).unwrap();
     std::fs::create_dir_all(&outside).unwrap();
     std::fs::write(inside.join("readable"), b"x").unwrap();
@@ -620,7 +619,7 @@ fn landlock_denials_are_reported_from_audit() {
     let before = nativeguard_sandbox::audit_switch_at_rest().ok();
     let arg = format!("{}\n{}", inside.display(), outside.display());
     let (outcome, denials, notes) = files_sandboxed("files", &arg, &inside);
-    if skipped_without_landlock_audit(&notes, &root) {
+    if skipped_without_landlock_audit(&notes) {
         return;
     }
     assert_eq!(
@@ -679,7 +678,6 @@ fn landlock_denials_are_reported_from_audit() {
         before,
         "the audit switch must be left as it was found"
     );
-    let _ = std::fs::remove_dir_all(root);
 }
 
 /// A burst of denials is reported completely: every one, unless the run's notes say records
@@ -687,13 +685,13 @@ fn landlock_denials_are_reported_from_audit() {
 /// cannot help and must not hide.
 fn landlock_burst_of_denials_is_reported_completely() {
     let root = tempdir("burst");
-    let inside = root.join("inside");
+    let inside = root.path().join("inside");
     std::fs::create_dir_all(&inside).unwrap();
-    let secret = root.join("secret");
+    let secret = root.path().join("secret");
     std::fs::write(&secret, b"x").unwrap();
     let (outcome, denials, notes) =
         files_sandboxed("open_denied_many", &secret.display().to_string(), &inside);
-    if skipped_without_landlock_audit(&notes, &root) {
+    if skipped_without_landlock_audit(&notes) {
         return;
     }
     assert_eq!(outcome.status.code(), Some(0), "every open was denied");
@@ -726,12 +724,11 @@ fn landlock_burst_of_denials_is_reported_completely() {
             outcome.notes
         );
     }
-    let _ = std::fs::remove_dir_all(root);
 }
 
 fn landlock_read_write_exec_allow_lists_are_enforced() {
     let root = tempdir("files");
-    let (inside, outside) = (root.join("inside"), root.join("outside"));
+    let (inside, outside) = (root.path().join("inside"), root.path().join("outside"));
     std::fs::create_dir_all(&inside).unwrap();
     std::fs::create_dir_all(&outside).unwrap();
     std::fs::write(inside.join("readable"), b"x").unwrap();
@@ -752,7 +749,6 @@ fn landlock_read_write_exec_allow_lists_are_enforced() {
     );
     assert!(inside.join("written").exists());
     assert!(!outside.join("written").exists());
-    let _ = std::fs::remove_dir_all(root);
 }
 
 fn exec_outside_the_allow_list_is_reported() {
@@ -822,7 +818,7 @@ fn loader_named_directly_is_denied() {
 
 fn denied_exec_stays_denied_while_another_thread_rewrites_the_path() {
     let root = tempdir("race");
-    let garbage = root.join("not-an-executable");
+    let garbage = root.path().join("not-an-executable");
     std::fs::write(&garbage, b"\x01\x02 not a program").unwrap();
     std::os::unix::fs::PermissionsExt::set_mode(
         &mut std::fs::metadata(&garbage).unwrap().permissions(),
@@ -857,7 +853,6 @@ fn denied_exec_stays_denied_while_another_thread_rewrites_the_path() {
         "{denials:?}"
     );
     eprintln!("  race: {} exec denials reported", denials.len());
-    let _ = std::fs::remove_dir_all(root);
 }
 
 fn unavailable_landlock_fails_closed_unless_allowed_missing() {
@@ -928,8 +923,8 @@ fn unavailable_seccomp_fails_closed_unless_allowed_missing() {
 }
 
 fn supervisor_death_fails_notified_calls_with_enosys() {
-    let result_file =
-        std::env::temp_dir().join(format!("ng-sandbox-enosys-{}", std::process::id()));
+    let dir = tempdir("enosys");
+    let result_file = dir.path().join("result");
     std::env::set_var(HELPER, "memfd_twice");
     std::env::set_var(HELPER_ARG, &result_file);
     let config = SandboxConfig {
@@ -951,7 +946,6 @@ fn supervisor_death_fails_notified_calls_with_enosys() {
         other => panic!("expected the supervisor's death to be an error, got {other:?}"),
     }
     let code = std::fs::read_to_string(&result_file).unwrap_or_default();
-    let _ = std::fs::remove_file(&result_file);
     assert_eq!(
         code.trim(),
         libc::ENOSYS.to_string(),
@@ -1003,11 +997,13 @@ fn sigkill_of_the_sandbox_kills_the_command() {
     }
 }
 
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ng-sandbox-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory for one case, removed when the guard drops (also when the case panics).
+/// Only the test process makes these: the helpers it runs exit before any case starts.
+fn tempdir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("ng-sandbox-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 fn main() {

@@ -671,9 +671,11 @@ mod tests {
         assert_eq!(event.get_str("Image"), resolved.to_str());
         assert_eq!(event.get_str("ExecFilename"), Some("/bin/true"));
         // A script: the kernel names its interpreter, which the `#!` line gives.
-        let dir = std::env::temp_dir().join(format!("ng-enrich-script-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let script = dir.join("tool");
+        let dir = tempfile::Builder::new()
+            .prefix("ng-enrich-script-")
+            .tempdir()
+            .unwrap();
+        let script = dir.path().join("tool");
         std::fs::write(&script, "#!/bin/sh -e\nexit 0\n").unwrap();
         let mut record = exec(0);
         if let Record::Exec(raw) = &mut record {
@@ -693,7 +695,6 @@ mod tests {
         assert_eq!(shebang_interpreter(Path::new("/nonexistent")), None);
         std::fs::write(&script, "#!sh\n").unwrap();
         assert_eq!(shebang_interpreter(&script), None);
-        std::fs::remove_dir_all(&dir).unwrap();
         // Unlinked when it ran: whatever is at that path now is another file.
         let event = e.event(&exec(EXE_DELETED)).unwrap();
         assert_eq!(event.get_str("Image"), Some("/bin/true"));
@@ -873,13 +874,16 @@ mod tests {
 
     #[test]
     fn origin_paths_from_maps_with_a_bounded_number_of_reads() {
-        let proc_root = std::env::temp_dir().join(format!("ng-enrich-maps-{}", std::process::id()));
-        let maps = proc_root.join("100").join("maps");
+        let proc_root = tempfile::Builder::new()
+            .prefix("ng-enrich-maps-")
+            .tempdir()
+            .unwrap();
+        let maps = proc_root.path().join("100").join("maps");
         std::fs::create_dir_all(maps.parent().unwrap()).unwrap();
         let libc = "6000-8000 r-xp 00000000 08:01 9 /usr/lib/x86_64-linux-gnu/libc.so.6\n";
         std::fs::write(&maps, libc).unwrap();
         let mut e = enricher();
-        e.proc_root = proc_root.clone();
+        e.proc_root = proc_root.path().to_path_buf();
         let call = |name: &str| syscall_record_from(319, name);
         let event = e.event(&call("libc.so.6")).unwrap();
         assert_eq!(
@@ -916,7 +920,6 @@ mod tests {
             event.get_str("SyscallOriginPath"),
             Some("/usr/lib/x86_64-linux-gnu/libz.so.1")
         );
-        std::fs::remove_dir_all(&proc_root).unwrap();
     }
 
     fn syscall_record_from(nr: i64, origin_name: &str) -> Record {

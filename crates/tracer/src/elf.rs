@@ -94,10 +94,12 @@ mod tests {
         let at = phoff as usize;
         elf[at..at + 4].copy_from_slice(&3u32.to_le_bytes());
         assert_eq!(is_dynamic(&elf), Some(true));
-        let path = std::env::temp_dir().join(format!("ng-elf-{}", std::process::id()));
-        std::fs::write(&path, &elf).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(linkage_of(&path.display().to_string()), "unknown");
-        let _ = std::fs::remove_file(&path);
+        let file = tempfile::Builder::new()
+            .prefix("ng-elf-")
+            .tempfile()
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(file.path(), &elf).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(linkage_of(&file.path().display().to_string()), "unknown");
     }
 
     #[test]

@@ -305,14 +305,17 @@ mod tests {
 
     #[test]
     fn the_command_starts_with_no_blocked_signals_and_sigpipe_default() {
-        let path = std::env::temp_dir().join(format!("ng-signals-{}", std::process::id()));
+        let file = tempfile::Builder::new()
+            .prefix("ng-signals-")
+            .tempfile()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let path = file.path();
         let script = format!("exec cat /proc/self/status > '{}'", path.display());
         let result = Tracer::new(["/bin/sh", "-c", &script])
             .run(|_| {})
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(result.exit.success(), "{:?}", result.exit);
-        let status = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
-        let _ = std::fs::remove_file(&path);
+        let status = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{e}"));
         let (blocked, ignored) = signal_sets(&status);
         // The spawner blocks every signal while the child shares its memory; the command
         // must not inherit that.

@@ -331,12 +331,14 @@ mod tests {
 
     #[test]
     fn proc_reads_are_bounded() {
-        let path = std::env::temp_dir().join(format!("ng-bounded-{}", std::process::id()));
+        let file = tempfile::Builder::new()
+            .prefix("ng-bounded-")
+            .tempfile()
+            .unwrap_or_else(|e| panic!("{e}"));
         let big = vec![b'a'; MAX_PROC_FILE_BYTES as usize + 100];
-        std::fs::write(&path, &big).unwrap_or_else(|e| panic!("{e}"));
-        let read = read_bounded(&path.display().to_string(), MAX_PROC_FILE_BYTES);
+        std::fs::write(file.path(), &big).unwrap_or_else(|e| panic!("{e}"));
+        let read = read_bounded(&file.path().display().to_string(), MAX_PROC_FILE_BYTES);
         assert_eq!(read.map(|b| b.len()), Some(MAX_PROC_FILE_BYTES as usize));
-        let _ = std::fs::remove_file(&path);
     }
 
     #[test]
