@@ -12,10 +12,11 @@
 //!    then FILE is parse-only'd and hunted the same way.
 //!
 //! Each phase runs `--rounds` times, alternating, and the fastest round counts (the machine is
-//! shared); ratios are also given as the median over rounds of each round's own ratio. Each
-//! round reads the inputs `--repeat` times (default 10), so that CPU time, counted in 10 ms
-//! ticks, is measured over seconds. Each time through the inputs starts a new engine,
-//! so that no pass finds the values the previous one scanned already in the engine's memo.
+//! shared); events/s are also given as the median over rounds, and ratios as the median over
+//! rounds of each round's own ratio. Each round reads the inputs `--repeat` times (default 10),
+//! so that CPU time, counted in 10 ms ticks, is measured over seconds. Each time through the
+//! inputs starts a new engine, so that no pass finds the values the previous one scanned
+//! already in the engine's memo.
 //! Times are this process's CPU time (user + system, from /proc/self/stat), so events/s is per
 //! core: everything runs on one thread.
 
@@ -223,6 +224,12 @@ fn median(mut values: Vec<f64>) -> f64 {
     values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
+/// The median over rounds of events/s per core: the typical round, beside the fastest (a
+/// round in a quiet moment of the shared machine).
+fn median_rate(rounds: &[Round]) -> f64 {
+    median(rounds.iter().map(|r| r.events as f64 / r.cpu).collect())
+}
+
 /// The median over rounds of `phase_i / floor_i`, each from one round: the machine's speed
 /// drifts (other tenants' load), and a drift falls on both phases of a round alike.
 fn paired(phase: &[Round], floor: &[Round]) -> f64 {
@@ -248,22 +255,25 @@ fn compare(label: &str, inputs: &[Input], rules: &Arc<RuleSet>, rounds: usize, r
         h.events, h.errors, h.detections
     );
     println!(
-        "  parse-only: {:.3}s CPU ({:.3}s wall)  {:.0} events/s per core",
+        "  parse-only: {:.3}s CPU ({:.3}s wall)  {:.0} events/s per core (median over rounds {:.0})",
         p.cpu,
         p.wall,
-        p.events as f64 / p.cpu
+        p.events as f64 / p.cpu,
+        median_rate(&parse)
     );
     println!(
-        "  hunt:       {:.3}s CPU ({:.3}s wall)  {:.0} events/s per core",
+        "  hunt:       {:.3}s CPU ({:.3}s wall)  {:.0} events/s per core (median over rounds {:.0})",
         h.cpu,
         h.wall,
-        h.events as f64 / h.cpu
+        h.events as f64 / h.cpu,
+        median_rate(&hunt)
     );
     println!(
-        "  streamed:   {:.3}s CPU ({:.3}s wall)  {:.0} events/s per core  (read as the hunt reads, fields dropped)",
+        "  streamed:   {:.3}s CPU ({:.3}s wall)  {:.0} events/s per core (median over rounds {:.0})  (read as the hunt reads, fields dropped)",
         s.cpu,
         s.wall,
-        s.events as f64 / s.cpu
+        s.events as f64 / s.cpu,
+        median_rate(&streamed)
     );
     // The hunt streams events to the engine instead of building them as parse-only does, so
     // its difference from parse-only is less than what the rules cost; the difference from the
