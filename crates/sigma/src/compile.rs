@@ -601,6 +601,87 @@ pub(crate) fn uses_keywords(expr: &Expr) -> bool {
     }
 }
 
+/// Most literal sets a rule variant is gated on. Each set is required on its own (a part of an
+/// `and`, or one value of an `|all` list), so the variant is evaluated only when every one of
+/// its sets has a literal in the event: a rule such as `Image|endswith: \x.exe` and
+/// `CommandLine|contains: -enc` is no longer evaluated on every `x.exe` event.
+pub(crate) const MAX_REQUIRED_SETS: usize = 2;
+// One bit per set in a `u8` (see `eval::SetsSeen`).
+const _: () = assert!(MAX_REQUIRED_SETS < 8);
+
+/// Up to [`MAX_REQUIRED_SETS`] literal sets, each required on its own for `expr` to match (as
+/// [`required_literals`] gives one), the most selective first. Empty when no set is known.
+pub(crate) fn required_literal_sets(expr: &Expr) -> Vec<Vec<Literal>> {
+    let mut sets = Vec::new();
+    collect_required_sets(expr, &mut sets);
+    sets.sort_by_key(|set| std::cmp::Reverse(quality(set)));
+    sets.truncate(MAX_REQUIRED_SETS);
+    sets
+}
+
+/// The literal sets required on their own by `expr`: every part of an `and`, and every test of
+/// an `|all` item, apart; else the one set of [`required_literals`].
+fn collect_required_sets(expr: &Expr, out: &mut Vec<Vec<Literal>>) {
+    match expr {
+        Expr::And(parts) => parts.iter().for_each(|p| collect_required_sets(p, out)),
+        Expr::Item(item) if item.all && !item.negate => {
+            // Every test must hold for some value: each test's literals on their own.
+            out.extend(
+                item.tests
+                    .iter()
+                    .filter_map(|t| test_literals(t, item.source)),
+            );
+        }
+        _ => out.extend(required_literals(expr)),
+    }
+}
+
+/// Literals of which one occurs (lowercased, as a substring) in any value that passes `test`;
+/// `None` when no such set is known.
+fn test_literals(test: &Test, source: Source) -> Option<Vec<Literal>> {
+    match test {
+        Test::Lower(s) | Test::Cased(s) => {
+            let lit = s.required_literal()?;
+            // A cased literal's lowercase is a substring of the lowercased value.
+            Some(vec![(lower(lit), source)])
+        }
+        Test::LowerSet(set) => {
+            if set.iter().any(String::is_empty) {
+                None
+            } else {
+                Some(set.iter().map(|l| (l.clone(), source)).collect())
+            }
+        }
+        Test::LowerAffixSet { by_len, .. } => {
+            if by_len.iter().any(|(len, _)| *len == 0) {
+                None
+            } else {
+                Some(
+                    by_len
+                        .iter()
+                        .flat_map(|(_, set)| set.iter())
+                        .map(|l| (l.clone(), source))
+                        .collect(),
+                )
+            }
+        }
+        Test::LowerContainsAny { literals, .. } => {
+            if literals.iter().any(String::is_empty) {
+                None
+            } else {
+                Some(literals.iter().map(|l| (l.clone(), source)).collect())
+            }
+        }
+        Test::Regex(re) => Some(
+            regex_literals(&re.pattern)?
+                .into_iter()
+                .map(|l| (l, source))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
 /// Literals of which at least one occurs (lowercased, as a substring) in the value of its field
 /// in every event the expression matches; `None` when no such set is known.
 pub(crate) fn required_literals(expr: &Expr) -> Option<Vec<Literal>> {
@@ -609,50 +690,7 @@ pub(crate) fn required_literals(expr: &Expr) -> Option<Vec<Literal>> {
             if item.negate {
                 return None;
             }
-            let source = item.source;
-            let one = |t: &Test| -> Option<Vec<Literal>> {
-                match t {
-                    Test::Lower(s) | Test::Cased(s) => {
-                        let lit = s.required_literal()?;
-                        // A cased literal's lowercase is a substring of the lowercased value.
-                        Some(vec![(lower(lit), source)])
-                    }
-                    Test::LowerSet(set) => {
-                        if set.iter().any(String::is_empty) {
-                            None
-                        } else {
-                            Some(set.iter().map(|l| (l.clone(), source)).collect())
-                        }
-                    }
-                    Test::LowerAffixSet { by_len, .. } => {
-                        if by_len.iter().any(|(len, _)| *len == 0) {
-                            None
-                        } else {
-                            Some(
-                                by_len
-                                    .iter()
-                                    .flat_map(|(_, set)| set.iter())
-                                    .map(|l| (l.clone(), source))
-                                    .collect(),
-                            )
-                        }
-                    }
-                    Test::LowerContainsAny { literals, .. } => {
-                        if literals.iter().any(String::is_empty) {
-                            None
-                        } else {
-                            Some(literals.iter().map(|l| (l.clone(), source)).collect())
-                        }
-                    }
-                    Test::Regex(re) => Some(
-                        regex_literals(&re.pattern)?
-                            .into_iter()
-                            .map(|l| (l, source))
-                            .collect(),
-                    ),
-                    _ => None,
-                }
-            };
+            let one = |t: &Test| test_literals(t, item.source);
             if item.all {
                 // Every value must match: any one value's literal is required.
                 item.tests.iter().filter_map(one).max_by_key(|l| quality(l))

@@ -1,7 +1,7 @@
 //! The optimized evaluator's per-event scratch space and expression evaluation.
 
 use crate::ast::RefMode;
-use crate::compile::{same_short_text, CItem, Expr, FnvBuild, Source, Test};
+use crate::compile::{same_short_text, CItem, Expr, FnvBuild, Source, Test, MAX_REQUIRED_SETS};
 use crate::reference::{field_key, lower, parse_ip};
 use crate::ruleset::{Bucket, RuleSet, Scan};
 use nativeguard_event::{Event, FieldSink, Fields, Name, Scalar, Value};
@@ -69,7 +69,8 @@ pub(crate) struct Scratch {
     no_name: Name,
     /// Leaf fields of the current event so far.
     leaves: usize,
-    var_stamp: Vec<u32>,
+    /// Per variant: which of its required literal sets the event holds a literal of.
+    var_sets: Vec<SetsSeen>,
     det_stamp: Vec<u32>,
     pattern_stamp: Vec<u32>,
     candidates: Vec<u32>,
@@ -134,7 +135,7 @@ impl Scratch {
             layout: Vec::new(),
             no_name: Name::from(""),
             leaves: 0,
-            var_stamp: vec![0; variants],
+            var_sets: vec![SetsSeen::default(); variants],
             det_stamp: vec![0; dets],
             pattern_stamp: Vec::new(),
             candidates: Vec::new(),
@@ -147,7 +148,7 @@ impl Scratch {
         if self.stamp == 0 {
             // Wrapped: old stamps could collide, so forget them all.
             self.slot_stamp.iter_mut().for_each(|s| *s = 0);
-            self.var_stamp.iter_mut().for_each(|s| *s = 0);
+            self.var_sets.iter_mut().for_each(|v| v.stamp = 0);
             self.det_stamp.iter_mut().for_each(|s| *s = 0);
             self.pattern_stamp.iter_mut().for_each(|s| *s = 0);
             self.stamp = 1;
@@ -526,7 +527,7 @@ impl Scratch {
                         hits,
                         self.stamp,
                         &mut self.pattern_stamp,
-                        &mut self.var_stamp,
+                        (&mut self.var_sets, &set.all_sets_seen),
                         &mut self.candidates,
                     );
                 }
@@ -540,7 +541,7 @@ impl Scratch {
                 hits,
                 self.stamp,
                 &mut self.pattern_stamp,
-                &mut self.var_stamp,
+                (&mut self.var_sets, &set.all_sets_seen),
                 &mut self.candidates,
             );
         }
@@ -768,13 +769,22 @@ fn push_decimal(out: &mut String, mut n: u64) {
     }
 }
 
-/// Adds, once each, the variants of the literals `hits` names to `candidates`.
+/// Which required literal sets of a variant the current event (its `stamp`) holds a literal
+/// of, one bit per set.
+#[derive(Clone, Copy, Default)]
+struct SetsSeen {
+    stamp: u32,
+    seen: u8,
+}
+
+/// Records the sets holding the literals `hits` names, and adds to `candidates`, once each, the
+/// variants all of whose sets (per variant: `all_seen`) now have a literal in the event.
 fn mark(
     scan: &Scan,
     hits: &[u32],
     stamp: u32,
     pattern_stamp: &mut [u32],
-    var_stamp: &mut [u32],
+    (var_sets, all_seen): (&mut [SetsSeen], &[u8]),
     candidates: &mut Vec<u32>,
 ) {
     for &p in hits {
@@ -785,10 +795,22 @@ fn mark(
             continue;
         }
         *seen = stamp;
-        for &v in scan.variants.get(p as usize).map_or(&[][..], Vec::as_slice) {
-            if var_stamp[v as usize] != stamp {
-                var_stamp[v as usize] = stamp;
-                candidates.push(v);
+        for &set in scan.sets.get(p as usize).map_or(&[][..], Vec::as_slice) {
+            let v = set / MAX_REQUIRED_SETS as u32;
+            let bit = 1u8 << (set % MAX_REQUIRED_SETS as u32);
+            let (Some(state), Some(&all)) =
+                (var_sets.get_mut(v as usize), all_seen.get(v as usize))
+            else {
+                continue;
+            };
+            if state.stamp != stamp {
+                *state = SetsSeen { stamp, seen: 0 };
+            }
+            if state.seen & bit == 0 {
+                state.seen |= bit;
+                if state.seen == all {
+                    candidates.push(v);
+                }
             }
         }
     }
@@ -1064,5 +1086,45 @@ mod tests {
             push_decimal(&mut out, n);
             assert_eq!(out, n.to_string());
         }
+    }
+
+    #[test]
+    fn a_rule_is_evaluated_only_when_each_of_its_literal_sets_occurs() {
+        let mut builder = RuleSetBuilder::new(Pipeline::none());
+        let rule = "title: t\nlogsource: {product: x}\ndetection:\n  s:\n    \
+                    Image|endswith: '\\x.exe'\n    CommandLine|contains|all: [-enc, hidden]\n  \
+                    condition: s\n";
+        assert!(builder.add_file("t.yml", rule).is_empty());
+        let set = builder.build().0;
+        // Two of the three sets (each `|all` value is a set of its own) are required: those of
+        // the longest literals, `\x.exe` and `hidden`.
+        assert_eq!(set.all_sets_seen, [0b11]);
+        let bucket = set.bucket("", &[]);
+        let mut scratch = Scratch::new(set.fields.len(), set.variants.len(), set.dets.len());
+        let mut candidates = |image: &str, command_line: &str| {
+            let event = Event {
+                fields: object(vec![
+                    ("Image", Value::from(image)),
+                    ("CommandLine", Value::from(command_line)),
+                ]),
+                ..Event::default()
+            };
+            scratch.load(&event, &set);
+            scratch.lower_values(bucket.all_values);
+            let matched = scratch.run_bucket(&set, &bucket);
+            (scratch.candidates.len(), matched.len())
+        };
+        assert_eq!(
+            candidates("C:\\y.exe", "x -enc hidden"),
+            (0, 0),
+            "the other sets only"
+        );
+        assert_eq!(candidates("C:\\x.exe", "x -ENC"), (0, 0), "one set only");
+        assert_eq!(
+            candidates("C:\\X.EXE", "x HIDDEN"),
+            (1, 0),
+            "evaluated, no match"
+        );
+        assert_eq!(candidates("C:\\x.exe", "-enc -w hidden"), (1, 1));
     }
 }

@@ -27,12 +27,14 @@
 //! The reference evaluator ([`RuleSet::reference_matches`]) evaluates the AST directly with
 //! no routing index or prefilter; tests check the engine against it.
 //!
-//! Required literals: for each compiled rule, a set of lowercased literals one of which every
-//! matching event holds in a given field (from `contains`/`startswith`/`endswith`/exact values,
-//! `?`/`*` patterns, and the prefixes of a regex or of one of its tails); `and` keeps its most
-//! selective part (preferring literals not found in text most Windows events hold), `or`
-//! unites. A rule with no such set (negations, `fieldref`, numeric comparisons) runs on every
-//! event of its bucket.
+//! Required literals: for each compiled rule, up to two sets of lowercased literals, each such
+//! that every matching event holds one of its literals in a given field (from
+//! `contains`/`startswith`/`endswith`/exact values, `?`/`*` patterns, and the prefixes of a regex
+//! or of one of its tails). Each part of an `and` and each value of an `|all` list gives a set of
+//! its own, and the two most selective are kept (preferring literals not found in text most
+//! Windows events hold); `or` unites its parts' sets into one. A rule is evaluated only on events
+//! holding a literal of each of its sets. A rule with no such set (negations, `fieldref`,
+//! numeric comparisons) runs on every event of its bucket.
 //!
 //! ## Semantics worth knowing
 //! - Strings compare case-insensitively unless `cased`; `re` is case-sensitive unless `|i`.

@@ -7,13 +7,13 @@
 //! buffer, find which required literals occur (per field: a Teddy SIMD gate then an
 //! overlapping Aho-Corasick search for small literal sets, an Aho-Corasick NFA for large ones,
 //! each value's answer remembered in the engine's memo, since values repeat from event to
-//! event; keywords: one search over all values), then evaluate only those literals' rules,
-//! plus the few rules without a required literal.
+//! event; keywords: one search over all values), then evaluate only the rules with a literal of
+//! each of their required sets found, plus the few rules without a required literal.
 
 use crate::builder::{answers_to, is_detection};
 use crate::compile::{
-    compile_detection, packed_search, required_literals, uses_keywords, Expr, FieldTable, FnvBuild,
-    Literal, Source,
+    compile_detection, packed_search, required_literal_sets, uses_keywords, Expr, FieldTable,
+    FnvBuild, Literal, Source, MAX_REQUIRED_SETS,
 };
 use crate::correlation::{CorrRule, CorrelationState};
 use crate::error::LoadError;
@@ -54,7 +54,7 @@ pub(crate) struct Variant {
 pub(crate) struct Bucket {
     /// Variants evaluated on every event of the key.
     pub always: Vec<u32>,
-    /// Variants evaluated when one of their literals occurs.
+    /// Variants evaluated when each of their literal sets has a literal in the event.
     pub filtered: Vec<u32>,
     /// Per field id: an automaton over the literals that must be in that field, run on that
     /// field's values only.
@@ -69,7 +69,7 @@ pub(crate) struct Bucket {
     pub all_values: bool,
 }
 
-/// One Aho-Corasick automaton and, per pattern, the variants needing it.
+/// One Aho-Corasick automaton and, per pattern, the variants' literal sets holding it.
 pub(crate) struct Scan {
     /// Unique in the process: names this scan in an engine's memo of scanned values.
     pub id: u64,
@@ -77,7 +77,8 @@ pub(crate) struct Scan {
     /// For small literal sets, a SIMD (Teddy) searcher that tells whether any literal occurs;
     /// the automaton's own prefilter (rare bytes) fires on common bytes far more often.
     pub gate: Option<aho_corasick::packed::Searcher>,
-    pub variants: Vec<Vec<u32>>,
+    /// Per pattern: the literal sets (as [`set_ref`]s) that hold it.
+    pub sets: Vec<Vec<u32>>,
     /// Where this scan's pattern ids start in the bucket's pattern stamps.
     pub offset: usize,
 }
@@ -88,7 +89,7 @@ impl Scan {
     pub fn of(literals: &[&str]) -> Option<Scan> {
         let mut index = LiteralIndex::default();
         for (variant, literal) in (0u32..).zip(literals) {
-            index.add(literal, variant);
+            index.add(literal, set_ref(variant, 0));
         }
         index.build(&mut 0)
     }
@@ -132,7 +133,11 @@ pub struct RuleSet {
     key_fields: Vec<Vec<u32>>,
     /// Variants of rules routed to every event.
     everywhere: Vec<u32>,
-    literals: Vec<Option<Vec<Literal>>>,
+    /// Per variant: the literal sets it is evaluated on (none: evaluated on every event).
+    required_sets: Vec<Vec<Vec<Literal>>>,
+    /// Per variant: one bit per required set, all set (what [`Scratch`] has seen of them
+    /// when every one had a literal in the event).
+    pub(crate) all_sets_seen: Vec<u8>,
     keywords: Vec<bool>,
     buckets: Mutex<BucketCache>,
     unresolved: Vec<(usize, String)>,
@@ -221,7 +226,8 @@ impl RuleSet {
             fields: FieldTable::default(),
             key_fields: Vec::new(),
             everywhere: Vec::new(),
-            literals: Vec::new(),
+            required_sets: Vec::new(),
+            all_sets_seen: Vec::new(),
             keywords: Vec::new(),
             buckets: Mutex::new(BucketCache::default()),
             unresolved,
@@ -239,7 +245,7 @@ impl RuleSet {
                 Route::Everything => {
                     let expr = compile_detection(&det.ast, &det.filters, None, &mut self.fields);
                     self.everywhere.push(self.variants.len() as u32);
-                    self.literals.push(required_literals(&expr));
+                    self.required_sets.push(required_literal_sets(&expr));
                     self.keywords.push(uses_keywords(&expr));
                     self.variants.push(Variant {
                         det: det_id,
@@ -258,7 +264,7 @@ impl RuleSet {
                         };
                         let expr =
                             compile_detection(&det.ast, &det.filters, Some(t), &mut self.fields);
-                        self.literals.push(required_literals(&expr));
+                        self.required_sets.push(required_literal_sets(&expr));
                         self.keywords.push(uses_keywords(&expr));
                         self.variants.push(Variant {
                             det: det_id,
@@ -269,6 +275,11 @@ impl RuleSet {
                 }
             }
         }
+        self.all_sets_seen = self
+            .required_sets
+            .iter()
+            .map(|sets| (1u8 << sets.len()) - 1)
+            .collect();
         // Routing keys are read from the slots the event is flattened into, like rule fields.
         self.key_fields = self
             .pipeline
@@ -336,7 +347,7 @@ impl RuleSet {
 
     /// The bucket for an event's routing key (as [`Engine`] writes it) and key values
     /// (lowercased), built on first use.
-    fn bucket(&self, key: &str, values: &[Option<String>]) -> Arc<Bucket> {
+    pub(crate) fn bucket(&self, key: &str, values: &[Option<String>]) -> Arc<Bucket> {
         let mut cache = match self.buckets.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
@@ -372,14 +383,18 @@ impl RuleSet {
                 }));
         for v in candidates {
             all_values |= self.keywords[v as usize];
-            match &self.literals[v as usize] {
-                None => always.push(v),
-                Some(lits) => {
-                    filtered.push(v);
-                    for (lit, source) in lits {
-                        match source {
-                            Source::Keywords => keywords.add(lit, v),
-                            Source::Field(f) => per_field.entry(*f).or_default().add(lit, v),
+            let sets = &self.required_sets[v as usize];
+            if sets.is_empty() {
+                always.push(v);
+                continue;
+            }
+            filtered.push(v);
+            for (set, lits) in (0u32..).zip(sets) {
+                for (lit, source) in lits {
+                    match source {
+                        Source::Keywords => keywords.add(lit, set_ref(v, set)),
+                        Source::Field(f) => {
+                            per_field.entry(*f).or_default().add(lit, set_ref(v, set))
                         }
                     }
                 }
@@ -433,28 +448,34 @@ impl RuleSet {
 /// Most literals for which a bucket's automaton is built as a DFA.
 const MAX_DFA_LITERALS: usize = 200;
 
-/// Literals and the variants that need them, on the way to an automaton.
+/// A variant's required literal set as one number: the variant, and which of its (at most
+/// [`MAX_REQUIRED_SETS`]) sets; [`Scratch`] takes it apart.
+pub(crate) fn set_ref(variant: u32, set: u32) -> u32 {
+    variant * MAX_REQUIRED_SETS as u32 + set
+}
+
+/// Literals and the required sets holding them, on the way to an automaton.
 #[derive(Default)]
 struct LiteralIndex {
     patterns: Vec<String>,
     ids: HashMap<String, usize>,
-    variants: Vec<Vec<u32>>,
+    sets: Vec<Vec<u32>>,
 }
 
 impl LiteralIndex {
-    fn add(&mut self, literal: &str, variant: u32) {
+    fn add(&mut self, literal: &str, set: u32) {
         let id = match self.ids.get(literal) {
             Some(&id) => id,
             None => {
                 self.patterns.push(literal.to_string());
-                self.variants.push(Vec::new());
+                self.sets.push(Vec::new());
                 self.ids
                     .insert(literal.to_string(), self.patterns.len() - 1);
                 self.patterns.len() - 1
             }
         };
-        if self.variants[id].last() != Some(&variant) {
-            self.variants[id].push(variant);
+        if self.sets[id].last() != Some(&set) {
+            self.sets[id].push(set);
         }
     }
 
@@ -479,10 +500,10 @@ impl LiteralIndex {
             id: NEXT_SCAN_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             automaton,
             gate,
-            variants: self.variants,
+            sets: self.sets,
             offset: *offset,
         };
-        *offset += scan.variants.len();
+        *offset += scan.sets.len();
         Some(scan)
     }
 }

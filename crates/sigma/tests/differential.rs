@@ -66,6 +66,7 @@ const MODIFIERS: &[&str] = &[
     "|gt",
     "|lte",
     "|neq",
+    "|contains|all|neq",
     "|exists",
     "|fieldref",
     "|fieldref|contains",
