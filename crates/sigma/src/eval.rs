@@ -118,7 +118,9 @@ fn range(start: usize, end: usize) -> Range<u32> {
 }
 
 impl Scratch {
-    pub fn new(fields: usize, variants: usize, dets: usize) -> Self {
+    /// For `fields` field ids, `dets` detections, and per variant the bits its required
+    /// literal sets make when all are seen.
+    pub fn new(fields: usize, all_sets_seen: &[u8], dets: usize) -> Self {
         Scratch {
             entries: Vec::new(),
             used: 0,
@@ -135,7 +137,14 @@ impl Scratch {
             layout: Vec::new(),
             no_name: Name::from(""),
             leaves: 0,
-            var_sets: vec![SetsSeen::default(); variants],
+            var_sets: all_sets_seen
+                .iter()
+                .map(|&all| SetsSeen {
+                    stamp: 0,
+                    seen: 0,
+                    all,
+                })
+                .collect(),
             det_stamp: vec![0; dets],
             pattern_stamp: Vec::new(),
             candidates: Vec::new(),
@@ -527,7 +536,7 @@ impl Scratch {
                         hits,
                         self.stamp,
                         &mut self.pattern_stamp,
-                        (&mut self.var_sets, &set.all_sets_seen),
+                        &mut self.var_sets,
                         &mut self.candidates,
                     );
                 }
@@ -541,7 +550,7 @@ impl Scratch {
                 hits,
                 self.stamp,
                 &mut self.pattern_stamp,
-                (&mut self.var_sets, &set.all_sets_seen),
+                &mut self.var_sets,
                 &mut self.candidates,
             );
         }
@@ -770,21 +779,21 @@ fn push_decimal(out: &mut String, mut n: u64) {
 }
 
 /// Which required literal sets of a variant the current event (its `stamp`) holds a literal
-/// of, one bit per set.
-#[derive(Clone, Copy, Default)]
+/// of, one bit per set, and the bits of all of them.
 struct SetsSeen {
     stamp: u32,
     seen: u8,
+    all: u8,
 }
 
 /// Records the sets holding the literals `hits` names, and adds to `candidates`, once each, the
-/// variants all of whose sets (per variant: `all_seen`) now have a literal in the event.
+/// variants all of whose sets now have a literal in the event.
 fn mark(
     scan: &Scan,
     hits: &[u32],
     stamp: u32,
     pattern_stamp: &mut [u32],
-    (var_sets, all_seen): (&mut [SetsSeen], &[u8]),
+    var_sets: &mut [SetsSeen],
     candidates: &mut Vec<u32>,
 ) {
     for &p in hits {
@@ -798,17 +807,14 @@ fn mark(
         for &set in scan.sets.get(p as usize).map_or(&[][..], Vec::as_slice) {
             let v = set / MAX_REQUIRED_SETS as u32;
             let bit = 1u8 << (set % MAX_REQUIRED_SETS as u32);
-            let (Some(state), Some(&all)) =
-                (var_sets.get_mut(v as usize), all_seen.get(v as usize))
-            else {
-                continue;
-            };
+            let state = &mut var_sets[v as usize];
             if state.stamp != stamp {
-                *state = SetsSeen { stamp, seen: 0 };
+                state.stamp = stamp;
+                state.seen = 0;
             }
             if state.seen & bit == 0 {
                 state.seen |= bit;
-                if state.seen == all {
+                if state.seen == state.all {
                     candidates.push(v);
                 }
             }
@@ -965,7 +971,7 @@ mod tests {
             ("o.b", "flat".into()),
             ("Image", "C:\\b.exe".into()),
         ]);
-        let new = || Scratch::new(set.fields.len(), set.variants.len(), set.dets.len());
+        let new = || Scratch::new(set.fields.len(), &set.all_sets_seen, set.dets.len());
         let (mut built, mut streamed, mut mixed) = (new(), new(), new());
         let mut with_texts = new();
         // Twice over, so that the second round reads names from the layout cache; `mixed`
@@ -1100,7 +1106,7 @@ mod tests {
         // the longest literals, `\x.exe` and `hidden`.
         assert_eq!(set.all_sets_seen, [0b11]);
         let bucket = set.bucket("", &[]);
-        let mut scratch = Scratch::new(set.fields.len(), set.variants.len(), set.dets.len());
+        let mut scratch = Scratch::new(set.fields.len(), &set.all_sets_seen, set.dets.len());
         let mut candidates = |image: &str, command_line: &str| {
             let event = Event {
                 fields: object(vec![

@@ -335,7 +335,7 @@ impl RuleSet {
     pub fn engine(self: &Arc<Self>) -> Engine {
         Engine {
             set: Arc::clone(self),
-            scratch: Scratch::new(self.fields.len(), self.variants.len(), self.dets.len()),
+            scratch: Scratch::new(self.fields.len(), &self.all_sets_seen, self.dets.len()),
             local_buckets: HashMap::default(),
             key: String::new(),
             key_values: Vec::new(),
