@@ -118,9 +118,9 @@ fn range(start: usize, end: usize) -> Range<u32> {
 }
 
 impl Scratch {
-    /// For `fields` field ids, `dets` detections, and per variant the bits its required
-    /// literal sets make when all are seen.
-    pub fn new(fields: usize, all_sets_seen: &[u8], dets: usize) -> Self {
+    /// For `fields` field ids, `dets` detections, and per variant how many required literal
+    /// sets it has.
+    pub fn new(fields: usize, required_sets: impl Iterator<Item = usize>, dets: usize) -> Self {
         Scratch {
             entries: Vec::new(),
             used: 0,
@@ -137,12 +137,11 @@ impl Scratch {
             layout: Vec::new(),
             no_name: Name::from(""),
             leaves: 0,
-            var_sets: all_sets_seen
-                .iter()
-                .map(|&all| SetsSeen {
+            var_sets: required_sets
+                .map(|sets| SetsSeen {
                     stamp: 0,
                     seen: 0,
-                    all,
+                    all: (1u8 << sets) - 1,
                 })
                 .collect(),
             det_stamp: vec![0; dets],
@@ -971,7 +970,7 @@ mod tests {
             ("o.b", "flat".into()),
             ("Image", "C:\\b.exe".into()),
         ]);
-        let new = || Scratch::new(set.fields.len(), &set.all_sets_seen, set.dets.len());
+        let new = || Scratch::new(set.fields.len(), set.required_set_counts(), set.dets.len());
         let (mut built, mut streamed, mut mixed) = (new(), new(), new());
         let mut with_texts = new();
         // Twice over, so that the second round reads names from the layout cache; `mixed`
@@ -1104,9 +1103,9 @@ mod tests {
         let set = builder.build().0;
         // Two of the three sets (each `|all` value is a set of its own) are required: those of
         // the longest literals, `\x.exe` and `hidden`.
-        assert_eq!(set.all_sets_seen, [0b11]);
+        assert_eq!(set.required_set_counts().collect::<Vec<_>>(), [2]);
         let bucket = set.bucket("", &[]);
-        let mut scratch = Scratch::new(set.fields.len(), &set.all_sets_seen, set.dets.len());
+        let mut scratch = Scratch::new(set.fields.len(), set.required_set_counts(), set.dets.len());
         let mut candidates = |image: &str, command_line: &str| {
             let event = Event {
                 fields: object(vec![

@@ -135,9 +135,6 @@ pub struct RuleSet {
     everywhere: Vec<u32>,
     /// Per variant: the literal sets it is evaluated on (none: evaluated on every event).
     required_sets: Vec<Vec<Vec<Literal>>>,
-    /// Per variant: one bit per required set, all set (what [`Scratch`] has seen of them
-    /// when every one had a literal in the event).
-    pub(crate) all_sets_seen: Vec<u8>,
     keywords: Vec<bool>,
     buckets: Mutex<BucketCache>,
     unresolved: Vec<(usize, String)>,
@@ -227,7 +224,6 @@ impl RuleSet {
             key_fields: Vec::new(),
             everywhere: Vec::new(),
             required_sets: Vec::new(),
-            all_sets_seen: Vec::new(),
             keywords: Vec::new(),
             buckets: Mutex::new(BucketCache::default()),
             unresolved,
@@ -275,11 +271,6 @@ impl RuleSet {
                 }
             }
         }
-        self.all_sets_seen = self
-            .required_sets
-            .iter()
-            .map(|sets| (1u8 << sets.len()) - 1)
-            .collect();
         // Routing keys are read from the slots the event is flattened into, like rule fields.
         self.key_fields = self
             .pipeline
@@ -296,6 +287,11 @@ impl RuleSet {
                 }
             }
         }
+    }
+
+    /// Per variant: how many required literal sets it has.
+    pub(crate) fn required_set_counts(&self) -> impl Iterator<Item = usize> + '_ {
+        self.required_sets.iter().map(Vec::len)
     }
 
     /// Every loaded rule (detections, correlations, filters), in load order.
@@ -335,7 +331,11 @@ impl RuleSet {
     pub fn engine(self: &Arc<Self>) -> Engine {
         Engine {
             set: Arc::clone(self),
-            scratch: Scratch::new(self.fields.len(), &self.all_sets_seen, self.dets.len()),
+            scratch: Scratch::new(
+                self.fields.len(),
+                self.required_set_counts(),
+                self.dets.len(),
+            ),
             local_buckets: HashMap::default(),
             key: String::new(),
             key_values: Vec::new(),
