@@ -13,12 +13,12 @@
 //!
 //! Each phase runs `--rounds` times, alternating, and the fastest round counts (the machine is
 //! shared); events/s are also given as the median over rounds, and ratios as the median over
-//! rounds of each round's own ratio. Each round reads the inputs `--repeat` times (default 10),
-//! so that CPU time, counted in 10 ms ticks, is measured over seconds. Each time through the
+//! rounds of each round's own ratio. Each round reads the inputs `--repeat` times (default 10).
+//! Each time through the
 //! inputs starts a new engine, so that no pass finds the values the previous one scanned
 //! already in the engine's memo.
-//! Times are this process's CPU time (user + system, from /proc/self/stat), so events/s is per
-//! core: everything runs on one thread.
+//! Times are this process's CPU time (user + system, to the nanosecond: `bench/cpu_time.rs`), so
+//! events/s is per core: everything runs on one thread.
 
 use nativeguard_event::Discard;
 use nativeguard_logs::{discover, EventTexts, Format, Input, Reader};
@@ -28,24 +28,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+#[path = "../../../bench/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::cpu_seconds;
+
 /// The `nativeguard` binary's allocator, so these figures are the tool's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
-    (ticks(11) + ticks(12)) / 100.0
-}
 
 struct Round {
     events: u64,

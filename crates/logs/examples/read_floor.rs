@@ -3,20 +3,16 @@
 //! `read_floor jsonl FILE [ROUNDS]` parses a JSON Lines file (read into memory first) ROUNDS
 //! times; `read_floor evtx DIR [ROUNDS]` parses every `.evtx` file under DIR ROUNDS times.
 //! Prints events and errors per round, and the CPU time per event and events/s over all rounds
-//! (CPU time of this thread, from `/proc/thread-self/schedstat`: the machine may be shared).
-//! That clock advances in scheduler ticks (4 ms here), so one round of ~8k events (20-30 ms)
-//! is too short to time alone: the figures are over all rounds. Under
+//! (CPU time of this process, to the nanosecond: `bench/cpu_time.rs`; the machine may be
+//! shared). The figures are over all rounds. Under
 //! `valgrind --tool=callgrind` run it with ROUNDS = 1 and divide the instructions by the events.
 
 use nativeguard_logs::{discover, EvtxReader, Input, JsonLayout, JsonReader};
 use std::path::Path;
 
-fn cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or(0.0, |ns| ns / 1e9)
-}
+#[path = "../../../bench/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::cpu_seconds;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

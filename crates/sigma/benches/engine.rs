@@ -1,4 +1,5 @@
-//! Engine cost against the parse-only floor, measured in one run, in CPU time of this thread.
+//! Engine cost against the parse-only floor, measured in one run, in CPU time of this process
+//! (to the nanosecond: `bench/cpu_time.rs`; everything runs on one thread).
 //!
 //! `cargo bench -p nativeguard-sigma --bench engine` loads the full SigmaHQ set (rules,
 //! rules-emerging-threats, rules-threat-hunting) with the Windows pipeline, then:
@@ -16,21 +17,13 @@ use nativeguard_sigma::{Pipeline, RuleSetBuilder};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+#[path = "../../../bench/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::cpu_seconds;
+
 /// The `nativeguard` binary's allocator, so these figures are the tool's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// CPU seconds used by this thread so far (scheduler statistics; the machine may be shared).
-fn cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .next()
-                .and_then(|n| n.parse::<f64>().ok())
-        })
-        .map_or(0.0, |ns| ns / 1e9)
-}
 
 fn files(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -80,8 +73,7 @@ fn main() {
 
     let mut evtx_files = Vec::new();
     files(&samples, "evtx", &mut evtx_files);
-    // The scheduler's CPU clock advances in ticks of a few milliseconds here: every figure is
-    // the mean of several passes, each far longer than a tick.
+    // Every figure is the mean of several passes: the machine is shared.
     let start = cpu_seconds();
     let mut events: Vec<Event> = Vec::new();
     for pass in 0..PARSE_PASSES {
