@@ -11,12 +11,13 @@
 //! 4. with `--jsonl FILE`: the inputs are first written to FILE as JSON Lines (flattened events),
 //!    then FILE is parse-only'd and hunted the same way.
 //!
-//! Each phase runs `--rounds` times, alternating, and the fastest round counts (the machine is
-//! shared); events/s are also given as the median over rounds, and ratios as the median over
-//! rounds of each round's own ratio. Each round reads the inputs `--repeat` times (default 10).
-//! Each time through the
-//! inputs starts a new engine, so that no pass finds the values the previous one scanned
-//! already in the engine's memo.
+//! A round reads the inputs `--repeat` times (default 10) per phase, the phases taking turns
+//! pass by pass (in a rotating order), so that the machine's pace, which drifts (it is
+//! shared), falls on all three alike. There are `--rounds` rounds; the fastest round of each
+//! phase counts, and events/s are also given as the median over rounds. Ratios are given
+//! fastest against fastest, and paired: the median over passes of each pass's ratio to the
+//! floor's pass of the same turn, a fraction of a second apart. Each pass starts a new engine,
+//! so that no pass finds the values the previous one scanned already in the engine's memo.
 //! Times are this process's CPU time (user + system, to the nanosecond: `bench/cpu_time.rs`), so
 //! events/s is per core: everything runs on one thread.
 
@@ -36,6 +37,8 @@ use cpu_time::cpu_seconds;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// What one phase did in a pass, or over a round's passes.
+#[derive(Default, Clone, Copy)]
 struct Round {
     events: u64,
     errors: u64,
@@ -44,7 +47,17 @@ struct Round {
     wall: f64,
 }
 
-/// What a round does with each event.
+impl Round {
+    fn add(&mut self, pass: &Round) {
+        self.events += pass.events;
+        self.errors += pass.errors;
+        self.detections += pass.detections;
+        self.cpu += pass.cpu;
+        self.wall += pass.wall;
+    }
+}
+
+/// What a pass does with each event.
 #[derive(Clone, Copy)]
 enum Phase<'r> {
     /// Builds it (`Reader::events`): the parse-only floor.
@@ -66,24 +79,17 @@ fn stream_only(events: &mut impl EventTexts, counts: &mut Counts) {
     }
 }
 
-fn run(inputs: &[Input], phase: Phase<'_>, repeat: usize) -> Round {
+/// One pass of `phase` over `inputs`.
+fn run(inputs: &[Input], phase: Phase<'_>) -> Round {
     let rules = match phase {
         Phase::Hunt(rules) => Some(rules),
         Phase::Build | Phase::Stream => None,
     };
     let (cpu0, wall0) = (cpu_seconds(), Instant::now());
     let mut counts = Counts::default();
-    let mut engine = None;
+    let mut engine = rules.map(|r| r.engine());
     let mut out = Vec::new();
-    for (at, input) in inputs
-        .iter()
-        .cycle()
-        .take(inputs.len() * repeat)
-        .enumerate()
-    {
-        if at % inputs.len() == 0 {
-            engine = rules.map(|r| r.engine());
-        }
+    for input in inputs {
         let Ok(mut reader) = Reader::open(input, 1) else {
             counts.errors += 1;
             continue;
@@ -219,8 +225,9 @@ fn median_rate(rounds: &[Round]) -> f64 {
     median(rounds.iter().map(|r| r.events as f64 / r.cpu).collect())
 }
 
-/// The median over rounds of `phase_i / floor_i`, each from one round: the machine's speed
-/// drifts (other tenants' load), and a drift falls on both phases of a round alike.
+/// The median over passes of `phase_i / floor_i`, each pair from one turn of the phases: the
+/// machine's pace drifts (other tenants' load), and a drift falls on both passes of a turn
+/// alike.
 fn paired(phase: &[Round], floor: &[Round]) -> f64 {
     median(
         phase
@@ -232,15 +239,32 @@ fn paired(phase: &[Round], floor: &[Round]) -> f64 {
 }
 
 fn compare(label: &str, inputs: &[Input], rules: &Arc<RuleSet>, rounds: usize, repeat: usize) {
-    let (mut parse, mut streamed, mut hunt) = (Vec::new(), Vec::new(), Vec::new());
+    const PARSE: usize = 0;
+    const STREAMED: usize = 1;
+    const HUNT: usize = 2;
+    let phases = [Phase::Build, Phase::Stream, Phase::Hunt(rules)];
+    // Per phase: each round's totals, and every pass.
+    let mut totals: [Vec<Round>; 3] = Default::default();
+    let mut passes: [Vec<Round>; 3] = Default::default();
     for _ in 0..rounds {
-        parse.push(run(inputs, Phase::Build, repeat));
-        streamed.push(run(inputs, Phase::Stream, repeat));
-        hunt.push(run(inputs, Phase::Hunt(rules), repeat));
+        let mut round = [Round::default(); 3];
+        for pass in 0..repeat {
+            // Rotating the order keeps any phase from always running first after another.
+            for turn in 0..phases.len() {
+                let phase = (pass + turn) % phases.len();
+                let done = run(inputs, phases[phase]);
+                round[phase].add(&done);
+                passes[phase].push(done);
+            }
+        }
+        for (phase, total) in round.into_iter().enumerate() {
+            totals[phase].push(total);
+        }
     }
-    let (p, s, h) = (best(&parse), best(&streamed), best(&hunt));
+    let [parse, streamed, hunt] = &totals;
+    let (p, s, h) = (best(parse), best(streamed), best(hunt));
     println!(
-        "{label}: {} events ({} errors), {} detections ({repeat} passes over the inputs per round)",
+        "{label}: {} events ({} errors), {} detections ({repeat} passes over the inputs per round, {rounds} rounds)",
         h.events, h.errors, h.detections
     );
     println!(
@@ -248,36 +272,38 @@ fn compare(label: &str, inputs: &[Input], rules: &Arc<RuleSet>, rounds: usize, r
         p.cpu,
         p.wall,
         p.events as f64 / p.cpu,
-        median_rate(&parse)
+        median_rate(parse)
     );
     println!(
         "  hunt:       {:.3}s CPU ({:.3}s wall)  {:.0} events/s per core (median over rounds {:.0})",
         h.cpu,
         h.wall,
         h.events as f64 / h.cpu,
-        median_rate(&hunt)
+        median_rate(hunt)
     );
     println!(
         "  streamed:   {:.3}s CPU ({:.3}s wall)  {:.0} events/s per core (median over rounds {:.0})  (read as the hunt reads, fields dropped)",
         s.cpu,
         s.wall,
         s.events as f64 / s.cpu,
-        median_rate(&streamed)
+        median_rate(streamed)
     );
     // The hunt streams events to the engine instead of building them as parse-only does, so
     // its difference from parse-only is less than what the rules cost; the difference from the
     // streamed floor is what they cost.
     println!(
-        "  hunt / parse-only = {:.2}x (paired median over rounds {:.2}x)   hunt - parse-only {:.2} us/event, {:.1} ns per rule per event",
+        "  hunt / parse-only = {:.2}x (paired median over {} passes {:.2}x)   hunt - parse-only {:.2} us/event, {:.1} ns per rule per event",
         h.cpu / p.cpu,
-        paired(&hunt, &parse),
+        passes[HUNT].len(),
+        paired(&passes[HUNT], &passes[PARSE]),
         (h.cpu - p.cpu) / h.events as f64 * 1e6,
         (h.cpu - p.cpu) / h.events as f64 / rules.len() as f64 * 1e9
     );
     println!(
-        "  hunt / streamed   = {:.2}x (paired median over rounds {:.2}x)   hunt - streamed   {:.2} us/event",
+        "  hunt / streamed   = {:.2}x (paired median over {} passes {:.2}x)   hunt - streamed   {:.2} us/event",
         h.cpu / s.cpu,
-        paired(&hunt, &streamed),
+        passes[HUNT].len(),
+        paired(&passes[HUNT], &passes[STREAMED]),
         (h.cpu - s.cpu) / h.events as f64 * 1e6,
     );
 }
