@@ -58,6 +58,20 @@ impl Round {
     }
 }
 
+/// Each round's totals: the sums of `repeat` consecutive passes.
+fn totals(passes: &[Round], repeat: usize) -> Vec<Round> {
+    passes
+        .chunks(repeat.max(1))
+        .map(|round| {
+            let mut total = Round::default();
+            for pass in round {
+                total.add(pass);
+            }
+            total
+        })
+        .collect()
+}
+
 /// What a pass does with each event.
 #[derive(Clone, Copy)]
 enum Phase<'r> {
@@ -253,26 +267,19 @@ fn compare(label: &str, inputs: &[Input], rules: &Arc<RuleSet>, rounds: usize, r
     const STREAMED: usize = 1;
     const HUNT: usize = 2;
     let phases = [Phase::Build, Phase::Stream, Phase::Hunt(rules)];
-    // Per phase: each round's totals, and every pass.
-    let mut totals: [Vec<Round>; 3] = Default::default();
+    // Every pass of each phase, in order: a round is `repeat` consecutive ones.
     let mut passes: [Vec<Round>; 3] = Default::default();
     for _ in 0..rounds {
-        let mut round = [Round::default(); 3];
         for pass in 0..repeat {
             // Rotating the order keeps any phase from always running first after another.
             for turn in 0..phases.len() {
                 let phase = (pass + turn) % phases.len();
-                let done = run(inputs, phases[phase]);
-                round[phase].add(&done);
-                passes[phase].push(done);
+                passes[phase].push(run(inputs, phases[phase]));
             }
         }
-        for (phase, total) in round.into_iter().enumerate() {
-            totals[phase].push(total);
-        }
     }
-    let [parse, streamed, hunt] = &totals;
-    let (p, s, h) = (best(parse), best(streamed), best(hunt));
+    let [parse, streamed, hunt] = passes.each_ref().map(|phase| totals(phase, repeat));
+    let (p, s, h) = (best(&parse), best(&streamed), best(&hunt));
     println!(
         "{label}: {} events ({} errors), {} detections ({repeat} passes over the inputs per round, {rounds} rounds)",
         h.events, h.errors, h.detections
@@ -282,7 +289,7 @@ fn compare(label: &str, inputs: &[Input], rules: &Arc<RuleSet>, rounds: usize, r
         p.cpu,
         p.wall,
         p.events as f64 / p.cpu,
-        median_rate(parse),
+        median_rate(&parse),
         fastest_pass_rate(&passes[PARSE])
     );
     println!(
@@ -290,7 +297,7 @@ fn compare(label: &str, inputs: &[Input], rules: &Arc<RuleSet>, rounds: usize, r
         h.cpu,
         h.wall,
         h.events as f64 / h.cpu,
-        median_rate(hunt),
+        median_rate(&hunt),
         fastest_pass_rate(&passes[HUNT])
     );
     println!(
@@ -298,7 +305,7 @@ fn compare(label: &str, inputs: &[Input], rules: &Arc<RuleSet>, rounds: usize, r
         s.cpu,
         s.wall,
         s.events as f64 / s.cpu,
-        median_rate(streamed),
+        median_rate(&streamed),
         fastest_pass_rate(&passes[STREAMED])
     );
     // The hunt streams events to the engine instead of building them as parse-only does, so
