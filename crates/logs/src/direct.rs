@@ -722,9 +722,58 @@ fn join(out: &mut String, first: &str, second: &str) {
 }
 
 /// How many bytes from the start of `bytes` can stay in a string as they are: up to the first
-/// quote, backslash or control character (or the end). Eight bytes at a time: strings are
-/// most of a log's text.
+/// quote, backslash or control character (or the end). Strings are most of a log's text, and
+/// most end within 16 bytes: sixteen bytes at a time with SSE2 (part of every x86-64 CPU), the
+/// rest eight at a time. Measured on the JSONL samples (callgrind, one pass): parse-only
+/// 72.3M -> 59.4M instructions, the streamed hunt 215.4M -> 200.6M.
 fn plain_run(bytes: &[u8]) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut blocks = bytes.chunks_exact(16);
+        let mut offset = 0;
+        for block in &mut blocks {
+            let mut sixteen = [0u8; 16];
+            sixteen.copy_from_slice(block);
+            // SAFETY: `sse2_stops` needs SSE2 only, which every x86-64 CPU has.
+            #[allow(unsafe_code)]
+            let stops = unsafe { sse2_stops(&sixteen) };
+            if stops != 0 {
+                return offset + stops.trailing_zeros() as usize;
+            }
+            offset += 16;
+        }
+        offset + word_run(blocks.remainder())
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    word_run(bytes)
+}
+
+/// One bit per byte of `block` (bit i for byte i) that is a quote, a backslash or a control
+/// character.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn sse2_stops(block: &[u8; 16]) -> u32 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_set_epi64x,
+    };
+    let mut low = [0u8; 8];
+    let mut high = [0u8; 8];
+    low.copy_from_slice(&block[..8]);
+    high.copy_from_slice(&block[8..]);
+    let bytes = _mm_set_epi64x(i64::from_le_bytes(high), i64::from_le_bytes(low));
+    let byte = |b: u8| _mm_set1_epi8(i8::from_le_bytes([b]));
+    let quote = _mm_cmpeq_epi8(bytes, byte(b'"'));
+    let backslash = _mm_cmpeq_epi8(bytes, byte(b'\\'));
+    // Unsigned: a byte is below 0x20 where min(byte, 0x1f) is the byte itself.
+    let control = _mm_cmpeq_epi8(_mm_min_epu8(bytes, byte(0x1f)), bytes);
+    let stops = _mm_or_si128(_mm_or_si128(quote, backslash), control);
+    // The mask holds 16 bits: the cast keeps them all.
+    _mm_movemask_epi8(stops) as u32
+}
+
+/// [`plain_run`] eight bytes at a time (SWAR), for the end of the text and other CPUs.
+fn word_run(bytes: &[u8]) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
     // A byte's high bit is set where it is below `n` (for `n` <= 0x80); a false positive can
@@ -818,23 +867,26 @@ mod tests {
                 .unwrap_or(bytes.len());
             assert_eq!(plain_run(bytes), expected, "{text:?}");
         }
-        // Every byte value at every place of a word and of the remainder, after any other.
+        // Every byte value at every place of a 16-byte block, a word and the remainder, after
+        // any other.
         let naive = |bytes: &[u8]| {
             bytes
                 .iter()
                 .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
                 .unwrap_or(bytes.len())
         };
-        for before in [b'a', 0xff, 0x21, 0x1f] {
-            for byte in 0..=255u8 {
-                for at in 0..19 {
-                    let mut bytes = vec![before; 19];
-                    bytes[at] = byte;
-                    assert_eq!(
-                        plain_run(&bytes),
-                        naive(&bytes),
-                        "{before} then {byte} at {at}"
-                    );
+        for len in [7, 19, 45] {
+            for before in [b'a', 0xff, 0x21, 0x1f] {
+                for byte in 0..=255u8 {
+                    for at in 0..len {
+                        let mut bytes = vec![before; len];
+                        bytes[at] = byte;
+                        assert_eq!(
+                            plain_run(&bytes),
+                            naive(&bytes),
+                            "{before} then {byte} at {at} of {len}"
+                        );
+                    }
                 }
             }
         }

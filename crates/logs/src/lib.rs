@@ -63,7 +63,7 @@
 //! # Ok::<(), nativeguard_logs::Error>(())
 //! ```
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod decode;
 mod direct;
