@@ -724,8 +724,7 @@ fn join(out: &mut String, first: &str, second: &str) {
 /// How many bytes from the start of `bytes` can stay in a string as they are: up to the first
 /// quote, backslash or control character (or the end). Strings are most of a log's text, and
 /// most end within 16 bytes: sixteen bytes at a time with SSE2 (part of every x86-64 CPU), the
-/// rest eight at a time. Measured on the JSONL samples (callgrind, one pass): parse-only
-/// 72.3M -> 59.4M instructions, the streamed hunt 215.4M -> 200.6M.
+/// rest eight at a time (bench/hunt.md, session 11: 18% fewer instructions parsing JSONL).
 fn plain_run(bytes: &[u8]) -> usize {
     #[cfg(target_arch = "x86_64")]
     {
