@@ -728,20 +728,18 @@ fn join(out: &mut String, first: &str, second: &str) {
 fn plain_run(bytes: &[u8]) -> usize {
     #[cfg(target_arch = "x86_64")]
     {
-        let mut blocks = bytes.chunks_exact(16);
+        let (blocks, rest) = bytes.as_chunks::<16>();
         let mut offset = 0;
-        for block in &mut blocks {
-            let mut sixteen = [0u8; 16];
-            sixteen.copy_from_slice(block);
+        for block in blocks {
             // SAFETY: `sse2_stops` needs SSE2 only, which every x86-64 CPU has.
             #[allow(unsafe_code)]
-            let stops = unsafe { sse2_stops(&sixteen) };
+            let stops = unsafe { sse2_stops(block) };
             if stops != 0 {
                 return offset + stops.trailing_zeros() as usize;
             }
             offset += 16;
         }
-        offset + word_run(blocks.remainder())
+        offset + word_run(rest)
     }
     #[cfg(not(target_arch = "x86_64"))]
     word_run(bytes)
