@@ -25,7 +25,17 @@ fn emulate(binary: &Path, name: &str, as_user: Option<u32>) -> Output {
         // std clears the supplementary groups when root drops to another uid.
         command.uid(id).gid(id);
     }
-    command.output().unwrap()
+    // A copy written by this process can be busy for a moment: a child another test forks
+    // holds the copy's write descriptor until that child execs (ETXTBSY).
+    for _ in 0..50 {
+        match command.output() {
+            Err(err) if err.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            result => return result.unwrap(),
+        }
+    }
+    panic!("{} stayed busy (ETXTBSY) for a second", binary.display());
 }
 
 /// A copy of the binary that `nobody` can execute (the build directory may not be reachable),
