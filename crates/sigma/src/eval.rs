@@ -51,6 +51,12 @@ pub(crate) struct Scratch {
     text: String,
     /// The lowercased texts, each followed by [`VALUE_SEPARATOR`].
     lowered: String,
+    /// The texts of streamed values of fields no rule names, each followed by
+    /// [`VALUE_SEPARATOR`]: only keyword searches read them, so they are kept without entries
+    /// or slots until a keyword item is evaluated (see [`Scratch::enter_unnamed`]).
+    unnamed: String,
+    /// Where each value in `unnamed` ends.
+    unnamed_ends: Vec<u32>,
     /// One value's lowercased text, while it is checked for a change of length.
     lower_scratch: String,
     slots: Vec<Slot>,
@@ -126,6 +132,8 @@ impl Scratch {
             used: 0,
             text: String::new(),
             lowered: String::new(),
+            unnamed: String::new(),
+            unnamed_ends: Vec::new(),
             lower_scratch: String::new(),
             slots: vec![Slot::default(); fields],
             slot_stamp: vec![0; fields],
@@ -178,6 +186,8 @@ impl Scratch {
         self.name_bases.clear();
         self.text.clear();
         self.lowered.clear();
+        self.unnamed.clear();
+        self.unnamed_ends.clear();
     }
 
     /// Lowercases, once, the values rules look at: those of fields some rule names, or every
@@ -190,11 +200,22 @@ impl Scratch {
         self.lowered.make_ascii_lowercase();
         if !self.text.is_ascii() && !self.lower_other_letters_in_place() {
             self.lower_values_one_by_one(all_values);
-            return;
+        } else {
+            for e in &mut self.entries[..self.used] {
+                if e.has_text {
+                    e.lower = e.orig.clone();
+                }
+            }
         }
-        for e in &mut self.entries[..self.used] {
-            if e.has_text {
-                e.lower = e.orig.clone();
+        if all_values {
+            // After the named values: the keyword search runs over the whole buffer, and no
+            // entry's offsets point past the named part. ASCII in one vectorized pass, as above.
+            let start = self.lowered.len();
+            if self.unnamed.is_ascii() {
+                self.lowered.push_str(&self.unnamed);
+                self.lowered[start..].make_ascii_lowercase();
+            } else {
+                push_lowercase(&mut self.lowered, &self.unnamed);
             }
         }
     }
@@ -298,6 +319,43 @@ impl Scratch {
         }
     }
 
+    /// A streamed value of a field no rule names: its text only (a null has none).
+    #[inline(always)]
+    fn push_unnamed(&mut self, value: Scalar<'_>) {
+        if push_text(&mut self.unnamed, value) {
+            self.unnamed_ends.push(range(0, self.unnamed.len()).end);
+            self.unnamed.push(VALUE_SEPARATOR);
+        }
+    }
+
+    /// Gives the values of unnamed fields entries, for a keyword item about to be evaluated:
+    /// after the named ones, with their lowercased texts after everything in `lowered`.
+    fn enter_unnamed(&mut self) {
+        let mut start = 0;
+        for i in 0..self.unnamed_ends.len() {
+            let end = self.unnamed_ends[i] as usize;
+            let value = self.unnamed.get(start..end).unwrap_or_default();
+            start = end + VALUE_SEPARATOR.len_utf8();
+            if self.used == self.entries.len() {
+                self.entries.push(Entry::default());
+            }
+            let orig = range(self.text.len(), self.text.len() + value.len());
+            self.text.push_str(value);
+            self.text.push(VALUE_SEPARATOR);
+            let lower_start = self.lowered.len();
+            push_lowercase(&mut self.lowered, value);
+            let e = &mut self.entries[self.used];
+            e.orig = orig;
+            e.lower = range(lower_start, self.lowered.len());
+            self.lowered.push(VALUE_SEPARATOR);
+            e.has_text = true;
+            e.ids = [NO_FIELD; 2];
+            self.used += 1;
+        }
+        self.unnamed.clear();
+        self.unnamed_ends.clear();
+    }
+
     fn push_value(&mut self, value: &Value) {
         if let Value::List(items) = value {
             for item in items {
@@ -316,30 +374,7 @@ impl Scratch {
             self.entries.push(Entry::default());
         }
         let start = self.text.len();
-        // The text Value::to_text gives, written in place (no allocation per number).
-        let has_text = match value {
-            Scalar::Str(s) => {
-                self.text.push_str(s);
-                true
-            }
-            Scalar::Int(i) => {
-                if i < 0 {
-                    self.text.push('-');
-                }
-                push_decimal(&mut self.text, i.unsigned_abs());
-                true
-            }
-            Scalar::UInt(u) => {
-                push_decimal(&mut self.text, u);
-                true
-            }
-            Scalar::Float(f) => write!(self.text, "{f}").is_ok(),
-            Scalar::Bool(b) => {
-                self.text.push_str(if b { "true" } else { "false" });
-                true
-            }
-            Scalar::Null => false,
-        };
+        let has_text = push_text(&mut self.text, value);
         let end = self.text.len();
         if has_text {
             // Kept in the text too, so that lowercasing it whole gives the keyword buffer.
@@ -555,6 +590,15 @@ impl Scratch {
         }
         let mut matched = Vec::new();
         let candidates = std::mem::take(&mut self.candidates);
+        if !self.unnamed_ends.is_empty()
+            && bucket
+                .always
+                .iter()
+                .chain(candidates.iter())
+                .any(|&v| set.keywords[v as usize])
+        {
+            self.enter_unnamed();
+        }
         for &v in bucket.always.iter().chain(candidates.iter()) {
             let variant = &set.variants[v as usize];
             let d = variant.det as usize;
@@ -702,6 +746,10 @@ impl FieldLoader<'_> {
     fn load_scalar(&mut self, name: &str, value: Scalar<'_>) {
         let s = &mut *self.scratch;
         let ids = s.ids_of(self.set, name, None);
+        if ids == [NO_FIELD; 2] {
+            s.push_unnamed(value);
+            return;
+        }
         let start = s.used as u32;
         s.push_scalar(value);
         s.end_field(ids, start, false, value == Scalar::Null);
@@ -738,15 +786,40 @@ impl FieldSink for FieldLoader<'_> {
     }
 
     fn list_item(&mut self, value: Scalar<'_>) {
-        self.scratch.push_scalar(value);
+        match self.list {
+            Some((ids, _)) if ids == [NO_FIELD; 2] => self.scratch.push_unnamed(value),
+            _ => self.scratch.push_scalar(value),
+        }
     }
 
     fn end_list(&mut self) {
         // An unmatched end (a source's bug) must not relabel values it did not list.
         if let Some((ids, start)) = self.list.take() {
-            self.scratch.end_field(ids, start, true, false);
+            if ids != [NO_FIELD; 2] {
+                self.scratch.end_field(ids, start, true, false);
+            }
         }
     }
+}
+
+/// Appends the text [`Value::to_text`] gives for `value`, written in place (no allocation per
+/// number); false for a null, which has none.
+#[inline(always)]
+fn push_text(out: &mut String, value: Scalar<'_>) -> bool {
+    match value {
+        Scalar::Str(s) => out.push_str(s),
+        Scalar::Int(i) => {
+            if i < 0 {
+                out.push('-');
+            }
+            push_decimal(out, i.unsigned_abs());
+        }
+        Scalar::UInt(u) => push_decimal(out, u),
+        Scalar::Float(f) => return write!(out, "{f}").is_ok(),
+        Scalar::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+        Scalar::Null => return false,
+    }
+    true
 }
 
 /// Appends `n` in decimal (what `Display` writes, without the formatting machinery, which
@@ -903,22 +976,44 @@ mod tests {
     use crate::{Pipeline, RuleSetBuilder};
 
     type Snapshot = (
-        String,
         Vec<(String, bool, [u32; 2])>,
-        Vec<Option<(u32, u32, bool, bool)>>,
+        Vec<String>,
+        Vec<Option<(Vec<String>, bool, bool)>>,
     );
 
-    /// What a loaded event is to the rules: the texts, each value's text and fields, and every
-    /// field's slot.
+    /// What a loaded event is to the rules: each value of a named field with its text and
+    /// fields, in order; the texts of the other values, which only keyword searches read (a
+    /// streamed event keeps them apart, a built one among the rest), in any order; and every
+    /// field's slot, by the texts of its values.
     fn snapshot(s: &Scratch) -> Snapshot {
-        let entries = s.entries[..s.used]
+        let named = s.entries[..s.used]
             .iter()
+            .filter(|e| e.ids != [NO_FIELD; 2])
             .map(|e| (s.orig(e).to_string(), e.has_text, e.ids))
             .collect();
-        let slots = (0..s.slots.len() as u32)
-            .map(|id| s.slot(id).map(|x| (x.start, x.len, x.list, x.null)))
+        let mut unnamed: Vec<String> = s.entries[..s.used]
+            .iter()
+            .filter(|e| e.ids == [NO_FIELD; 2] && e.has_text)
+            .map(|e| s.orig(e).to_string())
             .collect();
-        (s.text.clone(), entries, slots)
+        let mut start = 0;
+        for &end in &s.unnamed_ends {
+            unnamed.push(s.unnamed[start..end as usize].to_string());
+            start = end as usize + VALUE_SEPARATOR.len_utf8();
+        }
+        unnamed.sort();
+        let slots = (0..s.slots.len() as u32)
+            .map(|id| {
+                s.slot(id).map(|x| {
+                    let values = s.entries[x.start as usize..(x.start + x.len) as usize]
+                        .iter()
+                        .map(|e| s.orig(e).to_string())
+                        .collect();
+                    (values, x.list, x.null)
+                })
+            })
+            .collect();
+        (named, unnamed, slots)
     }
 
     fn object(fields: Vec<(&str, Value)>) -> Fields {

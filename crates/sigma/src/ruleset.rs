@@ -135,7 +135,7 @@ pub struct RuleSet {
     everywhere: Vec<u32>,
     /// Per variant: the literal sets it is evaluated on (none: evaluated on every event).
     required_sets: Vec<Vec<Vec<Literal>>>,
-    keywords: Vec<bool>,
+    pub(crate) keywords: Vec<bool>,
     buckets: Mutex<BucketCache>,
     unresolved: Vec<(usize, String)>,
     unrouted: Vec<usize>,

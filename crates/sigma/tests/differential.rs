@@ -30,6 +30,9 @@ impl Rng {
 }
 
 const FIELDS: &[&str] = &["A", "B", "C", "a", "Nested.D"];
+/// Event fields: the rules' and two no rule names, whose values only keyword searches read
+/// (the streamed engine keeps those apart until a keyword item is evaluated).
+const EVENT_FIELDS: &[&str] = &["A", "B", "C", "a", "Nested.D", "U", "Other.E"];
 const ATOMS: &[&str] = &[
     "ab",
     "AB",
@@ -165,7 +168,7 @@ fn random_rule(rng: &mut Rng, n: usize) -> String {
 fn random_event(rng: &mut Rng) -> Event {
     let mut e = Event::new();
     for _ in 0..rng.below(6) {
-        let field = *rng.pick(FIELDS);
+        let field = *rng.pick(EVENT_FIELDS);
         let value = match rng.below(10) {
             0 => Value::Null,
             1 => Value::Int(rng.below(20) as i64 - 2),
@@ -337,6 +340,10 @@ fn sigmahq_rules_on_events_built_from_their_literals() {
         let mut names: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         for _ in 0..6 {
             names.push(rng.pick(&fields).clone());
+        }
+        // A field no rule names: keyword rules (such as "Mimikatz Use") still search it.
+        if rng.chance(50) {
+            names.push("NoRuleNamesThis".to_string());
         }
         for name in names {
             let mut value = String::new();
