@@ -36,6 +36,10 @@
 //! holding a literal of each of its sets. A rule with no such set (negations, `fieldref`,
 //! numeric comparisons) runs on every event of its bucket.
 //!
+//! Values of fields no rule names matter to keyword lists only: a streamed event keeps their
+//! texts apart (lowercased for the keyword search) and gives them a place among the values only
+//! when a rule with a keyword item is about to be evaluated.
+//!
 //! ## Semantics worth knowing
 //! - Strings compare case-insensitively unless `cased`; `re` is case-sensitive unless `|i`.
 //! - Field names match ignoring ASCII case and spaces (`ThreatName` finds Defender's
