@@ -331,29 +331,24 @@ impl Scratch {
     /// Gives the values of unnamed fields entries, for a keyword item about to be evaluated:
     /// after the named ones, with their lowercased texts after everything in `lowered`.
     fn enter_unnamed(&mut self) {
-        let mut start = 0;
-        for i in 0..self.unnamed_ends.len() {
-            let end = self.unnamed_ends[i] as usize;
-            let value = self.unnamed.get(start..end).unwrap_or_default();
-            start = end + VALUE_SEPARATOR.len_utf8();
-            if self.used == self.entries.len() {
-                self.entries.push(Entry::default());
-            }
-            let orig = range(self.text.len(), self.text.len() + value.len());
-            self.text.push_str(value);
-            self.text.push(VALUE_SEPARATOR);
+        // Taken out for the loop (and put back, emptied, to keep their capacity).
+        let mut unnamed = std::mem::take(&mut self.unnamed);
+        let mut ends = std::mem::take(&mut self.unnamed_ends);
+        for value in separated_values(&unnamed, &ends) {
+            self.push_scalar(Scalar::Str(value));
             let lower_start = self.lowered.len();
             push_lowercase(&mut self.lowered, value);
-            let e = &mut self.entries[self.used];
-            e.orig = orig;
-            e.lower = range(lower_start, self.lowered.len());
+            let lower = range(lower_start, self.lowered.len());
             self.lowered.push(VALUE_SEPARATOR);
-            e.has_text = true;
-            e.ids = [NO_FIELD; 2];
-            self.used += 1;
+            if let Some(e) = self.entries.get_mut(self.used - 1) {
+                e.lower = lower;
+                e.ids = [NO_FIELD; 2];
+            }
         }
-        self.unnamed.clear();
-        self.unnamed_ends.clear();
+        unnamed.clear();
+        ends.clear();
+        self.unnamed = unnamed;
+        self.unnamed_ends = ends;
     }
 
     fn push_value(&mut self, value: &Value) {
@@ -802,6 +797,17 @@ impl FieldSink for FieldLoader<'_> {
     }
 }
 
+/// The values in `text` that end where `ends` say, each followed there by
+/// [`VALUE_SEPARATOR`].
+fn separated_values<'t>(text: &'t str, ends: &'t [u32]) -> impl Iterator<Item = &'t str> + 't {
+    let mut start = 0;
+    ends.iter().map(move |&end| {
+        let value = text.get(start..end as usize).unwrap_or_default();
+        start = end as usize + VALUE_SEPARATOR.len_utf8();
+        value
+    })
+}
+
 /// Appends the text [`Value::to_text`] gives for `value`, written in place (no allocation per
 /// number); false for a null, which has none.
 #[inline(always)]
@@ -996,11 +1002,7 @@ mod tests {
             .filter(|e| e.ids == [NO_FIELD; 2] && e.has_text)
             .map(|e| s.orig(e).to_string())
             .collect();
-        let mut start = 0;
-        for &end in &s.unnamed_ends {
-            unnamed.push(s.unnamed[start..end as usize].to_string());
-            start = end as usize + VALUE_SEPARATOR.len_utf8();
-        }
+        unnamed.extend(separated_values(&s.unnamed, &s.unnamed_ends).map(str::to_string));
         unnamed.sort();
         let slots = (0..s.slots.len() as u32)
             .map(|id| {
