@@ -5,6 +5,9 @@
 #    ../shared/datasets/evtx-attack-samples: events/s per core for parse-only (EVTX -> events,
 #    no rules) and for the hunt, and their ratio, measured in one run (target: <= 1.5x).
 # 2. The same over JSONL generated from those samples (target: >= 200k events/s per core).
+#    Each round is followed by probes of the machine's own pace (core latency and throughput,
+#    memory latency), printed beside the round's figures: this VM shares its host, and its
+#    slow periods show there.
 # 3. Peak RSS of `nativeguard hunt` over >= 1 GB of EVTX (the samples passed N times; target
 #    <= 150 MB), and its throughput with --threads 1 and 2.
 #
@@ -28,7 +31,7 @@ echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d
 echo "== commit: $(git rev-parse --short HEAD)  date: $(date -u +%FT%TZ)"
 echo
 echo "== 1+2. hunt vs parse-only, EVTX and JSONL, one thread, CPU time (fastest of $ROUNDS rounds)"
-"$BIN/examples/hunt_bench" "${RULES[@]}" --rounds "$ROUNDS" --jsonl "$TMP/samples.jsonl" -- "$SAMPLES"
+"$BIN/examples/hunt_bench" "${RULES[@]}" --rounds "$ROUNDS" --pace --jsonl "$TMP/samples.jsonl" -- "$SAMPLES"
 echo
 
 EVTX_BYTES=$(find "$SAMPLES" -name '*.evtx' -printf '%s\n' | awk '{s += $1} END {print s}')

@@ -1,6 +1,6 @@
 //! Hunt throughput against the parse-only floor, measured in one run (bench/hunt.sh runs it).
 //!
-//! `hunt_bench --rules DIR... [--rounds N] [--repeat N] [--jsonl FILE] -- LOGS...`
+//! `hunt_bench --rules DIR... [--rounds N] [--repeat N] [--jsonl FILE] [--pace] -- LOGS...`
 //!
 //! 1. parse-only: every input read into events, no rules (`Reader::events`): the floor;
 //! 2. hunt: the same, each event evaluated by the rule set (Windows pipeline), as
@@ -21,6 +21,12 @@
 //! already in the engine's memo.
 //! Times are this process's CPU time (user + system, to the nanosecond: `bench/cpu_time.rs`), so
 //! events/s is per core: everything runs on one thread.
+//!
+//! With `--pace`, each round ends with three probes of the machine's own pace, printed beside
+//! the round's events/s: a chain of dependent multiplications (the core's latency), eight
+//! independent xorshift streams (the core's throughput, which a busy sibling hyperthread
+//! shares) and a chase of dependent loads through 64 MB in a random order (the memory
+//! system). A turn of passes that is not counted follows (the chase has emptied the caches).
 
 use nativeguard_event::Discard;
 use nativeguard_logs::{discover, EventTexts, Format, Input, Reader};
@@ -262,19 +268,33 @@ fn paired(phase: &[Round], floor: &[Round]) -> f64 {
     )
 }
 
-fn compare(label: &str, inputs: &[Input], rules: &Arc<RuleSet>, rounds: usize, repeat: usize) {
+fn compare(
+    label: &str,
+    inputs: &[Input],
+    rules: &Arc<RuleSet>,
+    rounds: usize,
+    repeat: usize,
+    probe: Option<&PaceProbe>,
+) {
     const PARSE: usize = 0;
     const STREAMED: usize = 1;
     const HUNT: usize = 2;
     let phases = [Phase::Build, Phase::Stream, Phase::Hunt(rules)];
     // Every pass of each phase, in order: a round is `repeat` consecutive ones.
     let mut passes: [Vec<Round>; 3] = Default::default();
+    let mut paces = Vec::new();
     for _ in 0..rounds {
         for pass in 0..repeat {
             // Rotating the order keeps any phase from always running first after another.
             for turn in 0..phases.len() {
                 let phase = (pass + turn) % phases.len();
                 passes[phase].push(run(inputs, phases[phase]));
+            }
+        }
+        if let Some(probe) = probe {
+            paces.push(probe.measure());
+            for phase in phases {
+                run(inputs, phase);
             }
         }
     }
@@ -326,6 +346,95 @@ fn compare(label: &str, inputs: &[Input], rules: &Arc<RuleSet>, rounds: usize, r
         paired(&passes[HUNT], &passes[STREAMED]),
         (h.cpu - s.cpu) / h.events as f64 * 1e6,
     );
+    let rates =
+        |rounds: &[Round]| -> Vec<f64> { rounds.iter().map(|r| r.events as f64 / r.cpu).collect() };
+    let (parse_rates, hunt_rates) = (rates(&parse), rates(&hunt));
+    for (i, pace) in paces.iter().enumerate() {
+        println!(
+            "  round {}: parse-only {:.0}, hunt {:.0} events/s per core; then core chain {:.1} ms, parallel {:.1} ms, memory {:.1} ns per load",
+            i + 1,
+            parse_rates[i],
+            hunt_rates[i],
+            pace.chain_ms,
+            pace.parallel_ms,
+            pace.load_ns
+        );
+    }
+}
+
+/// What [`PaceProbe::measure`] found.
+struct Pace {
+    /// Milliseconds for a fixed chain of dependent multiplications.
+    chain_ms: f64,
+    /// Milliseconds for a fixed amount of independent integer work.
+    parallel_ms: f64,
+    /// Nanoseconds per load of a chase through memory far larger than the caches.
+    load_ns: f64,
+}
+
+/// The machine's pace, apart from any benchmark: the core alone, and the memory system alone.
+struct PaceProbe {
+    /// A single cycle through every slot, in a random order (`next[i]` follows `i`).
+    next: Vec<u32>,
+}
+
+impl PaceProbe {
+    /// 64 MB of `u32`s: far beyond the caches of one core.
+    const SLOTS: u32 = 16 << 20;
+    const LOADS: u32 = 200_000;
+    const CHAIN_STEPS: u64 = 20_000_000;
+    const STREAM_STEPS: u64 = 10_000_000;
+
+    fn new() -> PaceProbe {
+        // Sattolo's shuffle gives one cycle through all slots, so the chase never settles
+        // into a short loop the caches could hold.
+        let mut order: Vec<u32> = (0..Self::SLOTS).collect();
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        for i in (1..order.len()).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            order.swap(i, (state % i as u64) as usize);
+        }
+        let mut next = vec![0; order.len()];
+        for (i, &slot) in order.iter().enumerate() {
+            next[slot as usize] = order[(i + 1) % order.len()];
+        }
+        PaceProbe { next }
+    }
+
+    fn measure(&self) -> Pace {
+        let started = Instant::now();
+        let mut product: u64 = 1;
+        for i in 0..Self::CHAIN_STEPS {
+            product = (product.wrapping_mul(0x0100_0000_01b3) ^ i).rotate_left(7);
+        }
+        std::hint::black_box(product);
+        let chain_ms = started.elapsed().as_secs_f64() * 1e3;
+        let started = Instant::now();
+        let mut streams: [u64; 8] = std::array::from_fn(|i| 0x2545_f491_4f6c_dd1d + i as u64);
+        for _ in 0..Self::STREAM_STEPS {
+            for x in &mut streams {
+                *x ^= *x << 13;
+                *x ^= *x >> 7;
+                *x ^= *x << 17;
+            }
+            streams = std::hint::black_box(streams);
+        }
+        let parallel_ms = started.elapsed().as_secs_f64() * 1e3;
+        let started = Instant::now();
+        let mut slot = 0u32;
+        for _ in 0..Self::LOADS {
+            slot = self.next[slot as usize];
+        }
+        std::hint::black_box(slot);
+        let load_ns = started.elapsed().as_secs_f64() * 1e9 / f64::from(Self::LOADS);
+        Pace {
+            chain_ms,
+            parallel_ms,
+            load_ns,
+        }
+    }
 }
 
 fn main() -> std::io::Result<()> {
@@ -334,6 +443,7 @@ fn main() -> std::io::Result<()> {
     let (options, logs) = args.split_at(split);
     let logs: Vec<&Path> = logs.iter().skip(1).map(Path::new).collect();
     let (mut rule_dirs, mut rounds, mut jsonl, mut repeat) = (Vec::new(), 3, None, 10);
+    let mut pace = false;
     let mut it = options.iter();
     while let Some(option) = it.next() {
         match option.as_str() {
@@ -341,6 +451,7 @@ fn main() -> std::io::Result<()> {
             "--rounds" => rounds = it.next().and_then(|n| n.parse().ok()).unwrap_or(3),
             "--jsonl" => jsonl = it.next().map(PathBuf::from),
             "--repeat" => repeat = it.next().and_then(|n| n.parse().ok()).unwrap_or(10),
+            "--pace" => pace = true,
             other => panic!("unknown option {other}"),
         }
     }
@@ -361,7 +472,8 @@ fn main() -> std::io::Result<()> {
         .filter(|i| i.format == Format::Evtx)
         .collect();
     println!("inputs: {} EVTX files", evtx.len());
-    compare("EVTX", &evtx, &rules, rounds, repeat);
+    let probe = pace.then(PaceProbe::new);
+    compare("EVTX", &evtx, &rules, rounds, repeat, probe.as_ref());
 
     if let Some(path) = jsonl {
         let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
@@ -381,7 +493,7 @@ fn main() -> std::io::Result<()> {
             path,
             format: Format::Jsonl,
         }];
-        compare("JSONL", &input, &rules, rounds, repeat);
+        compare("JSONL", &input, &rules, rounds, repeat, probe.as_ref());
     }
     Ok(())
 }
