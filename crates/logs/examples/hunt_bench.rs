@@ -243,7 +243,12 @@ fn median(mut values: Vec<f64>) -> f64 {
 /// The median over rounds of events/s per core: the typical round, beside the fastest (a
 /// round in a quiet moment of the shared machine).
 fn median_rate(rounds: &[Round]) -> f64 {
-    median(rounds.iter().map(|r| r.events as f64 / r.cpu).collect())
+    median(rates(rounds))
+}
+
+/// Each round's events/s per core.
+fn rates(rounds: &[Round]) -> Vec<f64> {
+    rounds.iter().map(|r| r.events as f64 / r.cpu).collect()
 }
 
 /// The fastest single pass's events/s per core: the cost with the least interference from the
@@ -346,15 +351,11 @@ fn compare(
         paired(&passes[HUNT], &passes[STREAMED]),
         (h.cpu - s.cpu) / h.events as f64 * 1e6,
     );
-    let rates =
-        |rounds: &[Round]| -> Vec<f64> { rounds.iter().map(|r| r.events as f64 / r.cpu).collect() };
-    let (parse_rates, hunt_rates) = (rates(&parse), rates(&hunt));
-    for (i, pace) in paces.iter().enumerate() {
+    let per_round = rates(&parse).into_iter().zip(rates(&hunt)).zip(&paces);
+    for (i, ((parse_rate, hunt_rate), pace)) in per_round.enumerate() {
         println!(
-            "  round {}: parse-only {:.0}, hunt {:.0} events/s per core; then core chain {:.1} ms, parallel {:.1} ms, memory {:.1} ns per load",
+            "  round {}: parse-only {parse_rate:.0}, hunt {hunt_rate:.0} events/s per core; then core chain {:.1} ms, parallel {:.1} ms, memory {:.1} ns per load",
             i + 1,
-            parse_rates[i],
-            hunt_rates[i],
             pace.chain_ms,
             pace.parallel_ms,
             pace.load_ns
