@@ -7,7 +7,7 @@
 # 2. The same over JSONL generated from those samples (target: >= 200k events/s per core).
 #    Each round is followed by probes of the machine's own pace (core latency and throughput,
 #    memory latency), printed beside the round's figures: this VM shares its host, and its
-#    slow periods show there.
+#    slow periods often show there (a probe takes 0.1 s, a round several seconds).
 # 3. Peak RSS of `nativeguard hunt` over >= 1 GB of EVTX (the samples passed N times; target
 #    <= 150 MB), and its throughput with --threads 1 and 2.
 #
