@@ -53,18 +53,19 @@ pub(crate) fn flatten(event: &Event) -> Vec<(String, &Value)> {
 }
 
 /// A field by name: the first field whose dotted name, or whose name after one of the
-/// pipeline's prefixes, equals `field` ignoring ASCII case.
+/// pipeline's prefixes, equals `field` in [`field_key`] form (ASCII case and spaces ignored).
 pub(crate) fn lookup<'a>(
     flat: &[(String, &'a Value)],
     prefixes: &[String],
     field: &str,
 ) -> Option<&'a Value> {
+    let key = field_key(field);
     flat.iter()
         .find(|(name, _)| {
-            name.eq_ignore_ascii_case(field)
+            field_key(name) == key
                 || prefixes.iter().any(|p| {
                     name.strip_prefix(p.as_str())
-                        .is_some_and(|rest| rest.eq_ignore_ascii_case(field))
+                        .is_some_and(|rest| field_key(rest) == key)
                 })
         })
         .map(|(_, v)| *v)

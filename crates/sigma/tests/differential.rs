@@ -29,10 +29,14 @@ impl Rng {
     }
 }
 
-const FIELDS: &[&str] = &["A", "B", "C", "a", "Nested.D"];
+/// Rule fields. Names compare ignoring ASCII case and spaces: `Sp ace` names the events'
+/// `Space` and `S pace` alike.
+const FIELDS: &[&str] = &["A", "B", "C", "a", "Nested.D", "Sp ace"];
 /// Event fields: the rules' and two no rule names, whose values only keyword searches read
 /// (the streamed engine keeps those apart until a keyword item is evaluated).
-const EVENT_FIELDS: &[&str] = &["A", "B", "C", "a", "Nested.D", "U", "Other.E"];
+const EVENT_FIELDS: &[&str] = &[
+    "A", "B", "C", "a", "Nested.D", "Space", "S pace", "U", "Other.E",
+];
 const ATOMS: &[&str] = &[
     "ab",
     "AB",
