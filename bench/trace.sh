@@ -4,6 +4,11 @@
 # trapped, so the seccomp filter allows it in the kernel), under `strace -f --seccomp-bpf` with
 # the same trap list, and under plain `strace -f` (every call stops twice).
 #
+# The floor (bench/trace_floor.c): the command run under a one-instruction allow-all seccomp
+# filter, with no tracer, after one extra exec. Every seccomp-based tracer pays at least that
+# (the kernel's seccomp entry on each call, a process start and an exec), so trace over the
+# floor is the tracer's own cost and the floor over bare is the platform's.
+#
 # The same rounds also run the workload with 1 call and with CALLS/10 calls, bare and traced,
 # to split trace's cost into
 # - per call: the extra time of the last 90% of the calls, ((trace N - trace N/10) -
@@ -19,7 +24,8 @@
 # runs of a round alike and cancels in the pair.
 #
 # Usage: bench/trace.sh [CALLS] [RUNS]   (defaults: 1000000 calls, 11 runs; medians reported)
-# NATIVEGUARD=path/to/nativeguard times that binary instead of building one;
+# NATIVEGUARD=path/to/nativeguard times that binary instead of building one; PLAIN=0 skips
+# plain `strace -f`;
 # BASELINE=path/to/other/nativeguard also times that one in the same rounds (A/B).
 # Needs: cc, bc, a release build of nativeguard (built here), strace (optional).
 set -euo pipefail
@@ -33,6 +39,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 cc -O2 -o "$work/getppid" "$root/bench/trace_getppid.c"
+cc -O2 -o "$work/trace_floor" "$root/bench/trace_floor.c"
 if [ -n "${NATIVEGUARD:-}" ]; then
     ng=$NATIVEGUARD
 else
@@ -78,7 +85,7 @@ echo "bench/trace.sh: $calls getppid() calls, median of $runs interleaved runs, 
 echo "binary $ng, commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # Interleaved rounds, so that load from other processes on the machine falls on every
 # variant alike.
-for variant in bare trace bare1 trace1 bare10 trace10 seccomp base base1; do : >"$work/$variant"; done
+for variant in bare trace floor bare1 trace1 bare10 trace10 seccomp base base1; do : >"$work/$variant"; done
 for _ in $(seq "$runs"); do
     elapsed "$work/getppid" 1 >>"$work/bare1"
     elapsed "$ng" trace --format jsonl -- "$work/getppid" 1 >>"$work/trace1"
@@ -86,6 +93,7 @@ for _ in $(seq "$runs"); do
     elapsed "$ng" trace --format jsonl -- "$work/getppid" "$tenth" >>"$work/trace10"
     elapsed "$work/getppid" "$calls" >>"$work/bare"
     elapsed "$ng" trace --format jsonl -- "$work/getppid" "$calls" >>"$work/trace"
+    elapsed "$work/trace_floor" "$work/getppid" "$calls" >>"$work/floor"
     if [ -n "${BASELINE:-}" ]; then
         elapsed "$BASELINE" trace --format jsonl -- "$work/getppid" 1 >>"$work/base1"
         elapsed "$BASELINE" trace --format jsonl -- "$work/getppid" "$calls" >>"$work/base"
@@ -94,7 +102,7 @@ for _ in $(seq "$runs"); do
         elapsed strace -f --seccomp-bpf -e trace="$trap_list" -o /dev/null "$work/getppid" "$calls" >>"$work/seccomp"
     fi
 done
-for variant in bare trace bare1 trace1 bare10 trace10; do
+for variant in bare trace floor bare1 trace1 bare10 trace10; do
     declare "$variant=$(median <"$work/$variant")"
 done
 printf '%-34s %8ss  %6s\n' "bare" "$(seconds "$bare")" "1.00x"
@@ -111,6 +119,9 @@ printf '  start-up, 1-call command: %.1f ms traced vs %.1f ms bare: +%.1f ms (pa
     "$(echo "$trace1 / 1000000" | bc -l)" "$(echo "$bare1 / 1000000" | bc -l)" \
     "$(echo "($trace1 - $bare1) / 1000000" | bc -l)" \
     "$(paste "$work/trace1" "$work/bare1" | awk '{print $1 - $2}' | median | awk '{print $1 / 1e6}')"
+printf '%-34s %8ss  %6sx  paired %sx;  trace over the floor: %sx, paired %sx\n' \
+    "floor (allow-all filter, no tracer)" "$(seconds "$floor")" "$(ratio "$floor" "$bare")" \
+    "$(paired "$work/floor" "$work/bare")" "$(ratio "$trace" "$floor")" "$(paired "$work/trace" "$work/floor")"
 if [ -n "${BASELINE:-}" ]; then
     base=$(median <"$work/base")
     base1=$(median <"$work/base1")
@@ -122,9 +133,12 @@ if $have_strace; then
     seccomp=$(median <"$work/seccomp")
     printf '%-34s %8ss  %6sx  paired %sx\n' "strace -f --seccomp-bpf (same set)" "$(seconds "$seccomp")" \
         "$(ratio "$seccomp" "$bare")" "$(paired "$work/seccomp" "$work/bare")"
-    # Plain strace stops twice per call: one run shows the order of magnitude.
-    plain=$(elapsed strace -f -o /dev/null "$work/getppid" "$calls")
-    printf '%-34s %8ss  %6sx  (1 run)\n' "strace -f" "$(seconds "$plain")" "$(ratio "$plain" "$bare")"
+    # Plain strace stops twice per call: one run shows the order of magnitude (PLAIN=0 skips
+    # it: on this VM it takes minutes).
+    if [ "${PLAIN:-1}" != 0 ]; then
+        plain=$(elapsed strace -f -o /dev/null "$work/getppid" "$calls")
+        printf '%-34s %8ss  %6sx  (1 run)\n' "strace -f" "$(seconds "$plain")" "$(ratio "$plain" "$bare")"
+    fi
 else
     echo "strace: not installed (apt-get install strace) - skipped"
 fi
@@ -132,9 +146,10 @@ fi
 # Per call, timed inside the command (the loop alone, none of the tracer's start or exit):
 # nanoseconds per getppid bare, under trace and under strace --seccomp-bpf, and the paired
 # extra (median over rounds of variant_i - bare_i), PERCALL_RUNS rounds (default: RUNS).
-for variant in callbare calltrace callseccomp; do : >"$work/$variant"; done
+for variant in callbare calltrace callfloor callseccomp; do : >"$work/$variant"; done
 for _ in $(seq "${PERCALL_RUNS:-$runs}"); do
     "$work/getppid" "$calls" time 2>>"$work/callbare"
+    "$work/trace_floor" "$work/getppid" "$calls" time 2>>"$work/callfloor"
     "$ng" trace --output /dev/null -- "$work/getppid" "$calls" time 2>&1 >/dev/null |
         head -n 1 >>"$work/calltrace"
     if $have_strace; then
@@ -143,6 +158,7 @@ for _ in $(seq "${PERCALL_RUNS:-$runs}"); do
     fi
 done
 per_call_line="per call, timed in the command: bare $(median <"$work/callbare" | xargs printf '%.1f') ns"
+per_call_line+=", floor +$(paste "$work/callfloor" "$work/callbare" | awk '{print $1 - $2}' | median | xargs printf '%.1f') ns"
 per_call_line+=", trace +$(paste "$work/calltrace" "$work/callbare" | awk '{print $1 - $2}' | median | xargs printf '%.1f') ns"
 if $have_strace; then
     per_call_line+=", strace --seccomp-bpf +$(paste "$work/callseccomp" "$work/callbare" | awk '{print $1 - $2}' | median | xargs printf '%.1f') ns"
