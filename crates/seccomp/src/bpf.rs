@@ -312,27 +312,34 @@ pub fn verify(program: &Program) -> Result<(), Error> {
             }
             ALU => {
                 let op = insn.code & 0xf0;
-                if !matches!(
-                    op,
-                    ADD | SUB | MUL | DIV | OR | AND | LSH | RSH | NEG | MOD | XOR
-                ) || insn.code & !0xff != 0
+                if !matches!(op, ADD | SUB | MUL | DIV | OR | AND | LSH | RSH | NEG | XOR)
+                    || insn.code & !0xff != 0
+                    || (op == NEG && insn.code != ALU | NEG)
                 {
+                    // seccomp_check_filter has no BPF_MOD; `neg` has no K/X form.
                     return fail(index, format!("opcode {:#06x} not allowed", insn.code));
                 }
-                if insn.code & X == K && matches!(op, DIV | MOD) && insn.k == 0 {
+                if insn.code & X == K && op == DIV && insn.k == 0 {
                     return fail(index, "division by zero".into());
+                }
+                if insn.code & X == K && matches!(op, LSH | RSH) && insn.k >= 32 {
+                    return fail(index, format!("shift by {}", insn.k));
                 }
             }
             JMP => {
                 let op = insn.code & 0xf0;
-                if !matches!(op, JA | JEQ | JGT | JGE | JSET) || insn.code & !0xff != 0 {
+                if !matches!(op, JA | JEQ | JGT | JGE | JSET)
+                    || insn.code & !0xff != 0
+                    || (op == JA && insn.code != JMP | JA)
+                {
                     return fail(index, format!("opcode {:#06x} not allowed", insn.code));
                 }
+                // The target must be an instruction: pc + 1 + offset < len (bpf_check_classic).
                 if op == JA {
-                    if insn.k as usize > remaining {
+                    if insn.k as usize >= remaining {
                         return fail(index, format!("ja +{} jumps past the end", insn.k));
                     }
-                } else if insn.jt as usize > remaining || insn.jf as usize > remaining {
+                } else if insn.jt as usize >= remaining || insn.jf as usize >= remaining {
                     return fail(
                         index,
                         format!("jump +{}/+{} past the end", insn.jt, insn.jf),
@@ -357,6 +364,35 @@ pub fn verify(program: &Program) -> Result<(), Error> {
     let last = code.len() - 1;
     if code[last].class() != RET {
         return fail(last, "the last instruction is not a return".into());
+    }
+    check_loads_and_stores(code)
+}
+
+/// The kernel's `check_load_and_stores`: a scratch-memory load must follow a store to that cell
+/// on every path (jumps are known to be forward and in bounds here).
+fn check_loads_and_stores(code: &[SockFilter]) -> Result<(), Error> {
+    let mut masks = vec![u16::MAX; code.len()];
+    let mut valid = 0u16;
+    for (pc, insn) in code.iter().enumerate() {
+        valid &= masks[pc];
+        let class = insn.class();
+        if class == ST || class == STX {
+            valid |= 1 << insn.k;
+        } else if insn.code == LD | MEM || insn.code == LDX | MEM {
+            if valid & (1 << insn.k) == 0 {
+                return Err(Error::Verify {
+                    index: pc,
+                    message: format!("scratch memory M[{}] read before any store", insn.k),
+                });
+            }
+        } else if insn.is_ja() {
+            masks[pc + 1 + insn.k as usize] &= valid;
+            valid = u16::MAX;
+        } else if insn.is_conditional_jump() {
+            masks[pc + 1 + usize::from(insn.jt)] &= valid;
+            masks[pc + 1 + usize::from(insn.jf)] &= valid;
+            valid = u16::MAX;
+        }
     }
     Ok(())
 }
@@ -414,13 +450,17 @@ pub fn run(program: &Program, data: &SeccompData) -> Result<(u32, usize), Error>
                     ADD => a.wrapping_add(src),
                     SUB => a.wrapping_sub(src),
                     MUL => a.wrapping_mul(src),
-                    DIV => a.checked_div(src).unwrap_or(0),
-                    MOD => a.checked_rem(src).unwrap_or(0),
+                    // Classic BPF ends the program with 0 on a division by zero
+                    // (convert_bpf_filter), i.e. SECCOMP_RET_KILL_THREAD.
+                    DIV | MOD if src == 0 => return Ok((0, steps)),
+                    DIV => a / src,
+                    MOD => a % src,
                     OR => a | src,
                     AND => a & src,
                     XOR => a ^ src,
-                    LSH => a.checked_shl(src).unwrap_or(0),
-                    RSH => a.checked_shr(src).unwrap_or(0),
+                    // The kernel takes the shift count modulo 32 (`& 31`).
+                    LSH => a.wrapping_shl(src),
+                    RSH => a.wrapping_shr(src),
                     NEG => a.wrapping_neg(),
                     _ => return Err(fault(pc, "bad ALU op")),
                 };
