@@ -81,3 +81,41 @@ fn i386_setuid16_with_bit_16_set_is_still_denied_kernel() {
         got[2]
     );
 }
+
+/// x32's ptrace (0x40000000 | 521) is `compat_sys_ptrace(compat_long_t request, compat_long_t
+/// pid, ...)`: the kernel keeps the low 32 bits of every argument (kernel/ptrace.c), but the
+/// x32 table types them `long` (64 bits) from the native prototype. A rule denying
+/// PTRACE_ATTACH (16) misses request 0x1_0000_0010. (x32 is off on the review host's kernel, so
+/// this is checked against the simulator only.)
+#[test]
+fn x32_compat_ptrace_request_with_high_bits_is_still_denied() {
+    const PTRACE_ATTACH: u64 = 16;
+    let policy = Policy {
+        default_action: Action::Allow,
+        rules: vec![Rule::new(&["ptrace"], Action::Errno(EACCES as u16)).with(
+            0,
+            CmpOp::Eq,
+            PTRACE_ATTACH,
+            0,
+        )],
+        ..Policy::default()
+    };
+    let arches = Arch::host_abis();
+    let program = compile(&policy, arches, &CompileOptions::default()).unwrap();
+    let nr = lookup(Arch::X32, "ptrace").unwrap();
+    let plain = SeccompData::new(Arch::X32, nr, [PTRACE_ATTACH, 1, 0, 0, 0, 0]);
+    assert_eq!(
+        Action::from_ret(simulate(&program, &plain)),
+        Some(Action::Errno(13))
+    );
+    let high = SeccompData::new(
+        Arch::X32,
+        nr,
+        [0x1_0000_0000 | PTRACE_ATTACH, 1, 0, 0, 0, 0],
+    );
+    assert_eq!(
+        Action::from_ret(simulate(&program, &high)),
+        Some(Action::Errno(13)),
+        "x32 ptrace(0x1_0000_0010, ...) is PTRACE_ATTACH to compat_sys_ptrace"
+    );
+}
