@@ -198,6 +198,14 @@ fn int(raw: u64) -> String {
     format!("{}{}", low as i32, note.unwrap_or_default())
 }
 
+/// The value the kernel sees for a 16-bit argument (`umode_t`, i386's `old_uid_t`), noting
+/// ignored high bits.
+fn short(raw: u64) -> String {
+    let low = raw as u16;
+    let note = (raw >> 16 != 0).then(|| format!(" /* {raw:#x} */"));
+    format!("{low}{}", note.unwrap_or_default())
+}
+
 fn named_int<T: Copy + Into<u64>>(raw: u64, names: &[(T, &str)]) -> String {
     let (low, note) = int_value(raw);
     let body = names
@@ -568,6 +576,7 @@ fn generic(arch: Arch, name: &str, args: &[u64; 6]) -> Vec<String> {
             .iter()
             .zip(args)
             .map(|(kind, &value)| match kind {
+                ArgType::Short => short(value),
                 ArgType::Int => int(value),
                 ArgType::Long if value < 0x10000 => value.to_string(),
                 ArgType::Long => hex(value),

@@ -440,11 +440,15 @@ impl Builder {
 
     /// Code that reaches `ok` when the condition holds and `fail` otherwise. 64-bit comparisons
     /// decide on the high words first and look at the low words only when those are equal.
+    /// Arguments narrower than 32 bits (16-bit modes and uids) are masked to their width, and
+    /// so are the values they are compared with, as the kernel truncates them.
     fn condition(&mut self, c: ArgCondition, bits: u32, ok: Label, fail: Label) {
         let lo_offset = bpf::SeccompData::args_offset(c.index);
         let hi_offset = lo_offset + 4;
-        let (v_hi, v_lo) = ((c.value >> 32) as u32, c.value as u32);
-        let (t_hi, t_lo) = ((c.value_two >> 32) as u32, c.value_two as u32);
+        let narrow = (bits < 32).then(|| (1u32 << bits) - 1);
+        let width = narrow.unwrap_or(u32::MAX);
+        let (v_hi, v_lo) = ((c.value >> 32) as u32, c.value as u32 & width);
+        let (t_hi, t_lo) = ((c.value_two >> 32) as u32, c.value_two as u32 & width);
         let wide = bits > 32;
         if c.op == CmpOp::MaskedEq {
             if wide {
@@ -494,6 +498,9 @@ impl Builder {
             self.define(next);
         }
         self.load(lo_offset);
+        if let Some(mask) = narrow {
+            self.and(mask);
+        }
         match c.op {
             CmpOp::Eq => self.jump(bpf::JEQ, v_lo, ok, fail),
             CmpOp::Ne => self.jump(bpf::JEQ, v_lo, fail, ok),

@@ -12,18 +12,20 @@
 //!
 //! * [`Policy`], [`Rule`], [`Action`], [`ArgCondition`]: the model. [`Policy::from_oci_json`]
 //!   reads the OCI runtime-spec `linux.seccomp` object and Docker's profile format (`archMap`,
-//!   `includes`/`excludes`); [`Policy::to_oci_json`] writes it back.
+//!   `includes`/`excludes`); [`Policy::to_oci_json`] writes it back (refusing a rule with two
+//!   conditions on one argument, which OCI readers take as "either").
 //! * [`compile`]: one program for every requested ABI; the architecture is checked first, x32
 //!   numbers (bit 0x40000000) are told from x86_64 numbers in the same `AUDIT_ARCH_X86_64`
 //!   section; numbers are dispatched by binary search over ranges of equal outcome; `int`
-//!   arguments are compared on their low 32 bits only (the kernel truncates them), 64-bit ones
-//!   across both halves; numbers above the highest known syscall get ENOSYS; more than 4,096
+//!   arguments are compared on their low 32 bits only and 16-bit ones (`umode_t`, i386's
+//!   `old_uid_t`) on their low 16 (the kernel truncates them), 64-bit ones across both halves; numbers above the highest known syscall get ENOSYS; more than 4,096
 //!   instructions is an error.
 //! * Semantics shared by the compiler and [`Policy::evaluate`]: when several rules match a call
 //!   the most restrictive action wins (the kernel's order for stacked filters; ties go to the
 //!   earlier rule); numbers the ABI's table lacks below its highest syscall take the verdict of
 //!   the syscall just below them (the kernel answers ENOSYS to them anyway), which lets ranges
-//!   merge; see [`Policy`].
+//!   merge; see [`Policy`]. The program's verdict is not always consulted: Linux 6.14+ runs
+//!   x86_64 `uretprobe` and 6.16+ `uprobe` (issued by uprobe trampolines) without any filter.
 //! * [`bpf`]: [`SockFilter`], [`verify`], [`simulate`], [`disassemble`], [`stats`].
 //! * [`optimize`]: instruction-level passes (jump threading, `ja` to `ret`, equal-target
 //!   conditionals, dead code), each tested on its own and, through the differential tests and

@@ -412,7 +412,29 @@ impl Policy {
     }
 
     /// Writes the policy as an OCI `linux.seccomp` object (pretty-printed).
-    pub fn to_oci_json(&self) -> String {
+    ///
+    /// Fails for a rule with two conditions on one argument: here they must both hold, but OCI
+    /// readers (runc, and [`Policy::from_oci_json`]) take conditions on a repeated index as
+    /// separate rules, any one of which suffices, so writing it would widen the policy.
+    pub fn to_oci_json(&self) -> Result<String, Error> {
+        for (index, rule) in self.rules.iter().enumerate() {
+            let mut seen = [false; 256];
+            for c in &rule.conditions {
+                let slot = &mut seen[usize::from(c.index)];
+                if *slot {
+                    return Err(Error::Rule {
+                        rule: index,
+                        syscall: rule.names.join(","),
+                        message: format!(
+                            "two conditions on argument {} must both hold, which OCI JSON cannot \
+                             say (its readers take either); split the rule or use one condition",
+                            c.index
+                        ),
+                    });
+                }
+                *slot = true;
+            }
+        }
         let (default_name, default_errno) = action_name(self.default_action);
         let mut top = Map::new();
         top.insert("defaultAction".into(), json!(default_name));
@@ -462,7 +484,7 @@ impl Policy {
         top.insert("syscalls".into(), Value::Array(syscalls));
         let mut text = serde_json::to_string_pretty(&Value::Object(top)).unwrap_or_default();
         text.push('\n');
-        text
+        Ok(text)
     }
 }
 

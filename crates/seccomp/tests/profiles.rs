@@ -107,7 +107,8 @@ fn every_shipped_example_reads_and_compiles() {
         assert!(!policy.rules.is_empty(), "{name}");
         let program = compile(&policy, arches, &CompileOptions::default()).unwrap();
         // Round trip through our own writer keeps every verdict.
-        let again = Policy::from_oci_json(&policy.to_oci_json(), &resolve(arches)).unwrap();
+        let written = policy.to_oci_json().unwrap();
+        let again = Policy::from_oci_json(&written, &resolve(arches)).unwrap();
         assert_eq!(again.rules, policy.rules, "{name}");
         let program2 = compile(&again, arches, &CompileOptions::default()).unwrap();
         assert_eq!(program.instructions, program2.instructions, "{name}");

@@ -9,7 +9,10 @@
 //! linux-headers-6.1.0-54-common) plus `gen/curated.tsv` for calls newer than 6.1 and arch-specific
 //! entry points. The seccomp compiler needs the types because the kernel reads an `int` argument
 //! from the low 32 bits of its register only: a filter comparing all 64 bits of
-//! `socket(0x1_00000010, ...)` misses `AF_NETLINK`.
+//! `socket(0x1_00000010, ...)` misses `AF_NETLINK`. Likewise a `umode_t` or i386's 16-bit uid
+//! (`setuid` is `sys_setuid16` there) is read from the low 16 bits, and x32's own calls
+//! (numbers 512-547) run the `compat_sys_*` entry points, whose `compat_long_t` arguments are
+//! 32-bit.
 //!
 //! Main items: [`Arch`] (with its `AUDIT_ARCH_*` value and x32 bit), [`Syscall`], [`ArgType`],
 //! [`lookup`] (name -> number), [`name`] (number -> name) and [`Arch::highest_nr`].
@@ -168,7 +171,11 @@ impl fmt::Display for Arch {
 /// How the kernel reads one syscall argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ArgType {
-    /// `int`, `unsigned int`, `pid_t`, `umode_t`...: the kernel uses the low 32 bits only.
+    /// `umode_t`, and i386's `old_uid_t` / `old_gid_t` (the `*16` uid calls): the kernel uses
+    /// the low 16 bits only.
+    Short,
+    /// `int`, `unsigned int`, `pid_t`, and x32's `compat_long_t`...: the kernel uses the low
+    /// 32 bits only.
     Int,
     /// `long`, `size_t`, `loff_t`, `u64`...: the whole register.
     Long,
@@ -180,14 +187,16 @@ impl ArgType {
     /// The number of low bits of the register the kernel reads for this argument on `arch`.
     pub fn bits(self, arch: Arch) -> u32 {
         match self {
+            ArgType::Short => 16,
             ArgType::Int => 32,
             ArgType::Long | ArgType::Pointer => arch.register_bits(),
         }
     }
 
-    /// `int`, `long` or `pointer`.
+    /// `short`, `int`, `long` or `pointer`.
     pub fn as_str(self) -> &'static str {
         match self {
+            ArgType::Short => "short",
             ArgType::Int => "int",
             ArgType::Long => "long",
             ArgType::Pointer => "pointer",

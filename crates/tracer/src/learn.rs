@@ -142,8 +142,12 @@ impl Learner {
 
     /// The learned policy as OCI `linux.seccomp` JSON (what `--learn FILE` writes; loadable
     /// with `Policy::from_oci_json` and by `nativeguard sandbox --policy`).
-    pub fn to_oci_json(&self) -> String {
-        self.to_policy().to_oci_json()
+    pub fn to_oci_json(&self) -> Result<String, crate::Error> {
+        self.to_policy()
+            .to_oci_json()
+            .map_err(|e| crate::Error::Learn {
+                message: e.to_string(),
+            })
     }
 
     /// The smallest policy that lets the learned run pass (see the module notes).
@@ -304,8 +308,12 @@ mod tests {
             );
         }
         learner.record(Arch::I386, Some("read"), 3, &[0; 6], &mut no_memory);
-        let json = learner.to_oci_json();
-        assert_eq!(json, learner.clone().to_oci_json(), "deterministic");
+        let json = learner.to_oci_json().unwrap();
+        assert_eq!(
+            json,
+            learner.clone().to_oci_json().unwrap(),
+            "deterministic"
+        );
         let parsed = Policy::from_oci_json(&json, &ResolveOptions::default())
             .unwrap_or_else(|e| panic!("{e}\n{json}"));
         assert_eq!(parsed, learner.to_policy());

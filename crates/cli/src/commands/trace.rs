@@ -354,7 +354,7 @@ impl<W: Write> Report<W> {
 
 /// Writes the learned profile and says what it holds.
 fn write_profile(path: &Path, learned: &nativeguard_tracer::Learner) -> anyhow::Result<()> {
-    std::fs::write(path, learned.to_oci_json())
+    std::fs::write(path, learned.to_oci_json()?)
         .with_context(|| format!("cannot write the profile to {}", path.display()))?;
     eprintln!(
         "nativeguard trace: learned {} syscalls; profile written to {}",

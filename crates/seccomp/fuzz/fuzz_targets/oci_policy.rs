@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
         ..ResolveOptions::default()
     };
     let Ok(policy) = Policy::from_oci_json(text, &opts) else { return };
-    let again = Policy::from_oci_json(&policy.to_oci_json(), &opts).expect("own output reads back");
+    // What the reader accepts never repeats an argument index in a rule (it splits those), so
+    // the writer takes it.
+    let written = policy.to_oci_json().expect("the reader's policies can be written");
+    let again = Policy::from_oci_json(&written, &opts).expect("own output reads back");
     assert_eq!(again.rules, policy.rules);
     assert_eq!(again.default_action, policy.default_action);
     if let Ok(program) = compile(&policy, &opts.arches, &CompileOptions::default()) {

@@ -1,4 +1,4 @@
-//! Review: `verify` and `simulate` against the kernel's classic-BPF checks and semantics, on
+//! `verify` and `simulate` against the kernel's classic-BPF checks and semantics, on
 //! hand-written programs (the compiler emits none of these shapes).
 #![cfg(target_arch = "x86_64")]
 
@@ -17,10 +17,12 @@ fn work() -> u64 {
     7
 }
 
-/// Whether the kernel accepts the program (`None` when seccomp is unavailable here).
+/// Whether the kernel accepts the program (`None`, with a printed reason, when seccomp is
+/// unavailable here).
 fn kernel_accepts(p: &Program) -> Option<bool> {
     let control = program(vec![SockFilter::stmt(RET | K, RET_ALLOW)]);
-    if sys::run_in_child(Some(&control), work).is_err() {
+    if let Err(e) = sys::run_in_child(Some(&control), work) {
+        eprintln!("skipped: the kernel's side: cannot load a seccomp filter in a child: {e}");
         return None;
     }
     Some(match sys::run_in_child(Some(p), work) {
@@ -37,9 +39,9 @@ fn ret(k: u32) -> SockFilter {
 }
 
 /// The kernel (`bpf_check_classic`) wants `pc + jt + 1 < len`: a conditional jump may not
-/// target one past the last instruction. `verify` accepts `jt == remaining`, and so does it
-/// for `ja`; it also accepts BPF_MOD (not in `seccomp_check_filter`'s list), shifts by a
-/// constant >= 32, `neg|x`, `ja|x` and a scratch load before any store.
+/// target one past the last instruction, nor may `ja`. It also refuses BPF_MOD (not in
+/// `seccomp_check_filter`'s list), shifts by a constant >= 32, `neg|x`, `ja|x` and a scratch
+/// load before any store; `verify` must refuse them too.
 #[test]
 fn verifier_rejects_what_the_kernel_rejects() {
     let cases: Vec<(&str, Vec<SockFilter>)> = vec![
@@ -71,10 +73,9 @@ fn verifier_rejects_what_the_kernel_rejects() {
     let mut wrong = Vec::new();
     for (name, code) in cases {
         let p = program(code);
-        let Some(kernel) = kernel_accepts(&p) else {
-            return;
-        };
-        assert!(!kernel, "{name}: the kernel accepts it");
+        if let Some(kernel) = kernel_accepts(&p) {
+            assert!(!kernel, "{name}: the kernel accepts it");
+        }
         if verify(&p).is_ok() {
             wrong.push(name);
         }
@@ -144,8 +145,13 @@ fn shift_by_x_of_32_or_more_matches_the_kernel() {
             nr: getppid,
             args: [0; 6],
         };
-        let Ok(got) = sys::probe_in_child(&p, &[probe]) else {
-            return;
+        let got = match sys::probe_in_child(&p, &[probe]) {
+            Ok(got) => got,
+            Err(e) if e.kind() == std::io::ErrorKind::Unsupported => {
+                eprintln!("skipped: cannot load a seccomp filter in a child: {e}");
+                return;
+            }
+            Err(e) => panic!("{e}"),
         };
         let sim = simulate(&p, &SeccompData::new(Arch::X86_64, getppid, [0; 6]));
         assert_eq!(
