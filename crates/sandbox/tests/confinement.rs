@@ -131,6 +131,27 @@ fn run_helper(mode: &str) -> i32 {
         "files" => files_helper(),
         "exec_race" => exec_race_helper(),
         "exec_race_loader" => exec_race_loader_helper(),
+        "exec_proc_self_fd" => {
+            // fexecve the glibc way without execveat: open the file, exec /proc/self/fd/N.
+            let path = CString::new(helper_arg()).unwrap_or_default();
+            // SAFETY: a valid C string and integer flags.
+            let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY) };
+            if fd < 0 {
+                return 249;
+            }
+            let proc_path = CString::new(format!("/proc/self/fd/{fd}")).unwrap_or_default();
+            let argv = [proc_path.as_ptr(), std::ptr::null()];
+            let envp = [std::ptr::null::<libc::c_char>()];
+            // SAFETY: NUL-terminated arrays of valid C strings.
+            errno_code(unsafe {
+                libc::syscall(
+                    libc::SYS_execve,
+                    proc_path.as_ptr(),
+                    argv.as_ptr(),
+                    envp.as_ptr(),
+                )
+            })
+        }
         "nested" => nested_helper(),
         "nested_without_landlock" => {
             let hide = Policy {
@@ -946,6 +967,54 @@ fn loader_stays_denied_while_another_thread_rewrites_the_path() {
     assert_eq!(status.code(), Some(42), "{status:?}");
 }
 
+/// `/proc/self/...` in an exec path names the CALLER's files, but the supervisor resolves the
+/// path in its own process: an exec of an allowed file through `/proc/self/fd/N` (what
+/// `fexecve` does without execveat) is judged on whatever the supervisor's fd N is.
+fn exec_through_proc_self_fd_is_judged_on_the_callers_file() {
+    let root = tempdir("proc-self");
+    let garbage = root.path().join("not-an-executable");
+    std::fs::write(&garbage, b"\x01\x02 not a program").unwrap();
+    std::fs::set_permissions(
+        &garbage,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let spec = exec_landlock(&[&garbage.display().to_string()]);
+    // The direct path: allowed by the supervisor and Landlock, refused by the kernel's
+    // binary loaders.
+    let (status, _) = sandboxed(
+        "exec",
+        &garbage.display().to_string(),
+        exec_notify_policy(),
+        Some(spec.clone()),
+    )
+    .unwrap();
+    assert_eq!(status.code(), Some(libc::ENOEXEC), "{status:?}");
+    // Through /proc/self/fd/N with Landlock alone (execve not sent to the supervisor): the
+    // same answer.
+    let (status, _) = sandboxed(
+        "exec_proc_self_fd",
+        &garbage.display().to_string(),
+        allow_all_but(&["memfd_create"], Action::Errno(1)),
+        Some(spec.clone()),
+    )
+    .unwrap();
+    assert_eq!(status.code(), Some(libc::ENOEXEC), "{status:?}");
+    // The same file through /proc/self/fd/N with the supervisor's look must get it too.
+    let (status, denials) = sandboxed(
+        "exec_proc_self_fd",
+        &garbage.display().to_string(),
+        exec_notify_policy(),
+        Some(spec),
+    )
+    .unwrap();
+    assert_eq!(
+        status.code(),
+        Some(libc::ENOEXEC),
+        "{status:?} (errno 2 = ENOENT, 13 = EACCES); denials: {denials:?}"
+    );
+}
+
 fn unavailable_landlock_fails_closed_unless_allowed_missing() {
     // A file that needs a newer ABI than the kernel has.
     let spec = parse_landlock_spec(
@@ -1156,6 +1225,10 @@ fn main() {
         (
             "loader_stays_denied_while_another_thread_rewrites_the_path",
             loader_stays_denied_while_another_thread_rewrites_the_path,
+        ),
+        (
+            "exec_through_proc_self_fd_is_judged_on_the_callers_file",
+            exec_through_proc_self_fd_is_judged_on_the_callers_file,
         ),
         (
             "unavailable_landlock_fails_closed_unless_allowed_missing",
