@@ -682,6 +682,23 @@ mod tests {
     }
 
     #[test]
+    fn aarch64_open_flags_use_the_arm64_values() {
+        // arch/arm64/include/uapi/asm/fcntl.h: O_DIRECTORY 040000, O_NOFOLLOW 0100000,
+        // O_DIRECT 0200000 (x86 has O_DIRECT 040000, O_DIRECTORY 0200000, O_NOFOLLOW 0400000).
+        let decode_arm = |args: [u64; 6]| {
+            decode_args(Arch::Aarch64, "openat", &args, &Memory::none()).join(", ")
+        };
+        assert_eq!(
+            decode_arm([(-100i64) as u64, 0, 0o40000 | 0o100000, 0, 0, 0]),
+            "AT_FDCWD, NULL, O_RDONLY|O_DIRECTORY|O_NOFOLLOW, 0o0"
+        );
+        assert_eq!(
+            decode_arm([(-100i64) as u64, 0, 0o200000, 0, 0, 0]),
+            "AT_FDCWD, NULL, O_RDONLY|O_DIRECT, 0o0"
+        );
+    }
+
+    #[test]
     fn modes_are_octal() {
         assert_eq!(decode("mkdir", [0, 0o777, 0, 0, 0, 0]), "NULL, 0o777");
         assert_eq!(
