@@ -682,6 +682,25 @@ mod tests {
     }
 
     #[test]
+    fn o_tmpfile_is_named_not_split_into_o_directory_and_a_bare_bit() {
+        // O_TMPFILE is __O_TMPFILE | O_DIRECTORY: x86 0o20200000, arm64 0o20040000.
+        assert_eq!(
+            decode("openat", [(-100i64) as u64, 0, 0o20200002, 0o600, 0, 0]),
+            "AT_FDCWD, NULL, O_RDWR|O_TMPFILE, 0o600"
+        );
+        assert_eq!(
+            decode_args(
+                Arch::Aarch64,
+                "openat",
+                &[(-100i64) as u64, 0, 0o20040002, 0o600, 0, 0],
+                &Memory::none()
+            )
+            .join(", "),
+            "AT_FDCWD, NULL, O_RDWR|O_TMPFILE, 0o600"
+        );
+    }
+
+    #[test]
     fn aarch64_open_flags_use_the_arm64_values() {
         // arch/arm64/include/uapi/asm/fcntl.h: O_DIRECTORY 040000, O_NOFOLLOW 0100000,
         // O_DIRECT 0200000 (x86 has O_DIRECT 040000, O_DIRECTORY 0200000, O_NOFOLLOW 0400000).
