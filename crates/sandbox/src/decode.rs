@@ -296,7 +296,31 @@ const PROT: &[(u64, &str)] = &[
     (0x0100_0000, "PROT_GROWSDOWN"),
 ];
 
-fn open_flags(raw: u64) -> String {
+/// The `open` flag names (access mode apart) for `arch`: the shared table's values are x86's;
+/// arm64 numbers four of them differently (arch/arm64/include/uapi/asm/fcntl.h). `O_TMPFILE`
+/// comes first, since it includes `O_DIRECTORY`'s bit.
+fn open_flag_names(arch: Arch) -> Vec<(u64, &'static str)> {
+    let value = |&(bit, name): &(u64, &'static str)| match (arch, name) {
+        (Arch::Aarch64, "O_DIRECTORY") => (0o40000, name),
+        (Arch::Aarch64, "O_NOFOLLOW") => (0o100000, name),
+        (Arch::Aarch64, "O_DIRECT") => (0o200000, name),
+        (Arch::Aarch64, "O_TMPFILE") => (0o20040000, name),
+        _ => (bit, name),
+    };
+    let rest = &OPEN_FLAGS[2..];
+    let mut names: Vec<_> = rest
+        .iter()
+        .filter(|(_, name)| *name == "O_TMPFILE")
+        .chain(rest.iter().filter(|(_, name)| *name != "O_TMPFILE"))
+        .map(value)
+        .collect();
+    if arch == Arch::Aarch64 {
+        names.push((0o400000, "O_LARGEFILE"));
+    }
+    names
+}
+
+fn open_flags(arch: Arch, raw: u64) -> String {
     let (low, note) = int_value(raw);
     let access = match low & 3 {
         0 => "O_RDONLY",
@@ -308,7 +332,7 @@ fn open_flags(raw: u64) -> String {
     let mut text = access.to_string();
     if rest != 0 {
         text.push('|');
-        text.push_str(&flags(rest, &OPEN_FLAGS[2..], "0"));
+        text.push_str(&flags(rest, &open_flag_names(arch), "0"));
     }
     format!("{text}{}", note.unwrap_or_default())
 }
@@ -463,16 +487,16 @@ pub fn decode_args(arch: Arch, name: &str, args: &[u64; 6], memory: &Memory) -> 
             flags(args[2], PROT, "PROT_NONE"),
             int(args[3]),
         ]),
-        "open" => Some(vec![string(0), open_flags(args[1]), mode(args[2])]),
+        "open" => Some(vec![string(0), open_flags(arch, args[1]), mode(args[2])]),
         "creat" => Some(vec![string(0), mode(args[1])]),
         "openat" => Some(vec![
             dirfd(args[0]),
             string(1),
-            open_flags(args[2]),
+            open_flags(arch, args[2]),
             mode(args[3]),
         ]),
         "openat2" => {
-            let how = memory.u64_at(args[2]).map(open_flags);
+            let how = memory.u64_at(args[2]).map(|flags| open_flags(arch, flags));
             Some(vec![
                 dirfd(args[0]),
                 string(1),
