@@ -131,6 +131,7 @@ fn run_helper(mode: &str) -> i32 {
         "files" => files_helper(),
         "exec_race" => exec_race_helper(),
         "exec_race_loader" => exec_race_loader_helper(),
+        "getppid_interrupted" => getppid_interrupted_helper(),
         "exec_proc_self_fd" => {
             // fexecve the glibc way without execveat: open the file, exec /proc/self/fd/N.
             let path = CString::new(helper_arg()).unwrap_or_default();
@@ -376,6 +377,34 @@ fn exec_race_loader_helper() -> i32 {
     stop.store(true, Ordering::Relaxed);
     let _ = flipper.join();
     42
+}
+
+/// Calls getppid (a kill_process call in the test's policy) while another thread keeps
+/// sending this thread a signal whose handler does not restart calls. Exits 77 if the call
+/// returns at all: the process should have been killed.
+fn getppid_interrupted_helper() -> i32 {
+    extern "C" fn ignore(_: libc::c_int) {}
+    // SAFETY: a zeroed sigaction with a valid handler and no flags (no SA_RESTART).
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = ignore as extern "C" fn(libc::c_int) as usize;
+        if libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut()) != 0 {
+            return 248;
+        }
+    }
+    // SAFETY: no arguments.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) } as libc::pid_t;
+    let pid = std::process::id() as libc::pid_t;
+    std::thread::spawn(move || loop {
+        // SAFETY: integer arguments; the target is a thread of this process.
+        unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, libc::SIGUSR1) };
+        std::thread::sleep(Duration::from_micros(50));
+    });
+    // SAFETY: no arguments.
+    let ret = unsafe { libc::syscall(libc::SYS_getppid) };
+    let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+    eprintln!("getppid returned {ret} (errno {errno}) instead of killing the process");
+    77
 }
 
 /// Inside an outer sandbox: prepare an inner one (allow-missing from HELPER_ARG) and report
@@ -633,6 +662,38 @@ fn kill_action_reports_then_kills_the_process() {
     assert_eq!(denials.len(), 1, "{denials:?}");
     assert!(denials[0].killed);
     assert_eq!(denials[0].syscall, "getppid");
+}
+
+/// A kill action must kill even when a signal interrupts the caller's wait for the answer
+/// after the supervisor received the notification: otherwise the process survives a
+/// kill_process call (it just sees EINTR). The sink takes 50 ms per denial, as a report
+/// written to a slow stderr pipe may: the supervisor has decided to kill by then.
+fn kill_action_kills_even_when_a_signal_interrupts_the_wait() {
+    use std::os::unix::process::ExitStatusExt;
+    std::env::set_var(HELPER, "getppid_interrupted");
+    let config = SandboxConfig {
+        policy: allow_all_but(&["getppid"], Action::KillProcess),
+        policy_path: "test-policy".into(),
+        landlock: None,
+        allow_missing: Vec::new(),
+        command: vec![this_binary()],
+    };
+    let denials = Arc::new(Mutex::new(Vec::new()));
+    let sink_denials = denials.clone();
+    let outcome = Sandbox::prepare(config).and_then(|sandbox| {
+        sandbox.run(Box::new(move |denial| {
+            std::thread::sleep(Duration::from_millis(50));
+            sink_denials.lock().unwrap().push(denial.clone());
+        }))
+    });
+    std::env::remove_var(HELPER);
+    let status = outcome.unwrap().status;
+    let denials = denials.lock().unwrap().clone();
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGKILL),
+        "{status:?} (77: a kill_process call returned); denials: {denials:?}"
+    );
 }
 
 fn calls_through_abis_outside_the_policy_are_reported_and_killed() {
@@ -1193,6 +1254,10 @@ fn main() {
         (
             "kill_action_reports_then_kills_the_process",
             kill_action_reports_then_kills_the_process,
+        ),
+        (
+            "kill_action_kills_even_when_a_signal_interrupts_the_wait",
+            kill_action_kills_even_when_a_signal_interrupts_the_wait,
         ),
         (
             "calls_through_abis_outside_the_policy_are_reported_and_killed",
