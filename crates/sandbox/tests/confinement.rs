@@ -132,6 +132,21 @@ fn run_helper(mode: &str) -> i32 {
         "exec_race" => exec_race_helper(),
         "exec_race_loader" => exec_race_loader_helper(),
         "getppid_interrupted" => getppid_interrupted_helper(),
+        "memfd_raw" => {
+            // The raw return value: -1 with errno 4095 is what glibc's syscall() makes of the
+            // kernel's capped -4095 (exit 40); any other value, e.g. -5000 passed through as
+            // if the call had succeeded, exits 50.
+            let name = c"ng-test";
+            // SAFETY: a valid C string and integer flags.
+            let ret = unsafe { libc::syscall(libc::SYS_memfd_create, name.as_ptr(), 0) };
+            let errno = std::io::Error::last_os_error().raw_os_error();
+            eprintln!("memfd_create returned {ret} (errno {errno:?})");
+            if ret == -1 && errno == Some(4095) {
+                40
+            } else {
+                50
+            }
+        }
         "exec_proc_self_fd" => {
             // fexecve the glibc way without execveat: open the file, exec /proc/self/fd/N.
             let path = CString::new(helper_arg()).unwrap_or_default();
@@ -696,6 +711,19 @@ fn kill_action_kills_even_when_a_signal_interrupts_the_wait() {
     );
 }
 
+/// The kernel caps a filter's errno at MAX_ERRNO (4095); the supervisor answers in its place
+/// and must do the same, or a denied call returns -5000, which libc takes for a success.
+fn errno_above_4095_is_capped_as_the_kernel_does() {
+    let (status, denials) = sandboxed(
+        "memfd_raw",
+        "",
+        allow_all_but(&["memfd_create"], Action::Errno(5000)),
+        None,
+    )
+    .unwrap();
+    assert_eq!(status.code(), Some(40), "{status:?}; denials: {denials:?}");
+}
+
 fn calls_through_abis_outside_the_policy_are_reported_and_killed() {
     use std::os::unix::process::ExitStatusExt;
     if !cfg!(target_arch = "x86_64") {
@@ -1258,6 +1286,10 @@ fn main() {
         (
             "kill_action_kills_even_when_a_signal_interrupts_the_wait",
             kill_action_kills_even_when_a_signal_interrupts_the_wait,
+        ),
+        (
+            "errno_above_4095_is_capped_as_the_kernel_does",
+            errno_above_4095_is_capped_as_the_kernel_does,
         ),
         (
             "calls_through_abis_outside_the_policy_are_reported_and_killed",
