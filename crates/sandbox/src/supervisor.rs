@@ -14,6 +14,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+/// The largest errno a system call can return (`MAX_ERRNO`); the kernel caps a filter's
+/// `SECCOMP_RET_ERRNO` data to it.
+const MAX_ERRNO: i32 = 4095;
+
 /// Longest exec path read from the caller's memory (`PATH_MAX`).
 pub const MAX_EXEC_PATH: usize = 4096;
 
@@ -205,8 +209,10 @@ impl Supervisor {
         };
         let verdict = nativeguard_seccomp::simulate(&self.original, &call);
         match Action::from_ret(verdict) {
+            // Capped as the kernel caps a filter's errno (MAX_ERRNO): a larger value would
+            // return to the caller as a non-error result.
             Some(Action::Errno(errno)) => Decision::Deny {
-                errno: i32::from(errno),
+                errno: i32::from(errno).min(MAX_ERRNO),
                 layer: Layer::Seccomp,
                 reason: None,
             },
