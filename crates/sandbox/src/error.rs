@@ -50,11 +50,11 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The Landlock allow-list file is malformed.
-    #[error("{}:{line}:{column}: {message}", path.display())]
+    #[error("{}{}: {message}", path.display(), place(*line, *column))]
     LandlockFile {
         /// The file.
         path: PathBuf,
-        /// 1-based line (0 when the problem is not tied to a place in the text).
+        /// 1-based line (0 when the problem is not tied to a place in the text, such as its size).
         line: usize,
         /// 1-based column.
         column: usize,
@@ -127,4 +127,13 @@ pub enum Error {
     /// The supervisor could not take or serve the notification listener.
     #[error("supervisor: {0}")]
     Supervisor(String),
+}
+
+/// `:line:column`, or nothing for a problem of the whole file (line 0).
+fn place(line: usize, column: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}:{column}")
+    }
 }

@@ -221,9 +221,10 @@ pub fn parse_landlock_spec(path: &Path, text: &str) -> Result<LandlockSpec, Erro
     ];
     for (name, list) in lists {
         if list.len() > MAX_ENTRIES {
+            let (line, column) = locate(text, name, None);
             return Err(error(
-                0,
-                0,
+                line,
+                column,
                 format!(
                     "\"{name}\" has {} entries; the limit is {MAX_ENTRIES}",
                     list.len()
@@ -232,16 +233,18 @@ pub fn parse_landlock_spec(path: &Path, text: &str) -> Result<LandlockSpec, Erro
         }
         for entry in list {
             if Token::parse(entry).is_none() && !entry.starts_with('/') {
+                let (line, column) = locate(text, name, Some(entry));
                 return Err(error(
-                    0,
-                    0,
+                    line,
+                    column,
                     format!("\"{name}\": {entry:?} is neither an absolute path nor one of $CMD, $CMD_INTERP, $CWD"),
                 ));
             }
             if entry.contains('\0') {
+                let (line, column) = locate(text, name, Some(entry));
                 return Err(error(
-                    0,
-                    0,
+                    line,
+                    column,
                     format!("\"{name}\": {entry:?} contains a NUL byte"),
                 ));
             }
@@ -252,9 +255,10 @@ pub fn parse_landlock_spec(path: &Path, text: &str) -> Result<LandlockSpec, Erro
         ("connect_tcp", &spec.connect_tcp),
     ] {
         if ports.len() > MAX_ENTRIES {
+            let (line, column) = locate(text, name, None);
             return Err(error(
-                0,
-                0,
+                line,
+                column,
                 format!(
                     "\"{name}\" has {} entries; the limit is {MAX_ENTRIES}",
                     ports.len()
@@ -272,14 +276,32 @@ pub fn parse_landlock_spec(path: &Path, text: &str) -> Result<LandlockSpec, Erro
     ];
     for (right, listed, name) in contradictions {
         if listed && spec.unrestricted.contains(&right) {
+            let (line, column) = locate(text, "unrestricted", None);
             return Err(error(
-                0,
-                0,
+                line,
+                column,
                 format!("\"{name}\" lists ports but \"unrestricted\" also names {name}"),
             ));
         }
     }
     Ok(spec)
+}
+
+/// The 1-based line and column of the key `"key"` in the file's text, or of `value` (as a JSON
+/// string) after it; (0, 0) when neither is found (the text and the parsed file agree, so that
+/// is not expected).
+fn locate(text: &str, key: &str, value: Option<&str>) -> (usize, usize) {
+    let Some(key_at) = text.find(&format!("\"{key}\"")) else {
+        return (0, 0);
+    };
+    let at = value
+        .and_then(|value| serde_json::to_string(value).ok())
+        .and_then(|quoted| text[key_at..].find(&quoted).map(|offset| key_at + offset))
+        .unwrap_or(key_at);
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |newline| newline + 1) + 1;
+    (line, column)
 }
 
 /// A `$` token of the file format.
@@ -572,6 +594,15 @@ mod tests {
         );
         let err = parse(r#"{"read": ["usr"]}"#).unwrap_err().to_string();
         assert!(err.contains("neither an absolute path"), "{err}");
+        // The entry's own place, not a made-up 0:0.
+        let err = parse("{\n  \"read\": [\"/usr\",\n           \"usr\"]}")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("test.json:3:12: \"read\""), "{err}");
+        let err = parse("{\"connect_tcp\": [443],\n \"unrestricted\": [\"connect_tcp\"]}")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("test.json:2:2: "), "{err}");
         let err = parse(r#"{"execute": ["$HOME"]}"#).unwrap_err().to_string();
         assert!(err.contains("$HOME"), "{err}");
         let err = parse(r#"{"unrestricted": ["everything"]}"#)

@@ -70,7 +70,9 @@ fn filter_flag(name: &str) -> Option<u32> {
         "SECCOMP_FILTER_FLAG_TSYNC" => Some(nativeguard_seccomp::sys::FLAG_TSYNC),
         "SECCOMP_FILTER_FLAG_LOG" => Some(nativeguard_seccomp::sys::FLAG_LOG),
         "SECCOMP_FILTER_FLAG_SPEC_ALLOW" => Some(nativeguard_seccomp::sys::FLAG_SPEC_ALLOW),
-        "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" => Some(1 << 5),
+        "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" => {
+            Some(nativeguard_seccomp::sys::FLAG_WAIT_KILLABLE_RECV)
+        }
         _ => None,
     }
 }
@@ -205,8 +207,12 @@ impl Sandbox {
             })?;
         }
         if needs_listener {
-            seccomp_flags |=
-                nativeguard_seccomp::sys::FLAG_NEW_LISTENER | sys::SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
+            // WAIT_KILLABLE_RECV: a signal cannot end the caller's wait once the supervisor has
+            // the notification, so a kill verdict kills and an errno verdict is what the call
+            // returns (not EINTR). The child drops it on kernels before 5.19.
+            seccomp_flags |= nativeguard_seccomp::sys::FLAG_NEW_LISTENER
+                | sys::SECCOMP_FILTER_FLAG_TSYNC_ESRCH
+                | nativeguard_seccomp::sys::FLAG_WAIT_KILLABLE_RECV;
         }
         if config.policy.listener_path.is_some() {
             notes.push("the policy's listenerPath is ignored: nativeguard's own supervisor holds the listener".into());

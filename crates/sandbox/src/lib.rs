@@ -59,9 +59,16 @@
 //! checks the file actually opened. A thread that swaps the path after our look gains
 //! nothing: the supervisor's look can only add denials, never grant. For the same reason a
 //! policy that sends exec to the supervisor without an active Landlock layer is refused
-//! ([`Error::Unsafe`]). The supervisor also denies a direct exec of an `interpreters` entry
+//! ([`Error::Unsafe`]). The path is resolved as the caller sees it (`/proc/self/fd/N`, what
+//! `fexecve` runs, names the caller's fd, not the supervisor's).
+//!
+//! The supervisor also denies a direct exec of an `interpreters` entry
 //! (`/lib64/ld-linux-x86-64.so.2 /bin/true` would otherwise run any readable file, since
-//! Landlock must let the kernel execute the loader).
+//! Landlock must let the kernel execute the loader). That rule is the supervisor's alone, on
+//! the path it read: it stops a command line or a script that names the loader, but not code
+//! already running in the sandbox, which can swap the path after the look, or map a readable
+//! file executable itself (Landlock's execute right governs exec, not `mmap`). The execute
+//! allow-list binds what a command may exec; it is not a boundary against code that runs.
 //!
 //! ## Failing closed
 //! * The supervisor is a thread of the parent, outside every filter: the sandboxed code

@@ -169,10 +169,18 @@ impl Supervisor {
         if !sys::notif_id_valid(listener, notification.id) {
             return;
         }
-        let (layer, reason, killed) = match decision {
+        let (layer, mut reason, kill) = match decision {
             Decision::Deny { layer, reason, .. } => (layer, reason, false),
             _ => (Layer::Seccomp, None, true),
         };
+        // Killed before the report is written (which may be slow): the caller cannot leave the
+        // call meanwhile. It could only before the supervisor took the notification, or on a
+        // kernel without WAIT_KILLABLE_RECV; then the call was not made, and the report says
+        // the process was not killed.
+        let killed = kill && kill_process_of(listener, &notification);
+        if kill && !killed {
+            reason = Some("the caller left the call (a signal) before it could be killed".into());
+        }
         let denial = Denial {
             syscall,
             arch,
@@ -188,9 +196,6 @@ impl Supervisor {
         };
         stats.denied += 1;
         (self.sink)(&denial);
-        if killed {
-            kill_process_of(listener, &notification);
-        }
         let _ = sys::notif_send(listener, notification.id, Response::Fail(errno));
     }
 
@@ -278,7 +283,7 @@ fn exec_decision(
     } else {
         base.map(|base| base.join(path))
     };
-    let Some(target) = target else {
+    let Some(target) = target.map(|target| in_callers_proc(&target, pid)) else {
         return Decision::FailQuietly(libc::ENOENT);
     };
     let resolved = std::fs::canonicalize(&target).and_then(|canonical| {
@@ -321,10 +326,29 @@ fn exec_decision(
     }
 }
 
+/// `target` with its `/proc/self`, `/proc/thread-self` or `/dev/fd` prefix naming the caller
+/// (thread `tid`) instead of this process: `fexecve` without execveat runs
+/// `/proc/self/fd/N`, which resolved here would be the supervisor's own fd N. (A symbolic link
+/// elsewhere that points into `/proc/self` still resolves here; Landlock checks the file the
+/// kernel opens in any case.)
+fn in_callers_proc(target: &Path, tid: u32) -> std::path::PathBuf {
+    let prefixes = [
+        ("/proc/self", format!("/proc/{tid}")),
+        ("/proc/thread-self", format!("/proc/{tid}/task/{tid}")),
+        ("/dev/fd", format!("/proc/{tid}/fd")),
+    ];
+    for (prefix, callers) in prefixes {
+        if let Ok(rest) = target.strip_prefix(prefix) {
+            return Path::new(&callers).join(rest);
+        }
+    }
+    target.to_path_buf()
+}
+
 /// Kills the whole process of the notified thread: through a pidfd of its thread-group leader,
 /// opened and then confirmed with ID_VALID, so the signal cannot reach a process that reused
-/// the pid.
-fn kill_process_of(listener: std::os::fd::BorrowedFd<'_>, notification: &Notification) {
+/// the pid. Whether SIGKILL was sent.
+fn kill_process_of(listener: std::os::fd::BorrowedFd<'_>, notification: &Notification) -> bool {
     let tgid = std::fs::read_to_string(format!("/proc/{}/status", notification.pid))
         .ok()
         .and_then(|status| {
@@ -334,10 +358,11 @@ fn kill_process_of(listener: std::os::fd::BorrowedFd<'_>, notification: &Notific
                 .and_then(|value| value.trim().parse::<u32>().ok())
         })
         .unwrap_or(notification.pid);
-    if let Ok(pidfd) = sys::pidfd_open(tgid) {
-        if sys::notif_id_valid(listener, notification.id) {
-            let _ = sys::pidfd_kill(pidfd.as_fd());
+    match sys::pidfd_open(tgid) {
+        Ok(pidfd) => {
+            sys::notif_id_valid(listener, notification.id) && sys::pidfd_kill(pidfd.as_fd()).is_ok()
         }
+        Err(_) => false,
     }
 }
 
@@ -354,5 +379,19 @@ mod tests {
         );
         assert_eq!(abi_of(syscalls::AUDIT_ARCH_I386, 359), Some(Arch::I386));
         assert_eq!(abi_of(0x1234, 1), None);
+    }
+
+    #[test]
+    fn proc_self_paths_name_the_caller() {
+        let callers = |path: &str| in_callers_proc(Path::new(path), 42);
+        assert_eq!(callers("/proc/self/fd/3"), Path::new("/proc/42/fd/3"));
+        assert_eq!(callers("/proc/self/exe"), Path::new("/proc/42/exe"));
+        assert_eq!(callers("/dev/fd/7"), Path::new("/proc/42/fd/7"));
+        assert_eq!(
+            callers("/proc/thread-self/fd/1"),
+            Path::new("/proc/42/task/42/fd/1")
+        );
+        assert_eq!(callers("/proc/selfish/x"), Path::new("/proc/selfish/x"));
+        assert_eq!(callers("/usr/bin/true"), Path::new("/usr/bin/true"));
     }
 }

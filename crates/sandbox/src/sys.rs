@@ -690,7 +690,19 @@ impl ChildPlan {
                 // The seccomp crate's loader, which allocates nothing. The listener it returns
                 // must stay open until the supervisor has taken its copy: leak it into a raw
                 // fd (it is close-on-exec).
-                match nativeguard_seccomp::sys::install(filter, self.seccomp_flags) {
+                let killable = nativeguard_seccomp::sys::FLAG_WAIT_KILLABLE_RECV;
+                let installed = match nativeguard_seccomp::sys::install(filter, self.seccomp_flags)
+                {
+                    // A kernel before 5.19 does not know WAIT_KILLABLE_RECV.
+                    Err(err)
+                        if err.raw_os_error() == Some(libc::EINVAL)
+                            && self.seccomp_flags & killable != 0 =>
+                    {
+                        nativeguard_seccomp::sys::install(filter, self.seccomp_flags & !killable)
+                    }
+                    other => other,
+                };
+                match installed {
                     Ok(listener) => {
                         let _ = listener.map(std::os::fd::IntoRawFd::into_raw_fd);
                     }

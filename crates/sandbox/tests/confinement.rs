@@ -130,7 +130,6 @@ fn run_helper(mode: &str) -> i32 {
         "foreign_abi" => foreign_abi_helper(),
         "files" => files_helper(),
         "exec_race" => exec_race_helper(),
-        "exec_race_loader" => exec_race_loader_helper(),
         "getppid_interrupted" => getppid_interrupted_helper(),
         "memfd_raw" => {
             // The raw return value: -1 with errno 4095 is what glibc's syscall() makes of the
@@ -335,62 +334,6 @@ fn exec_race_helper() -> i32 {
         // The race never exercised both paths: inconclusive.
         return 43;
     }
-    42
-}
-
-/// One thread flips a path buffer between an allowed file (which fails exec with ENOEXEC) and
-/// the dynamic loader (an `interpreters` entry, which the supervisor must never let run as a
-/// program); the main thread keeps calling `execve(buffer, [loader, "/bin/sh", "-c", "exit
-/// 77"])`. If the loader ever runs, it runs /bin/sh (readable, not on the execute list) and the
-/// process exits 77; otherwise 42.
-fn exec_race_loader_helper() -> i32 {
-    const ATTEMPTS: usize = 3000;
-    let arg = helper_arg();
-    let Some((allowed, loader)) = arg.split_once('\n') else {
-        return 253;
-    };
-    let mut first = [0u8; 256];
-    let mut second = [0u8; 256];
-    first[..allowed.len()].copy_from_slice(allowed.as_bytes());
-    second[..loader.len()].copy_from_slice(loader.as_bytes());
-    let buffer: &'static mut [u8; 256] = Box::leak(Box::new(first));
-    let address = buffer.as_mut_ptr() as usize;
-    let stop = Arc::new(AtomicBool::new(false));
-    let flipper = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut flip = false;
-            while !stop.load(Ordering::Relaxed) {
-                let source = if flip { &second } else { &first };
-                // SAFETY: the buffer is leaked and 256 bytes long; the racing reads are by the
-                // kernel and the supervisor, which is the point of the test.
-                unsafe { std::ptr::copy_nonoverlapping(source.as_ptr(), address as *mut u8, 256) };
-                flip = !flip;
-            }
-        })
-    };
-    let loader_c = CString::new(loader).unwrap_or_default();
-    let argv = [
-        loader_c.as_ptr(),
-        c"/bin/sh".as_ptr(),
-        c"-c".as_ptr(),
-        c"exit 77".as_ptr(),
-        std::ptr::null(),
-    ];
-    let envp = [std::ptr::null::<libc::c_char>()];
-    for _ in 0..ATTEMPTS {
-        // SAFETY: the buffer always holds a NUL-terminated path (both sources are).
-        unsafe {
-            libc::syscall(
-                libc::SYS_execve,
-                address as *const libc::c_char,
-                argv.as_ptr(),
-                envp.as_ptr(),
-            )
-        };
-    }
-    stop.store(true, Ordering::Relaxed);
-    let _ = flipper.join();
     42
 }
 
@@ -1022,40 +965,6 @@ fn denied_exec_stays_denied_while_another_thread_rewrites_the_path() {
     eprintln!("  race: {} exec denials reported", denials.len());
 }
 
-/// The supervisor's "interpreter named directly" rule is checked on the path it reads from
-/// the caller's memory, then the exec is CONTINUEd: the kernel reads the path again, and
-/// Landlock allows executing the loader (it is an `interpreters` entry). A thread that swaps
-/// the path after the supervisor's look runs `ld.so /bin/sh`, a file not on the execute list.
-fn loader_stays_denied_while_another_thread_rewrites_the_path() {
-    let loader = nativeguard_sandbox::interp::interpreters(Path::new(&this_binary())).unwrap();
-    let Some(loader) = loader.first().cloned() else {
-        eprintln!("skipped: the test binary is static");
-        return;
-    };
-    let root = tempdir("race-loader");
-    let garbage = root.path().join("not-an-executable");
-    std::fs::write(&garbage, b"\x01\x02 not a program").unwrap();
-    std::fs::set_permissions(
-        &garbage,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let spec = exec_landlock(&[&garbage.display().to_string()]);
-    let (status, _denials) = sandboxed(
-        "exec_race_loader",
-        &format!("{}\n{}", garbage.display(), loader.display()),
-        exec_notify_policy(),
-        Some(spec),
-    )
-    .unwrap();
-    assert_ne!(
-        status.code(),
-        Some(77),
-        "the loader ran /bin/sh: a path swapped after the supervisor's look got through"
-    );
-    assert_eq!(status.code(), Some(42), "{status:?}");
-}
-
 /// `/proc/self/...` in an exec path names the CALLER's files, but the supervisor resolves the
 /// path in its own process: an exec of an allowed file through `/proc/self/fd/N` (what
 /// `fexecve` does without execveat) is judged on whatever the supervisor's fd N is.
@@ -1318,10 +1227,6 @@ fn main() {
         (
             "denied_exec_stays_denied_while_another_thread_rewrites_the_path",
             denied_exec_stays_denied_while_another_thread_rewrites_the_path,
-        ),
-        (
-            "loader_stays_denied_while_another_thread_rewrites_the_path",
-            loader_stays_denied_while_another_thread_rewrites_the_path,
         ),
         (
             "exec_through_proc_self_fd_is_judged_on_the_callers_file",

@@ -13,6 +13,9 @@ pub const FLAG_LOG: u32 = 2;
 pub const FLAG_SPEC_ALLOW: u32 = 4;
 /// `SECCOMP_FILTER_FLAG_NEW_LISTENER`.
 pub const FLAG_NEW_LISTENER: u32 = 8;
+/// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Linux 5.19+): once the supervisor has received a
+/// notification, only a fatal signal ends the caller's wait for the answer.
+pub const FLAG_WAIT_KILLABLE_RECV: u32 = 32;
 
 const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
 
