@@ -54,9 +54,11 @@ pub const MFD_FLAGS: &[(u64, &str)] = &[
     (0x10, "MFD_EXEC"),
 ];
 
-/// `open` flags (`O_*`) of the generic ABI (x86 and aarch64 alike). The two access-mode values
-/// come first (renderers name the access mode apart: `O_RDONLY` is 0); `O_TMPFILE` includes
-/// `O_DIRECTORY`'s bit.
+/// `open` flags (`O_*`) with x86's values (x86_64, i386, x32). arm64 numbers `O_DIRECTORY`,
+/// `O_NOFOLLOW`, `O_DIRECT` and `O_TMPFILE` differently and has `O_LARGEFILE` at 0o400000
+/// (arch/arm64/include/uapi/asm/fcntl.h); the sandbox's renderer adjusts. The two access-mode
+/// values come first (renderers name the access mode apart: `O_RDONLY` is 0); `O_TMPFILE`
+/// includes `O_DIRECTORY`'s bit.
 pub const OPEN_FLAGS: &[(u64, &str)] = &[
     (0o1, "O_WRONLY"),
     (0o2, "O_RDWR"),

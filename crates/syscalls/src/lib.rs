@@ -325,6 +325,13 @@ mod tests {
         assert_eq!(types(Arch::X86_64, "mmap").map(<[_]>::len), Some(6));
         assert_eq!(types(Arch::I386, "mmap"), Some(&[Pointer][..]));
         assert_eq!(types(Arch::X86_64, "getppid"), Some(&[][..]));
+        // 16-bit: umode_t everywhere, i386's setuid is sys_setuid16(old_uid_t).
+        assert_eq!(types(Arch::X86_64, "fchmod"), Some(&[Int, Short][..]));
+        assert_eq!(types(Arch::I386, "setuid"), Some(&[Short][..]));
+        assert_eq!(types(Arch::I386, "setuid32"), Some(&[Int][..]));
+        // x32's own ptrace is compat_sys_ptrace(compat_long_t...).
+        assert_eq!(types(Arch::X32, "ptrace"), Some(&[Int, Int, Int, Int][..]));
+        assert_eq!(ArgType::Short.bits(Arch::X86_64), 16);
     }
 
     #[test]
