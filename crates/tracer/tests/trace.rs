@@ -27,6 +27,10 @@ mod helpers {
             "fork-thread" => fork_and_thread(),
             "getppid" => getppid_loop(),
             "trace-true" => trace_true_as_is(),
+            "mem-open" => write_child_mem(MemOpen::Direct),
+            "mem-creat" => write_child_mem(MemOpen::Creat),
+            "mem-symlink" => write_child_mem(MemOpen::Symlink),
+            "mem-reopen" => write_child_mem(MemOpen::Reopen),
             _ => 100,
         }
     }
@@ -202,6 +206,79 @@ mod helpers {
             libc::waitpid(pid, &mut status, 0);
             if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
                 return 113;
+            }
+        }
+        0
+    }
+
+    /// How [`write_child_mem`] opens the child's `/proc/PID/mem` for writing.
+    #[derive(Clone, Copy)]
+    pub enum MemOpen {
+        /// `open("/proc/PID/mem", O_RDWR)`.
+        Direct,
+        /// `creat("/proc/PID/mem", 0600)`: O_CREAT|O_WRONLY|O_TRUNC, a distinct syscall.
+        Creat,
+        /// `open` of a symlink to `/proc/PID/mem`.
+        Symlink,
+        /// `open("/proc/self/fd/N", O_RDWR)` of a read-only descriptor of `/proc/PID/mem`.
+        Reopen,
+    }
+
+    /// Forks a child that waits, opens its `/proc/PID/mem` for writing (as `how` says),
+    /// writes one byte of its memory back unchanged, and ends it.
+    pub fn write_child_mem(how: MemOpen) -> i32 {
+        static TARGET: u8 = 7;
+        // SAFETY: the child only pauses; the parent makes plain libc calls on buffers it
+        // owns, then kills and reaps the child.
+        unsafe {
+            let child = libc::fork();
+            if child == 0 {
+                loop {
+                    libc::pause();
+                }
+            }
+            if child < 0 {
+                return 120;
+            }
+            let mem = c(&format!("/proc/{child}/mem"));
+            let fd = match how {
+                MemOpen::Direct => libc::open(mem.as_ptr(), libc::O_RDWR),
+                MemOpen::Creat => libc::syscall(libc::SYS_creat, mem.as_ptr(), 0o600) as i32,
+                MemOpen::Symlink => {
+                    let link = std::env::temp_dir().join(format!("ng-memlink-{}", libc::getpid()));
+                    let link = c(&link.display().to_string());
+                    libc::unlink(link.as_ptr());
+                    if libc::symlink(mem.as_ptr(), link.as_ptr()) != 0 {
+                        return 121;
+                    }
+                    let fd = libc::open(link.as_ptr(), libc::O_RDWR);
+                    libc::unlink(link.as_ptr());
+                    fd
+                }
+                MemOpen::Reopen => {
+                    let read_only = libc::open(mem.as_ptr(), libc::O_RDONLY);
+                    if read_only < 0 {
+                        return 122;
+                    }
+                    libc::open(
+                        c(&format!("/proc/self/fd/{read_only}")).as_ptr(),
+                        libc::O_RDWR,
+                    )
+                }
+            };
+            let byte = [TARGET];
+            let written = if fd >= 0 {
+                libc::pwrite(fd, byte.as_ptr().cast(), 1, &TARGET as *const u8 as i64)
+            } else {
+                -1
+            };
+            libc::kill(child, libc::SIGKILL);
+            libc::waitpid(child, std::ptr::null_mut(), 0);
+            if fd < 0 {
+                return 123;
+            }
+            if written != 1 {
+                return 124;
             }
         }
         0
@@ -504,6 +581,41 @@ fn learns_a_profile() {
     assert!(!allowed.contains(&"seccomp"), "{allowed:?}");
 }
 
+const PROC_MEM_WRITE: &str = "24f90518-1264-47cb-bdf7-709a3eb2fa9c";
+
+/// Traces a helper that opens its child's /proc/PID/mem for writing and checks that the open
+/// is reported (and raises the /proc/PID/mem rule), whichever way the file was named.
+fn child_mem_write_is_reported(helper: &str) {
+    let (result, events) = trace_helper(helper);
+    assert_eq!(result.exit, ChildExit::Code(0), "{}", dump(&events));
+    let opens: Vec<_> = events
+        .iter()
+        .filter(|e| {
+            e.get_str("TargetPath").is_some_and(|p| p.ends_with("/mem"))
+                && e.get_str("TargetIsSelf") == Some("false")
+        })
+        .collect();
+    assert_eq!(opens.len(), 1, "{helper}: {}", dump(&events));
+    let raised = alerts(&events);
+    assert!(has_alert(&raised, PROC_MEM_WRITE), "{helper}: {raised:?}");
+}
+
+fn child_mem_write_by_path_is_reported() {
+    child_mem_write_is_reported("mem-open");
+}
+
+fn child_mem_write_through_creat_is_reported() {
+    child_mem_write_is_reported("mem-creat");
+}
+
+fn child_mem_write_through_a_symlink_is_reported() {
+    child_mem_write_is_reported("mem-symlink");
+}
+
+fn child_mem_write_through_a_reopened_fd_is_reported() {
+    child_mem_write_is_reported("mem-reopen");
+}
+
 fn traces_without_root() {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
@@ -563,6 +675,22 @@ const TESTS: &[Test] = &[
     ("untraced_calls_do_not_stop", untraced_calls_do_not_stop),
     ("learns_a_profile", learns_a_profile),
     ("traces_without_root", traces_without_root),
+    (
+        "child_mem_write_by_path_is_reported",
+        child_mem_write_by_path_is_reported,
+    ),
+    (
+        "child_mem_write_through_creat_is_reported",
+        child_mem_write_through_creat_is_reported,
+    ),
+    (
+        "child_mem_write_through_a_symlink_is_reported",
+        child_mem_write_through_a_symlink_is_reported,
+    ),
+    (
+        "child_mem_write_through_a_reopened_fd_is_reported",
+        child_mem_write_through_a_reopened_fd_is_reported,
+    ),
 ];
 
 fn main() {
