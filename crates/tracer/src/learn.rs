@@ -337,4 +337,47 @@ mod tests {
         let clone = policy.rules.iter().find(|r| r.names == ["clone"]);
         assert_eq!(clone.map(|r| r.conditions[0].value), Some(0));
     }
+    #[test]
+    fn unshare_allows_only_the_namespaces_the_run_created() {
+        use nativeguard_seccomp::{compile, simulate, CompileOptions, SeccompData};
+        // The run made a private mount namespace with unshare(CLONE_NEWNS) and cloned
+        // threads; namespace flags it never used must stay refused, through unshare as
+        // through clone.
+        let mut learner = Learner::new();
+        let x = Arch::X86_64;
+        learner.record(
+            x,
+            Some("unshare"),
+            272,
+            &[0x0002_0000, 0, 0, 0, 0, 0],
+            &mut no_memory,
+        );
+        learner.record(
+            x,
+            Some("clone"),
+            56,
+            &[0x003d_0f00, 0, 0, 0, 0, 0],
+            &mut no_memory,
+        );
+        let policy = learner.to_policy();
+        let program = compile(&policy, &policy.arches, &CompileOptions::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let verdict = |name: &str, flags: u64| {
+            let nr = nativeguard_syscalls::lookup(x, name).unwrap_or(u32::MAX);
+            simulate(&program, &SeccompData::new(x, nr, [flags, 0, 0, 0, 0, 0]))
+        };
+        let allow = Action::Allow.to_ret();
+        assert_eq!(verdict("unshare", 0x0002_0000), allow, "the run's own call");
+        let user_and_net = 0x1000_0000 | 0x4000_0000;
+        assert_ne!(
+            verdict("clone", user_and_net),
+            allow,
+            "clone(NEWUSER|NEWNET)"
+        );
+        assert_ne!(
+            verdict("unshare", user_and_net),
+            allow,
+            "unshare(CLONE_NEWUSER|CLONE_NEWNET) was never made but is allowed"
+        );
+    }
 }
