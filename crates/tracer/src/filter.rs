@@ -182,4 +182,18 @@ mod tests {
             }
         }
     }
+    #[test]
+    fn i386_old_mmap_with_prot_exec_is_trapped() {
+        // i386's old mmap (number 90) takes one argument, a pointer to
+        // struct mmap_arg_struct { addr, len, prot, flags, fd, offset }: its prot is in
+        // memory, where the filter cannot look, and its argument 2 is whatever ecx held.
+        // The decoder reads the struct (Sensitive::OldMmap), so the filter must stop it.
+        let filter = detection_filter().unwrap_or_else(|e| panic!("{e}"));
+        let trace = TRACE.to_ret();
+        assert_eq!(
+            verdict(&filter, Arch::I386, "mmap", [0x9000, 0, 0, 0, 0, 0]),
+            trace,
+            "old mmap (its struct asks for PROT_EXEC) is not trapped"
+        );
+    }
 }

@@ -27,6 +27,7 @@ mod helpers {
             "fork-thread" => fork_and_thread(),
             "getppid" => getppid_loop(),
             "trace-true" => trace_true_as_is(),
+            "int80-old-mmap" => int80_old_mmap(),
             "mem-open" => write_child_mem(MemOpen::Direct),
             "mem-creat" => write_child_mem(MemOpen::Creat),
             "mem-symlink" => write_child_mem(MemOpen::Symlink),
@@ -147,6 +148,50 @@ mod helpers {
             let fd = int80(I386_MEMFD_CREATE, page as u64 as u32, 0);
             if persona < 0 || fd < 0 {
                 return 107;
+            }
+        }
+        0
+    }
+
+    /// i386's old mmap (number 90) through `int 0x80`: one argument, a pointer to
+    /// struct mmap_arg_struct asking for an anonymous RWX page; ecx and edx are zero.
+    fn int80_old_mmap() -> i32 {
+        const I386_OLD_MMAP: u32 = 90;
+        // SAFETY: a private RW page below 4 GiB holds the struct; the call maps a new page
+        // and touches nothing else.
+        unsafe {
+            let page = libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_32BIT,
+                -1,
+                0,
+            );
+            if page == libc::MAP_FAILED {
+                return 130;
+            }
+            let rwx = (libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) as u32;
+            let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u32;
+            let args: [u32; 6] = [0, 4096, rwx, flags, u32::MAX, 0];
+            std::ptr::copy_nonoverlapping(args.as_ptr(), page.cast::<u32>(), 6);
+            let ret: i32;
+            asm!(
+                "xchg {first:r}, rbx",
+                "int 0x80",
+                "xchg {first:r}, rbx",
+                first = inout(reg) page as u64 => _,
+                inlateout("eax") I386_OLD_MMAP => ret,
+                in("ecx") 0u32,
+                in("edx") 0u32,
+                lateout("r8") _,
+                lateout("r9") _,
+                lateout("r10") _,
+                lateout("r11") _,
+                options(nostack),
+            );
+            if (-4095..0).contains(&ret) {
+                return 131;
             }
         }
         0
@@ -616,6 +661,18 @@ fn child_mem_write_through_a_reopened_fd_is_reported() {
     child_mem_write_is_reported("mem-reopen");
 }
 
+fn int80_old_mmap_of_rwx_memory_is_reported() {
+    let (result, events) = trace_helper("int80-old-mmap");
+    assert_eq!(result.exit, ChildExit::Code(0), "{}", dump(&events));
+    let rwx: Vec<_> = syscalls(&events, "mmap")
+        .into_iter()
+        .filter(|e| e.get_str("arch") == Some("i386"))
+        .collect();
+    assert_eq!(rwx.len(), 1, "{}", dump(&events));
+    assert_eq!(rwx[0].get_str("Prot"), Some("rwx"));
+    assert_eq!(rwx[0].get_str("MemoryRegion"), Some("anonymous"));
+}
+
 fn traces_without_root() {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
@@ -675,6 +732,10 @@ const TESTS: &[Test] = &[
     ("untraced_calls_do_not_stop", untraced_calls_do_not_stop),
     ("learns_a_profile", learns_a_profile),
     ("traces_without_root", traces_without_root),
+    (
+        "int80_old_mmap_of_rwx_memory_is_reported",
+        int80_old_mmap_of_rwx_memory_is_reported,
+    ),
     (
         "child_mem_write_by_path_is_reported",
         child_mem_write_by_path_is_reported,
