@@ -27,6 +27,7 @@ mod helpers {
             "fork-thread" => fork_and_thread(),
             "getppid" => getppid_loop(),
             "trace-true" => trace_true_as_is(),
+            "untraced-child" => untraced_child(),
             "int80-old-mmap" => int80_old_mmap(),
             "mem-open" => write_child_mem(MemOpen::Direct),
             "mem-creat" => write_child_mem(MemOpen::Creat),
@@ -151,6 +152,38 @@ mod helpers {
             }
         }
         0
+    }
+
+    /// A child cloned with CLONE_UNTRACED calls memfd_create("ng-untraced"); the parent
+    /// waits for it. Returns 0 when the child's call succeeded, 140 + its exit code else.
+    fn untraced_child() -> i32 {
+        let name = c("ng-untraced");
+        // SAFETY: clone without CLONE_VM and without a new stack behaves as fork: the child
+        // runs on a copy of this single-threaded process, makes one call and _exits.
+        unsafe {
+            let pid = libc::syscall(
+                libc::SYS_clone,
+                libc::CLONE_UNTRACED | libc::SIGCHLD,
+                0,
+                0,
+                0,
+                0,
+            );
+            if pid == 0 {
+                let fd = libc::memfd_create(name.as_ptr(), 0);
+                libc::_exit(if fd >= 0 { 0 } else { 1 });
+            }
+            if pid < 0 {
+                return 139;
+            }
+            let mut status = 0;
+            libc::waitpid(pid as i32, &mut status, 0);
+            if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+                0
+            } else {
+                140 + libc::WEXITSTATUS(status)
+            }
+        }
     }
 
     /// i386's old mmap (number 90) through `int 0x80`: one argument, a pointer to
@@ -673,6 +706,15 @@ fn int80_old_mmap_of_rwx_memory_is_reported() {
     assert_eq!(rwx[0].get_str("MemoryRegion"), Some("anonymous"));
 }
 
+fn a_child_cloned_untraced_is_still_followed() {
+    // CLONE_UNTRACED is open to any program: a tracer that lets it through neither sees the
+    // child's calls nor waits for it.
+    let (result, events) = trace_helper("untraced-child");
+    let memfd = syscalls(&events, "memfd_create");
+    assert_eq!(memfd.len(), 1, "{:?}\n{}", result.exit, dump(&events));
+    assert!(result.stats.processes >= 2, "{:?}", result.stats);
+}
+
 fn traces_without_root() {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
@@ -732,6 +774,10 @@ const TESTS: &[Test] = &[
     ("untraced_calls_do_not_stop", untraced_calls_do_not_stop),
     ("learns_a_profile", learns_a_profile),
     ("traces_without_root", traces_without_root),
+    (
+        "a_child_cloned_untraced_is_still_followed",
+        a_child_cloned_untraced_is_still_followed,
+    ),
     (
         "int80_old_mmap_of_rwx_memory_is_reported",
         int80_old_mmap_of_rwx_memory_is_reported,
