@@ -27,6 +27,7 @@ mod helpers {
             "fork-thread" => fork_and_thread(),
             "getppid" => getppid_loop(),
             "trace-true" => trace_true_as_is(),
+            "thread-exec-over-leader" => thread_exec_over_leader(),
             "untraced-child" => untraced_child(),
             "int80-old-mmap" => int80_old_mmap(),
             "mem-open" => write_child_mem(MemOpen::Direct),
@@ -152,6 +153,57 @@ mod helpers {
             }
         }
         0
+    }
+
+    /// The main thread starts a slow execve (of a file no loader accepts, with 5 MB of
+    /// arguments to copy) while a second thread, as soon as the main one is about to call,
+    /// execs `/bin/sh -c 'exec /bin/true'`: the second exec kills the main thread inside
+    /// its call.
+    fn thread_exec_over_leader() -> i32 {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        static CALLING: AtomicBool = AtomicBool::new(false);
+        let Some(garbage) = std::env::args().nth(3) else {
+            return 150;
+        };
+        std::thread::spawn(|| {
+            while !CALLING.load(Ordering::SeqCst) {
+                std::hint::spin_loop();
+            }
+            std::thread::sleep(std::time::Duration::from_micros(200));
+            let sh = c("/bin/sh");
+            let (dash_c, script) = (c("-c"), c("exec /bin/true"));
+            let argv = [
+                sh.as_ptr(),
+                dash_c.as_ptr(),
+                script.as_ptr(),
+                std::ptr::null(),
+            ];
+            let envp = [std::ptr::null::<libc::c_char>()];
+            // SAFETY: valid NUL-terminated strings and arrays.
+            unsafe { libc::execve(sh.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+        });
+        let path = c(&garbage);
+        let chunk = c(&"a".repeat(128 * 1024 - 1));
+        let mut argv = vec![chunk.as_ptr(); 40];
+        argv.push(std::ptr::null());
+        let envp = [std::ptr::null::<libc::c_char>()];
+        // Room for the arguments: execve takes a quarter of the stack limit, at most 6 MB.
+        let mut stack = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit on a local struct; execve with valid strings and arrays.
+        unsafe {
+            libc::getrlimit(libc::RLIMIT_STACK, &mut stack);
+            stack.rlim_cur = stack.rlim_max.min(32 << 20);
+            if libc::setrlimit(libc::RLIMIT_STACK, &stack) != 0 {
+                return 151;
+            }
+            CALLING.store(true, Ordering::SeqCst);
+            libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+        }
+        // The other thread's exec should have ended this one first.
+        152
     }
 
     /// A child cloned with CLONE_UNTRACED calls memfd_create("ng-untraced"); the parent
@@ -715,6 +767,32 @@ fn a_child_cloned_untraced_is_still_followed() {
     assert!(result.stats.processes >= 2, "{:?}", result.stats);
 }
 
+fn a_call_cut_short_by_another_threads_exec_is_reported() {
+    // The main thread's execve is in progress when another thread's exec kills it: it is
+    // reported without a result, like any call a tracee is killed in.
+    let garbage = tempfile::Builder::new()
+        .prefix("ng-noexec-")
+        .tempfile()
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(garbage.path(), [0u8; 64]).unwrap_or_else(|e| panic!("{e}"));
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(garbage.path(), std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let garbage = garbage.into_temp_path();
+    let path = garbage.display().to_string();
+    let mut command = helper_command("thread-exec-over-leader");
+    command.push(path.clone().into());
+    let (result, events) = trace(command);
+    assert_eq!(result.exit, ChildExit::Code(0), "{}", dump(&events));
+    let creations = of_type(&events, "process_creation");
+    assert_eq!(creations.len(), 3, "{}", dump(&events));
+    let cut_short: Vec<_> = syscalls(&events, "execve")
+        .into_iter()
+        .filter(|e| e.get_str("TargetPath") == Some(path.as_str()))
+        .collect();
+    assert_eq!(cut_short.len(), 1, "{}", dump(&events));
+}
+
 fn traces_without_root() {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
@@ -774,6 +852,10 @@ const TESTS: &[Test] = &[
     ("untraced_calls_do_not_stop", untraced_calls_do_not_stop),
     ("learns_a_profile", learns_a_profile),
     ("traces_without_root", traces_without_root),
+    (
+        "a_call_cut_short_by_another_threads_exec_is_reported",
+        a_call_cut_short_by_another_threads_exec_is_reported,
+    ),
     (
         "a_child_cloned_untraced_is_still_followed",
         a_child_cloned_untraced_is_still_followed,
