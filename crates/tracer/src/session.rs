@@ -374,6 +374,16 @@ impl<'a> Session<'a> {
             .and_then(|thread| thread.pending.take());
         if former != tid {
             self.threads.remove(&former);
+            // The leader, whose id the exec'ing thread now has, was killed by the exec (its
+            // death is not reported): a call it was inside is reported without a result, as
+            // for any tracee killed inside a call, and not left for the new program's thread.
+            let killed = self
+                .threads
+                .get_mut(&tid)
+                .and_then(|leader| leader.pending.take());
+            if let Some(killed) = killed {
+                self.emit_syscall(&killed.caller, killed.record);
+            }
         }
         if let Some(thread) = self.threads.get_mut(&tid) {
             pending = pending.or_else(|| thread.pending.take());
