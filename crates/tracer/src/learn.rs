@@ -7,8 +7,8 @@
 //!   syscalls newer than a profile); EPERM would make it fail as if refused by a permission.
 //! - `socket` by address family, `personality` by persona and `prctl` by option: one rule
 //!   per value seen (exact match on the `int` argument).
-//! - `clone` by flags: namespace-creating flags are refused except those the run used
-//!   (`arg0 & NS_FLAGS_NOT_SEEN == 0`), as Docker's profile does.
+//! - `clone` and `unshare` by flags: namespace-creating flags are refused except those the
+//!   run used with that call (`arg0 & NS_FLAGS_NOT_SEEN == 0`), as Docker's profile does.
 //! - `clone3`: its flags live in memory a filter cannot read, so it gets ENOSYS (libc then
 //!   falls back to `clone`, whose flags are checked) and its flags are allowed on `clone`.
 //! - Only the ABIs the run used are listed; names are sorted so the output is deterministic.
@@ -38,7 +38,7 @@ enum Usage {
     Any,
     /// Allowed for these values of an `int` argument.
     Values { index: u8, values: BTreeSet<u64> },
-    /// `clone`: the namespace flags used.
+    /// `clone` or `unshare`: the namespace flags used.
     CloneFlags { namespaces: u64 },
 }
 
@@ -95,7 +95,7 @@ impl Learner {
             *self.clone3_namespaces.get_or_insert(0) |= namespaces;
             return;
         }
-        if name == "clone" {
+        if name == "clone" || name == "unshare" {
             let entry = self
                 .calls
                 .entry(name.to_string())
