@@ -800,6 +800,50 @@ fn a_call_cut_short_by_another_threads_exec_is_reported() {
     assert_eq!(cut_short, 1, "{}", dump(&events));
 }
 
+/// `SigIgn` of a `/proc/PID/status` text, as a bit set (bit n-1 for signal n).
+fn ignored_signals(status: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigIgn:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .unwrap_or_else(|| panic!("no SigIgn in {status}"))
+}
+
+fn overlapping_traces_leave_interrupts_as_they_were() {
+    // SIGINT is not ignored by this process: every command starts with it at its default,
+    // and it is back at its default once the traces end, however they overlap.
+    let sigint_bit = 1u64 << (libc::SIGINT - 1);
+    let status = tempfile::Builder::new()
+        .prefix("ng-sigign-")
+        .tempfile()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let script = format!(
+        "cat /proc/self/status > '{}'; sleep 0.4",
+        status.path().display()
+    );
+    let first = std::thread::spawn(|| {
+        Tracer::new(["/bin/sleep", "0.3"])
+            .run(|_| {})
+            .map(|result| result.exit)
+    });
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let second = Tracer::new(["/bin/sh".to_string(), "-c".to_string(), script]).run(|_| {});
+    let first = first
+        .join()
+        .unwrap_or_else(|_| panic!("first trace panicked"));
+    assert_eq!(first.ok(), Some(ChildExit::Code(0)));
+    assert_eq!(second.ok().map(|r| r.exit), Some(ChildExit::Code(0)));
+    // SAFETY: reading the disposition by setting the default, which it should be anyway.
+    let left = unsafe { libc::signal(libc::SIGINT, libc::SIG_DFL) };
+    let text = std::fs::read_to_string(status.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        ignored_signals(&text) & sigint_bit,
+        0,
+        "the second command started with SIGINT ignored"
+    );
+    assert_eq!(left, libc::SIG_DFL, "SIGINT left ignored after both traces");
+}
+
 fn traces_without_root() {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
@@ -859,6 +903,10 @@ const TESTS: &[Test] = &[
     ("untraced_calls_do_not_stop", untraced_calls_do_not_stop),
     ("learns_a_profile", learns_a_profile),
     ("traces_without_root", traces_without_root),
+    (
+        "overlapping_traces_leave_interrupts_as_they_were",
+        overlapping_traces_leave_interrupts_as_they_were,
+    ),
     (
         "a_call_cut_short_by_another_threads_exec_is_reported",
         a_call_cut_short_by_another_threads_exec_is_reported,
