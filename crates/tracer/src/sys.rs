@@ -500,20 +500,32 @@ fn seize(pid: Pid) -> io::Result<()> {
 /// Ignores SIGINT and SIGQUIT in the tracer while a trace runs, as `system(3)` does while it
 /// waits: a Ctrl-C on the terminal reaches the traced command (same process group), which
 /// decides what to do, and the tracer lives on to report how it ended. Restored on drop.
+///
+/// Traces may overlap (several threads of one process): the first to start saves the
+/// dispositions and the last to end restores them, so that each command gets the
+/// dispositions the process had before any trace, and the process gets them back.
 pub(crate) struct IgnoreInterrupts {
     previous: [libc::sighandler_t; 2],
 }
 
+/// Running traces, and the dispositions from before the first of them.
+static INTERRUPTS: std::sync::Mutex<(usize, [libc::sighandler_t; 2])> =
+    std::sync::Mutex::new((0, [libc::SIG_DFL; 2]));
+
 impl IgnoreInterrupts {
     pub(crate) fn new() -> IgnoreInterrupts {
-        // SAFETY: installing SIG_IGN, a disposition without a handler function.
-        let previous = unsafe {
-            [
-                libc::signal(libc::SIGINT, libc::SIG_IGN),
-                libc::signal(libc::SIGQUIT, libc::SIG_IGN),
-            ]
-        };
-        IgnoreInterrupts { previous }
+        let mut state = INTERRUPTS.lock().unwrap_or_else(|e| e.into_inner());
+        if state.0 == 0 {
+            // SAFETY: installing SIG_IGN, a disposition without a handler function.
+            state.1 = unsafe {
+                [
+                    libc::signal(libc::SIGINT, libc::SIG_IGN),
+                    libc::signal(libc::SIGQUIT, libc::SIG_IGN),
+                ]
+            };
+        }
+        state.0 += 1;
+        IgnoreInterrupts { previous: state.1 }
     }
 
     /// Whether SIGINT and SIGQUIT were ignored before.
@@ -524,6 +536,11 @@ impl IgnoreInterrupts {
 
 impl Drop for IgnoreInterrupts {
     fn drop(&mut self) {
+        let mut state = INTERRUPTS.lock().unwrap_or_else(|e| e.into_inner());
+        state.0 = state.0.saturating_sub(1);
+        if state.0 > 0 {
+            return;
+        }
         for (signal, handler) in [libc::SIGINT, libc::SIGQUIT].into_iter().zip(self.previous) {
             if handler != libc::SIG_ERR {
                 // SAFETY: restoring the disposition that was installed before.
