@@ -27,6 +27,7 @@ mod helpers {
             "fork-thread" => fork_and_thread(),
             "getppid" => getppid_loop(),
             "trace-true" => trace_true_as_is(),
+            "shm-stub" => shm_stub(),
             "thread-exec-over-leader" => thread_exec_over_leader(),
             "untraced-child" => untraced_child(),
             "int80-old-mmap" => int80_old_mmap(),
@@ -150,6 +151,36 @@ mod helpers {
             let fd = int80(I386_MEMFD_CREATE, page as u64 as u32, 0);
             if persona < 0 || fd < 0 {
                 return 107;
+            }
+        }
+        0
+    }
+
+    /// memfd_create from a `syscall` instruction in a SysV shared memory segment attached
+    /// with SHM_EXEC (read, write and execute at once, without mmap or mprotect).
+    fn shm_stub() -> i32 {
+        // mov eax, 319 (memfd_create); syscall; ret — arguments already in rdi, rsi.
+        const STUB: [u8; 8] = [0xb8, 0x3f, 0x01, 0x00, 0x00, 0x0f, 0x05, 0xc3];
+        const SHM_EXEC: i32 = 0o100000;
+        let name = c("ng-shm");
+        // SAFETY: a private segment, attached, filled with STUB (C calling convention: args
+        // in rdi/rsi, result in rax, ret), called once, then detached and removed.
+        unsafe {
+            let id = libc::shmget(libc::IPC_PRIVATE, 4096, libc::IPC_CREAT | 0o600);
+            if id < 0 {
+                return 160;
+            }
+            let page = libc::shmat(id, std::ptr::null(), SHM_EXEC);
+            libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut());
+            if page as isize == -1 {
+                return 161;
+            }
+            std::ptr::copy_nonoverlapping(STUB.as_ptr(), page.cast::<u8>(), STUB.len());
+            let stub: extern "C" fn(*const libc::c_char, u32) -> i64 = std::mem::transmute(page);
+            let fd = stub(name.as_ptr(), 0);
+            libc::shmdt(page);
+            if fd < 0 {
+                return 162;
             }
         }
         0
@@ -844,6 +875,24 @@ fn overlapping_traces_leave_interrupts_as_they_were() {
     assert_eq!(left, libc::SIG_DFL, "SIGINT left ignored after both traces");
 }
 
+fn syscall_from_executable_shared_memory() {
+    // SysV shared memory attached with SHM_EXEC is anonymous memory (no file on disk behind
+    // it), like an anonymous mapping or a memfd: code run from it is flagged alike.
+    let (result, events) = trace_helper("shm-stub");
+    assert_eq!(result.exit, ChildExit::Code(0), "{}", dump(&events));
+    let memfd = syscalls(&events, "memfd_create");
+    assert_eq!(memfd.len(), 1, "{}", dump(&events));
+    assert_eq!(memfd[0].get_str("MemfdName"), Some("ng-shm"));
+    assert_eq!(
+        memfd[0].get_str("SyscallOrigin"),
+        Some("anonymous"),
+        "{}",
+        dump(&events)
+    );
+    let raised = alerts(&events);
+    assert!(has_alert(&raised, ANONYMOUS_SYSCALL), "{raised:?}");
+}
+
 fn traces_without_root() {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
@@ -903,6 +952,10 @@ const TESTS: &[Test] = &[
     ("untraced_calls_do_not_stop", untraced_calls_do_not_stop),
     ("learns_a_profile", learns_a_profile),
     ("traces_without_root", traces_without_root),
+    (
+        "syscall_from_executable_shared_memory",
+        syscall_from_executable_shared_memory,
+    ),
     (
         "overlapping_traces_leave_interrupts_as_they_were",
         overlapping_traces_leave_interrupts_as_they_were,
