@@ -23,7 +23,8 @@ mod helpers {
             "memfd-exec" => memfd_exec(),
             "inline-exec" => inline_exec(),
             "int80" => int80_calls(),
-            "anon-stub" => anonymous_stub(),
+            "anon-stub" => anonymous_stub(libc::MAP_PRIVATE),
+            "shared-anon-stub" => anonymous_stub(libc::MAP_SHARED),
             "fork-thread" => fork_and_thread(),
             "getppid" => getppid_loop(),
             "trace-true" => trace_true_as_is(),
@@ -318,7 +319,9 @@ mod helpers {
     }
 
     /// memfd_create from a `syscall` instruction in an anonymous page made executable.
-    fn anonymous_stub() -> i32 {
+    /// `sharing` is MAP_PRIVATE or MAP_SHARED (shared anonymous memory, which the maps
+    /// name `/dev/zero (deleted)`).
+    fn anonymous_stub(sharing: i32) -> i32 {
         // mov eax, 319 (memfd_create); syscall; ret — arguments already in rdi, rsi.
         const STUB: [u8; 8] = [0xb8, 0x3f, 0x01, 0x00, 0x00, 0x0f, 0x05, 0xc3];
         let name = c("ng-anon");
@@ -329,7 +332,7 @@ mod helpers {
                 std::ptr::null_mut(),
                 4096,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                sharing | libc::MAP_ANONYMOUS,
                 -1,
                 0,
             );
@@ -875,6 +878,30 @@ fn overlapping_traces_leave_interrupts_as_they_were() {
     assert_eq!(left, libc::SIG_DFL, "SIGINT left ignored after both traces");
 }
 
+fn syscall_from_shared_anonymous_memory() {
+    // MAP_SHARED | MAP_ANONYMOUS memory is anonymous too (its maps name is
+    // `/dev/zero (deleted)`): made executable and run, it is flagged like private memory.
+    let (result, events) = trace_helper("shared-anon-stub");
+    assert_eq!(result.exit, ChildExit::Code(0), "{}", dump(&events));
+    let memfd = syscalls(&events, "memfd_create");
+    assert_eq!(memfd.len(), 1, "{}", dump(&events));
+    assert_eq!(memfd[0].get_str("MemfdName"), Some("ng-anon"));
+    assert_eq!(
+        memfd[0].get_str("SyscallOrigin"),
+        Some("anonymous"),
+        "{}",
+        dump(&events)
+    );
+    let mprotect: Vec<_> = syscalls(&events, "mprotect")
+        .into_iter()
+        .filter(|e| e.get_str("Prot") == Some("r-x"))
+        .collect();
+    assert_eq!(mprotect.len(), 1, "{}", dump(&events));
+    assert_eq!(mprotect[0].get_str("MemoryRegion"), Some("anonymous"));
+    let raised = alerts(&events);
+    assert!(has_alert(&raised, ANONYMOUS_SYSCALL), "{raised:?}");
+}
+
 fn syscall_from_executable_shared_memory() {
     // SysV shared memory attached with SHM_EXEC is anonymous memory (no file on disk behind
     // it), like an anonymous mapping or a memfd: code run from it is flagged alike.
@@ -952,6 +979,10 @@ const TESTS: &[Test] = &[
     ("untraced_calls_do_not_stop", untraced_calls_do_not_stop),
     ("learns_a_profile", learns_a_profile),
     ("traces_without_root", traces_without_root),
+    (
+        "syscall_from_shared_anonymous_memory",
+        syscall_from_shared_anonymous_memory,
+    ),
     (
         "syscall_from_executable_shared_memory",
         syscall_from_executable_shared_memory,
