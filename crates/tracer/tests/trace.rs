@@ -878,6 +878,31 @@ fn overlapping_traces_leave_interrupts_as_they_were() {
     assert_eq!(left, libc::SIG_DFL, "SIGINT left ignored after both traces");
 }
 
+fn a_trace_leaves_the_callers_other_children_alone() {
+    // A child this thread started before the trace is none of the trace's business: the trace
+    // ends when the command does, and the caller can still wait for its own child.
+    let mut other = std::process::Command::new("/bin/sleep")
+        .arg("3")
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let started = std::time::Instant::now();
+    let result = Tracer::new(["/bin/true"])
+        .run(|_| {})
+        .unwrap_or_else(|e| panic!("{e}"));
+    let took = started.elapsed();
+    assert_eq!(result.exit, ChildExit::Code(0));
+    let waited = other.wait();
+    let _ = other.kill();
+    assert!(
+        took < std::time::Duration::from_secs(2),
+        "the trace of /bin/true waited {took:?} (for the caller's sleep)"
+    );
+    assert!(
+        waited.as_ref().is_ok_and(|status| status.success()),
+        "the caller's own child was reaped by the trace: {waited:?}"
+    );
+}
+
 fn syscall_from_shared_anonymous_memory() {
     // MAP_SHARED | MAP_ANONYMOUS memory is anonymous too (its maps name is
     // `/dev/zero (deleted)`): made executable and run, it is flagged like private memory.
@@ -979,6 +1004,10 @@ const TESTS: &[Test] = &[
     ("untraced_calls_do_not_stop", untraced_calls_do_not_stop),
     ("learns_a_profile", learns_a_profile),
     ("traces_without_root", traces_without_root),
+    (
+        "a_trace_leaves_the_callers_other_children_alone",
+        a_trace_leaves_the_callers_other_children_alone,
+    ),
     (
         "syscall_from_shared_anonymous_memory",
         syscall_from_shared_anonymous_memory,
