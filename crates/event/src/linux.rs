@@ -109,7 +109,15 @@ impl SyscallOrigin {
             "" => return SyscallOrigin::Anonymous,
             _ => {}
         }
-        if path.starts_with('[') || path.starts_with("/memfd:") || path.starts_with("memfd:") {
+        // Memory with no file behind it that the kernel names anyway: memfds, shared
+        // anonymous memory (MAP_SHARED|MAP_ANONYMOUS is "/dev/zero (deleted)", as is a
+        // mapping of /dev/zero) and SysV shared memory ("/SYSV0000002a (deleted)").
+        if path.starts_with('[')
+            || path.starts_with("/memfd:")
+            || path.starts_with("memfd:")
+            || path.starts_with("/SYSV")
+            || path.strip_suffix(" (deleted)").unwrap_or(path) == "/dev/zero"
+        {
             return SyscallOrigin::Anonymous;
         }
         if exe.is_some_and(|exe| exe == path) {
@@ -344,6 +352,21 @@ mod tests {
         assert_eq!(
             SyscallOrigin::classify(Some("/memfd:x (deleted)"), exe),
             SyscallOrigin::Anonymous
+        );
+        for shared in [
+            "/dev/zero (deleted)",
+            "/SYSV0000002a (deleted)",
+            "/dev/zero",
+        ] {
+            assert_eq!(
+                SyscallOrigin::classify(Some(shared), exe),
+                SyscallOrigin::Anonymous,
+                "{shared}"
+            );
+        }
+        assert_eq!(
+            SyscallOrigin::classify(Some("/tmp/dropped (deleted)"), exe),
+            SyscallOrigin::OtherFile
         );
         assert_eq!(
             SyscallOrigin::classify(Some("/usr/lib/libssl.so.3"), exe),

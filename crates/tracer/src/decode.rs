@@ -53,6 +53,8 @@ pub enum Sensitive {
     Bpf,
     /// `open`.
     Open,
+    /// `creat`: an `open` for writing.
+    Creat,
     /// `openat`.
     Openat,
     /// `openat2`.
@@ -87,7 +89,7 @@ pub enum TrapWhen {
 pub const PROT_EXEC: u64 = 0x4;
 /// The detection filter's trap list: syscall names (in every ABI that has them) and when to
 /// stop. `open`/`openat` stop only when opening for writing (a write to `/proc/PID/mem` needs
-/// it); `mmap`/`mprotect` only when PROT_EXEC is requested.
+/// it), `creat` always; `mmap`/`mprotect` only when PROT_EXEC is requested.
 pub const TRAP_LIST: &[(&str, TrapWhen)] = &[
     ("execve", TrapWhen::Always),
     ("execveat", TrapWhen::Always),
@@ -143,6 +145,7 @@ pub const TRAP_LIST: &[(&str, TrapWhen)] = &[
     ),
     // openat2's flags are in a struct: the filter cannot look, so every call stops.
     ("openat2", TrapWhen::Always),
+    ("creat", TrapWhen::Always),
     ("personality", TrapWhen::Always),
 ];
 
@@ -165,6 +168,7 @@ impl Sensitive {
             "finit_module" => Sensitive::FinitModule,
             "bpf" => Sensitive::Bpf,
             "open" => Sensitive::Open,
+            "creat" => Sensitive::Creat,
             "openat" => Sensitive::Openat,
             "openat2" => Sensitive::Openat2,
             "personality" => Sensitive::Personality,
@@ -223,6 +227,9 @@ pub struct Decoded {
     pub target_is_child: Option<bool>,
     /// Named, decoded arguments.
     pub fields: Vec<(String, String)>,
+    /// An open for writing whose path does not name a memory file: reported only if the
+    /// descriptor it returns is one (see `Session`).
+    pub check_opened: bool,
     /// For an exec: the file name as the kernel records it (`bprm->filename`: the path as
     /// given, or `/dev/fd/N[/path]` for a descriptor-relative execveat).
     pub exec_filename: Option<String>,
@@ -436,9 +443,11 @@ pub fn decode(call: Sensitive, arch: &str, args: &[u64; 6], tracee: &mut dyn Tra
                 }
             }
         }
-        Sensitive::Open | Sensitive::Openat | Sensitive::Openat2 => {
+        Sensitive::Open | Sensitive::Creat | Sensitive::Openat | Sensitive::Openat2 => {
+            const O_CREAT_WRONLY_TRUNC: u64 = 0o1101;
             let (dirfd, path_arg, flags) = match call {
                 Sensitive::Open => (AT_FDCWD, args[0], Some(args[1])),
+                Sensitive::Creat => (AT_FDCWD, args[0], Some(O_CREAT_WRONLY_TRUNC)),
                 Sensitive::Openat => (int_arg(args[0]), args[1], Some(args[2])),
                 _ => (
                     int_arg(args[0]),
@@ -453,6 +462,9 @@ pub fn decode(call: Sensitive, arch: &str, args: &[u64; 6], tracee: &mut dyn Tra
                 .and_then(|path| proc_mem_target(path, tracee.pid()));
             let writes = flags.is_some_and(|flags| flags & OPEN_WRITE_MASK != 0);
             out.report = target.is_some() && writes;
+            // Another name can open a memory file too (a symbolic link, /proc/self/fd/N):
+            // the file actually opened is looked at when the call returns its descriptor.
+            out.check_opened = target.is_none() && writes;
             if let Some(flags) = flags {
                 out.field("OpenFlags", open_flags(flags));
             }

@@ -5,8 +5,9 @@
 use crate::decode::{TrapWhen, TRAP_LIST};
 use crate::sys::FilterInstruction;
 use crate::Error;
+use nativeguard_seccomp::bpf::{self, SeccompData, SockFilter};
 use nativeguard_seccomp::{compile, Action, CmpOp, CompileOptions, Policy, Program, Rule};
-use nativeguard_syscalls::Arch;
+use nativeguard_syscalls::{Arch, AUDIT_ARCH_I386};
 
 /// The `SECCOMP_RET_TRACE` action (its data is not used).
 const TRACE: Action = Action::Trace(0);
@@ -58,22 +59,60 @@ fn to_instructions(program: &Program) -> Vec<FilterInstruction> {
         .collect()
 }
 
-fn build(policy: &Policy, unmatched: Action) -> Result<Vec<FilterInstruction>, Error> {
+fn filter_error(err: nativeguard_seccomp::Error) -> Error {
+    Error::Filter {
+        message: err.to_string(),
+    }
+}
+
+fn compile_for(policy: &Policy, arches: &[Arch], unmatched: Action) -> Result<Program, Error> {
     let options = CompileOptions {
         too_new_action: None,
         bad_arch_action: unmatched,
         ..CompileOptions::default()
     };
-    compile(policy, Arch::host_abis(), &options)
-        .map(|program| to_instructions(&program))
-        .map_err(|err| Error::Filter {
-            message: err.to_string(),
-        })
+    compile(policy, arches, &options).map_err(filter_error)
+}
+
+fn build(policy: &Policy, unmatched: Action) -> Result<Vec<FilterInstruction>, Error> {
+    compile_for(policy, Arch::host_abis(), unmatched).map(|program| to_instructions(&program))
 }
 
 /// Traps the calls of [`TRAP_LIST`], allows the rest.
+///
+/// i386's `mmap` is old mmap (number 90), whose protection is in a struct in memory, where
+/// the filter cannot look: every such call stops (the decoder reads the struct). A policy rule
+/// applies to every ABI it is compiled for, so the i386 part is compiled apart, and an arch
+/// test in front sends i386 calls to it.
 pub(crate) fn detection_filter() -> Result<Vec<FilterInstruction>, Error> {
-    build(&detection_policy(), Action::Allow)
+    let arches = Arch::host_abis();
+    if !arches.contains(&Arch::I386) {
+        return build(&detection_policy(), Action::Allow);
+    }
+    let others: Vec<Arch> = arches
+        .iter()
+        .copied()
+        .filter(|&a| a != Arch::I386)
+        .collect();
+    let main = compile_for(&detection_policy(), &others, Action::Allow)?;
+    let mut i386_policy = detection_policy();
+    i386_policy.rules.retain(|rule| rule.names != ["mmap"]);
+    i386_policy.rules.push(Rule::new(&["mmap"], TRACE));
+    let i386 = compile_for(&i386_policy, &[Arch::I386], Action::Allow)?;
+    let main_len = u32::try_from(main.instructions.len()).unwrap_or(u32::MAX);
+    let mut instructions = vec![
+        SockFilter::stmt(bpf::LD | bpf::W | bpf::ABS, SeccompData::ARCH_OFFSET),
+        SockFilter::jump(bpf::JMP | bpf::JEQ | bpf::K, AUDIT_ARCH_I386, 0, 1),
+        SockFilter::stmt(bpf::JMP | bpf::JA, main_len),
+    ];
+    instructions.extend(main.instructions);
+    instructions.extend(i386.instructions);
+    let program = Program {
+        instructions,
+        arches: arches.to_vec(),
+    };
+    nativeguard_seccomp::verify(&program).map_err(filter_error)?;
+    Ok(to_instructions(&program))
 }
 
 /// Traps every call, of every ABI.

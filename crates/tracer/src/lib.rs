@@ -14,6 +14,9 @@
 //!   never leave the kernel. The filter comes from `nativeguard-seccomp`'s compiler and covers
 //!   every ABI of the host, so an `int 0x80` call from a 64-bit program stops too. Learning
 //!   installs a filter that traps every call.
+//! - **What ptrace cannot follow.** A child cloned with `CLONE_UNTRACED` is not attached. It
+//!   keeps the filter, and a trace verdict without a tracer fails the call with ENOSYS: it can
+//!   make none of the calls the trace reports (`a_child_cloned_untraced_cannot_make_a_trapped_call`).
 //! - **Attach without races.** The child waits on a pipe until the tracer has
 //!   `PTRACE_SEIZE`d it with fork/vfork/clone/exec/seccomp tracing and `EXITKILL`, so nothing
 //!   escapes, and nothing traced outlives the tracer.
@@ -124,6 +127,11 @@ impl Tracer {
     /// Runs the command to completion (until it and every descendant have exited), passing
     /// each event to `sink` as it happens. While it runs, the calling process ignores SIGINT
     /// and SIGQUIT (as `system(3)` does): a Ctrl-C reaches the command, which decides.
+    ///
+    /// The trace waits for any child of the calling process (ptrace reports a new tracee as
+    /// one before the tracer has seen its fork): a child the caller started before, and has
+    /// not waited for, is waited for (and reaped) by the trace. Call it from a process that
+    /// has none, as `nativeguard trace` does.
     pub fn run(self, mut sink: impl FnMut(Event)) -> Result<TraceResult, Error> {
         let program = self.command.first().ok_or(Error::NoCommand)?;
         let path = resolve_program(program).ok_or_else(|| Error::NotFound {

@@ -81,6 +81,8 @@ struct Pending {
     caller: ProcessInfo,
     record: SyscallRecord,
     exec_filename: Option<String>,
+    /// Reported only if the descriptor it returns is a process's memory file.
+    check_opened: bool,
 }
 
 struct Thread {
@@ -290,7 +292,7 @@ impl<'a> Session<'a> {
         if let Some(thread) = self.threads.remove(&tid) {
             if let Some(pending) = thread.pending {
                 // Killed inside the call: report what was seen, without a result.
-                self.emit_syscall(&pending.caller, pending.record);
+                self.emit_unfinished(pending);
             }
             if thread.tgid == tid as u32 {
                 self.processes.remove(&thread.tgid);
@@ -382,7 +384,7 @@ impl<'a> Session<'a> {
                 .get_mut(&tid)
                 .and_then(|leader| leader.pending.take());
             if let Some(killed) = killed {
-                self.emit_syscall(&killed.caller, killed.record);
+                self.emit_unfinished(killed);
             }
         }
         if let Some(thread) = self.threads.get_mut(&tid) {
@@ -417,7 +419,7 @@ impl<'a> Session<'a> {
             }
             other => {
                 if let Some(pending) = other {
-                    self.emit_syscall(&pending.caller, pending.record);
+                    self.emit_unfinished(pending);
                 }
                 ("execve".to_string(), SyscallOrigin::Unknown, None)
             }
@@ -455,7 +457,10 @@ impl<'a> Session<'a> {
                 if let Some(pending) = pending {
                     let mut record = pending.record;
                     record.ret = Some(info.return_value);
-                    self.emit_syscall(&pending.caller, record);
+                    let tgid = pending.caller.pid;
+                    if !pending.check_opened || opened_memory_file(tgid, &mut record) {
+                        self.emit_syscall(&pending.caller, record);
+                    }
                 }
                 default
             }
@@ -504,7 +509,7 @@ impl<'a> Session<'a> {
         if call.changes_mappings() {
             process.maps = None;
         }
-        if !decoded.report && !call.is_exec() {
+        if !decoded.report && !call.is_exec() && !decoded.check_opened {
             return default;
         }
         if origin == SyscallOrigin::MainBinary {
@@ -537,10 +542,19 @@ impl<'a> Session<'a> {
                 caller,
                 record,
                 exec_filename: decoded.exec_filename,
+                check_opened: decoded.check_opened,
             });
         }
         // Stop again at the call's exit for its result (an exec reports at the exec stop).
         Resume::Syscall
+    }
+
+    /// A call that never returned (its thread was killed inside it): reported without a
+    /// result, unless whether to report it depended on the result.
+    fn emit_unfinished(&mut self, pending: Pending) {
+        if !pending.check_opened {
+            self.emit_syscall(&pending.caller, pending.record);
+        }
     }
 
     fn emit_syscall(&mut self, caller: &ProcessInfo, record: SyscallRecord) {
@@ -557,6 +571,32 @@ impl<'a> Session<'a> {
         };
         (self.config.sink)(event);
     }
+}
+
+/// Whether the descriptor an open returned (in `record.ret`) is some process's memory file,
+/// whatever name opened it (a symbolic link, `/proc/self/fd/N`); if so the record gets the
+/// file's own path and the target, as an open naming it directly does.
+fn opened_memory_file(tgid: u32, record: &mut SyscallRecord) -> bool {
+    let Some(fd) = record.ret.and_then(|ret| u32::try_from(ret).ok()) else {
+        return false;
+    };
+    let Ok(link) = std::fs::read_link(format!("/proc/{tgid}/fd/{fd}")) else {
+        return false;
+    };
+    let Some(path) = link.to_str() else {
+        return false;
+    };
+    let Some(target) = linux::proc_mem_target(path, tgid) else {
+        return false;
+    };
+    let is_self = target == tgid;
+    record.target_pid = Some(target);
+    record.target_is_child = Some(!is_self && procfs::is_descendant(target, tgid));
+    record
+        .decoded
+        .push(("TargetIsSelf".to_string(), is_self.to_string()));
+    record.path = Some(path.to_string());
+    true
 }
 
 fn process_of(processes: &mut HashMap<u32, Process>, tgid: u32) -> &mut Process {
