@@ -40,10 +40,13 @@
 //! `user_notif` in the loaded program. For each notification the supervisor runs the ORIGINAL
 //! compiled program on the call's registers (the seccomp crate's simulator) and answers:
 //! * `errno(N)`: report, then fail the call with N.
-//! * `kill_process` / `kill_thread`: report, SIGKILL the caller's whole process through a pidfd
-//!   (confirmed with `SECCOMP_IOCTL_NOTIF_ID_VALID` so a reused pid is never hit), then fail
-//!   the call: it never returns to user space. `kill_thread` is strengthened to killing the
-//!   process (a half-killed process is a worse state to leave).
+//! * `kill_process` / `kill_thread`: SIGKILL the caller's whole process through a pidfd
+//!   (confirmed with `SECCOMP_IOCTL_NOTIF_ID_VALID` so a reused pid is never hit), report,
+//!   then fail the call: it never returns to user space. The filter is loaded with
+//!   `WAIT_KILLABLE_RECV` (Linux 5.19+), so once the supervisor holds the notification no
+//!   signal but a fatal one ends the caller's wait. A signal before that withdraws the
+//!   notification: the call fails with EINTR, unmade, and the process lives. `kill_thread` is
+//!   strengthened to killing the process (a half-killed process is a worse state to leave).
 //! * `user_notif` written in the policy itself: fail with EPERM — except `execve`/`execveat`
 //!   while the Landlock layer is active, see below. The supervisor never allows any other call.
 //!
