@@ -1,0 +1,72 @@
+//! Review findings: cases where the engine and the reference evaluator agree with each other
+//! but not with the Sigma specification (`../shared/specs/sigma`).
+
+use nativeguard_event::{Event, Timestamp, Value};
+use nativeguard_sigma::{Pipeline, RuleSet, RuleSetBuilder};
+use std::sync::Arc;
+
+fn rule(detection: &str) -> String {
+    format!("title: t\nid: 00000000-0000-4000-8000-000000000001\nlogsource: {{product: test}}\ndetection:\n{detection}\n")
+}
+
+fn build(texts: &[&str]) -> Arc<RuleSet> {
+    let mut b = RuleSetBuilder::new(Pipeline::none());
+    for (i, t) in texts.iter().enumerate() {
+        let errors = b.add_file(&format!("r{i}.yml"), t);
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+    let (set, errors) = b.build();
+    assert!(errors.is_empty(), "{errors:?}");
+    Arc::new(set)
+}
+
+fn event(fields: &[(&str, Value)]) -> Event {
+    let mut e = Event::new();
+    for (k, v) in fields {
+        e.insert(*k, v.clone());
+    }
+    e
+}
+
+fn s(text: &str) -> Value {
+    Value::from(text)
+}
+
+/// Whether the single detection rule matches, asserting engine and reference agree.
+fn hits(detection: &str, fields: &[(&str, Value)]) -> bool {
+    let set = build(&[&rule(detection)]);
+    let e = event(fields);
+    let mut out = Vec::new();
+    set.engine().evaluate(&e, &mut out);
+    let reference = set.reference_matches(&e);
+    assert_eq!(
+        out.len(),
+        reference.len(),
+        "engine vs reference on {e:?} for {detection}"
+    );
+    !out.is_empty()
+}
+
+/// Spec (sigma-appendix-modifiers.md, Generic Modifiers): `all` links the *values* of a list
+/// with AND; `windash` "creates all possible permutations" and `base64offset` has "three
+/// variants", i.e. alternatives of one value. `|all` must require each listed value (in any
+/// of its variants), not every variant of every value.
+#[test]
+fn all_requires_each_value_not_each_expanded_variant() {
+    // windash: the command line holds both flags, with plain dashes.
+    assert!(hits(
+        "  sel:\n    CommandLine|windash|contains|all:\n      - ' -a'\n      - ' -b'\n  condition: sel",
+        &[("CommandLine", s("tool.exe -a -b"))],
+    ));
+    // base64offset: "hello world" base64-encoded holds both words at some offset.
+    assert!(hits(
+        "  sel:\n    Payload|base64offset|contains|all:\n      - 'hello'\n      - 'world'\n  condition: sel",
+        &[("Payload", s("aGVsbG8gd29ybGQ="))],
+    ));
+    // UTF-16LE + base64offset, as SigmaHQ writes PowerShell -enc rules.
+    assert!(hits(
+        "  sel:\n    Payload|wide|base64offset|contains|all:\n      - 'ab'\n      - 'cd'\n  condition: sel",
+        &[("Payload", s("YQBiAGMAZAA="))],
+    ));
+}
+
