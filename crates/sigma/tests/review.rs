@@ -70,3 +70,54 @@ fn all_requires_each_value_not_each_expanded_variant() {
     ));
 }
 
+fn at(seconds: i64, fields: &[(&str, Value)]) -> Event {
+    let mut e = event(fields);
+    e.timestamp = Some(Timestamp(seconds * 1_000_000_000));
+    e
+}
+
+const TWO_RULES: &str = "title: r1\nid: 11111111-0000-4000-8000-000000000001\nname: r1\nlogsource: {product: test}\ndetection:\n  sel:\n    Kind: fail\n  condition: sel\n---\ntitle: r2\nid: 11111111-0000-4000-8000-000000000002\nname: r2\nlogsource: {product: test}\ndetection:\n  sel:\n    User|startswith: adm\n  condition: sel\n";
+
+fn correlation_values(correlation: &str, events: &[Event]) -> Vec<f64> {
+    let set = build(&[TWO_RULES, correlation]);
+    let mut engine = set.engine();
+    let mut fired = Vec::new();
+    for e in events {
+        let mut out = Vec::new();
+        engine.evaluate(e, &mut out);
+        fired.extend(out.into_iter().filter_map(|d| d.correlation.map(|c| c.value)));
+    }
+    fired
+}
+
+/// Spec (sigma-correlation-rules-specification.md, Event Count): "Counts events occurring in
+/// the given time frame specified by the referred Sigma rule or rules". One event that two of
+/// the referred rules match is one event, not two.
+#[test]
+fn event_count_counts_an_event_matched_by_two_referred_rules_once() {
+    let one_event = at(
+        0,
+        &[("Kind", s("fail")), ("User", s("admin")), ("Host", s("h"))],
+    );
+    let fired = correlation_values(
+        "title: c\ncorrelation:\n  type: event_count\n  rules: [r1, r2]\n  group-by: [Host]\n  timespan: 1m\n  condition:\n    gte: 2\n",
+        &[one_event],
+    );
+    assert!(fired.is_empty(), "one event counted as {fired:?}");
+    // The same for value_sum: one event with Bytes 100 sums to 100.
+    let one_event = at(
+        0,
+        &[
+            ("Kind", s("fail")),
+            ("User", s("admin")),
+            ("Host", s("h")),
+            ("Bytes", Value::Int(100)),
+        ],
+    );
+    let fired = correlation_values(
+        "title: c\ncorrelation:\n  type: value_sum\n  rules: [r1, r2]\n  group-by: [Host]\n  timespan: 1m\n  condition:\n    field: Bytes\n    gte: 150\n",
+        &[one_event],
+    );
+    assert!(fired.is_empty(), "one event of 100 bytes summed to {fired:?}");
+}
+
