@@ -121,3 +121,18 @@ fn event_count_counts_an_event_matched_by_two_referred_rules_once() {
     assert!(fired.is_empty(), "one event of 100 bytes summed to {fired:?}");
 }
 
+/// Spec (sigma-rules-specification.md, Detection > General): "All values are treated as
+/// case-insensitive strings." An unquoted `1.0` or `1.10` in a rule is the text the author
+/// wrote; it is rendered as `1` / `1.1` and so never matches the event text `1.0` / `1.10`.
+#[test]
+fn unquoted_decimal_values_keep_the_spelling_of_the_rule() {
+    assert!(hits(
+        "  sel:\n    Version: 1.0\n  condition: sel",
+        &[("Version", s("1.0"))],
+    ));
+    assert!(hits(
+        "  sel:\n    Version: 1.10\n  condition: sel",
+        &[("Version", s("1.10"))],
+    ));
+}
+
