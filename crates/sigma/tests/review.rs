@@ -136,3 +136,13 @@ fn unquoted_decimal_values_keep_the_spelling_of_the_rule() {
     ));
 }
 
+/// Spec (sigma-rules-specification.md, String Wildcard): "`?` to replace a single mandatory
+/// character". `İ` (U+0130) is one character; it lowercases to two (`i` + U+0307), and the
+/// case-insensitive match counts the characters of the lowercased value.
+#[test]
+fn question_mark_matches_one_character_that_lowercases_to_two() {
+    assert!(hits(
+        "  sel:\n    F: 'a?b'\n  condition: sel",
+        &[("F", s("a\u{130}b"))],
+    ));
+}
