@@ -146,3 +146,43 @@ fn question_mark_matches_one_character_that_lowercases_to_two() {
         &[("F", s("a\u{130}b"))],
     ));
 }
+
+/// The correlation reads `group-by` and `field` through the renames of the event's log source
+/// (`pipelines/windows.yml`: Security 4688 has `Image <- NewProcessName`). Spec
+/// (sigma-correlation-rules-specification.md, Value Count): "Counts values in a field defined
+/// by `field`". With a catch-all `product: windows` rule loaded first, a Security 4688 event's
+/// bucket lists the catch-all target first, so `Image` is read unrenamed, is absent, and the
+/// distinct `Image` values of process_creation events are not counted.
+#[test]
+fn correlation_fields_are_renamed_for_the_referred_rules_log_source() {
+    let catch_all = "title: any windows event\nid: 33333333-0000-4000-8000-000000000001\nlogsource: {product: windows}\ndetection:\n  sel:\n    EventID: 999999\n  condition: sel\n";
+    let procs = "title: exe started\nid: 33333333-0000-4000-8000-000000000002\nname: exe_started\nlogsource: {product: windows, category: process_creation}\ndetection:\n  sel:\n    Image|endswith: '.exe'\n  condition: sel\n---\ntitle: many images\ncorrelation:\n  type: value_count\n  rules: [exe_started]\n  group-by: [SubjectUserName]\n  timespan: 1m\n  condition:\n    field: Image\n    gte: 2\n";
+    let mut b = RuleSetBuilder::new(Pipeline::windows());
+    for (i, t) in [catch_all, procs].iter().enumerate() {
+        assert!(b.add_file(&format!("r{i}.yml"), t).is_empty());
+    }
+    let (set, errors) = b.build();
+    assert!(errors.is_empty(), "{errors:?}");
+    let set = Arc::new(set);
+    let mut engine = set.engine();
+    let proc_event = |t: i64, image: &str| {
+        let mut e = at(
+            t,
+            &[
+                ("Channel", s("Security")),
+                ("EventID", Value::Int(4688)),
+                ("SubjectUserName", s("bob")),
+                ("NewProcessName", s(image)),
+            ],
+        );
+        e.timestamp = Some(Timestamp(t * 1_000_000_000));
+        e
+    };
+    let mut fired = Vec::new();
+    for e in [proc_event(0, "C:\\a.exe"), proc_event(1, "C:\\b.exe")] {
+        let mut out = Vec::new();
+        engine.evaluate(&e, &mut out);
+        fired.extend(out.into_iter().filter_map(|d| d.correlation));
+    }
+    assert_eq!(fired.len(), 1, "two distinct images of bob: {fired:?}");
+}
