@@ -186,3 +186,35 @@ fn correlation_fields_are_renamed_for_the_referred_rules_log_source() {
     }
     assert_eq!(fired.len(), 1, "two distinct images of bob: {fired:?}");
 }
+
+/// lib.rs ("Semantics worth knowing"): "Field names match ignoring ASCII case and spaces".
+/// They do on Sysmon 1, but on Security 4688 the pipeline's `Image <- NewProcessName` rename
+/// compares the rule's field name exactly, so `image` is not renamed and the same rule
+/// misses the same process start.
+#[test]
+fn renames_match_field_names_ignoring_case_as_lookups_do() {
+    let rule = "title: t\nid: 44444444-0000-4000-8000-000000000001\nlogsource: {product: windows, category: process_creation}\ndetection:\n  sel:\n    image|endswith: '\\whoami.exe'\n  condition: sel\n";
+    let mut b = RuleSetBuilder::new(Pipeline::windows());
+    assert!(b.add_file("r.yml", rule).is_empty());
+    let (set, errors) = b.build();
+    assert!(errors.is_empty(), "{errors:?}");
+    let set = Arc::new(set);
+    let matches = |e: &Event| {
+        let mut out = Vec::new();
+        set.engine().evaluate(e, &mut out);
+        assert_eq!(out.len(), set.reference_matches(e).len());
+        !out.is_empty()
+    };
+    let sysmon = event(&[
+        ("Channel", s("Microsoft-Windows-Sysmon/Operational")),
+        ("EventID", Value::Int(1)),
+        ("Image", s("C:\\Windows\\System32\\whoami.exe")),
+    ]);
+    let security = event(&[
+        ("Channel", s("Security")),
+        ("EventID", Value::Int(4688)),
+        ("NewProcessName", s("C:\\Windows\\System32\\whoami.exe")),
+    ]);
+    assert!(matches(&sysmon));
+    assert!(matches(&security), "4688: 'image' not renamed to NewProcessName");
+}
