@@ -85,7 +85,10 @@ fn correlation_values(correlation: &str, events: &[Event]) -> Vec<f64> {
     for e in events {
         let mut out = Vec::new();
         engine.evaluate(e, &mut out);
-        fired.extend(out.into_iter().filter_map(|d| d.correlation.map(|c| c.value)));
+        fired.extend(
+            out.into_iter()
+                .filter_map(|d| d.correlation.map(|c| c.value)),
+        );
     }
     fired
 }
@@ -118,7 +121,10 @@ fn event_count_counts_an_event_matched_by_two_referred_rules_once() {
         "title: c\ncorrelation:\n  type: value_sum\n  rules: [r1, r2]\n  group-by: [Host]\n  timespan: 1m\n  condition:\n    field: Bytes\n    gte: 150\n",
         &[one_event],
     );
-    assert!(fired.is_empty(), "one event of 100 bytes summed to {fired:?}");
+    assert!(
+        fired.is_empty(),
+        "one event of 100 bytes summed to {fired:?}"
+    );
 }
 
 /// Spec (sigma-rules-specification.md, Detection > General): "All values are treated as
@@ -216,5 +222,8 @@ fn renames_match_field_names_ignoring_case_as_lookups_do() {
         ("NewProcessName", s("C:\\Windows\\System32\\whoami.exe")),
     ]);
     assert!(matches(&sysmon));
-    assert!(matches(&security), "4688: 'image' not renamed to NewProcessName");
+    assert!(
+        matches(&security),
+        "4688: 'image' not renamed to NewProcessName"
+    );
 }
