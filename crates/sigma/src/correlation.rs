@@ -298,12 +298,20 @@ impl CorrelationState {
                 }
                 done[c] = true;
                 progress = true;
-                let inputs: Vec<usize> = (0..corr.inputs.len())
+                let mut inputs: Vec<usize> = (0..corr.inputs.len())
                     .filter(|&i| match corr.inputs[i] {
                         Input::Det(d) => matched.contains(&(d as u32)),
                         Input::Corr(o) => fired[o],
                     })
                     .collect();
+                // Counts and aggregates are over events: an event that several referred rules
+                // match enters the window once. Temporal types track which rules matched.
+                if !matches!(
+                    corr.ast.kind,
+                    CorrelationType::Temporal | CorrelationType::TemporalOrdered
+                ) {
+                    inputs.truncate(1);
+                }
                 for input in inputs {
                     if let Some(hit) = self.add(set, c, corr, input, now, target, scratch) {
                         fired[c] = true;
