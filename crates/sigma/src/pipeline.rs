@@ -51,11 +51,17 @@ impl Target {
             })
     }
 
-    /// The event field a rule's field name maps to.
+    /// The event field a rule's field name maps to (names compared as field lookups compare
+    /// them: ignoring ASCII case and spaces).
     pub fn rename<'a>(&'a self, field: &'a str) -> &'a str {
+        let key = |s: &'a str| {
+            s.chars()
+                .filter(|c| *c != ' ')
+                .map(|c| c.to_ascii_lowercase())
+        };
         self.rename
             .iter()
-            .find(|(from, _)| from == field)
+            .find(|(from, _)| key(from).eq(key(field)))
             .map_or(field, |(_, to)| to.as_str())
     }
 }
