@@ -316,8 +316,8 @@ fn parse_selection(
                 }
             }
             if !keywords.is_empty() {
-                let item = parse_item(None, &[], &keywords, node.line, placeholders, unresolved)?;
-                alternatives.push(vec![item]);
+                let items = parse_item(None, &[], &keywords, node.line, placeholders, unresolved)?;
+                alternatives.push(items);
             }
             if items.is_empty() {
                 return Err(Fail::new(
@@ -333,8 +333,8 @@ fn parse_selection(
             ))
         }
         _ => {
-            let item = parse_item(None, &[], &[node], node.line, placeholders, unresolved)?;
-            alternatives.push(vec![item]);
+            let items = parse_item(None, &[], &[node], node.line, placeholders, unresolved)?;
+            alternatives.push(items);
         }
     }
     Ok(Selection { alternatives })
@@ -365,7 +365,7 @@ fn parse_map(
             ));
         }
         let field = if field.is_empty() { None } else { Some(field) };
-        items.push(parse_item(
+        items.extend(parse_item(
             field,
             &modifiers,
             &values,
@@ -393,7 +393,8 @@ enum Kind {
     Num(CmpOp),
 }
 
-/// Applies `modifiers` to `values` and builds one item.
+/// Applies `modifiers` to `values` and builds one item, or, for `all` over values that expand
+/// into several (windash, base64offset, placeholders), one item per value, all required.
 fn parse_item(
     field: Option<&str>,
     modifiers: &[&str],
@@ -401,7 +402,7 @@ fn parse_item(
     line: usize,
     placeholders: &Placeholders,
     unresolved: &mut Vec<String>,
-) -> Res<Item> {
+) -> Res<Vec<Item>> {
     let fail = |m: String| Fail::new(line, m);
     let mut kind = Kind::Str;
     let (mut starts, mut ends) = (false, false);
@@ -476,7 +477,10 @@ fn parse_item(
         (starts, ends) = (true, true);
     }
     let mut out = Vec::new();
+    // Where each listed value's matches start in `out`.
+    let mut value_starts = Vec::with_capacity(values.len());
     for node in values {
+        value_starts.push(out.len());
         if node.kind == NodeKind::Null {
             match kind {
                 Kind::Str => out.push(ValueMatch::Null),
@@ -582,12 +586,35 @@ fn parse_item(
             }
         }
     }
-    Ok(Item {
+    let ranges: Vec<(usize, usize)> = value_starts
+        .iter()
+        .zip(
+            value_starts
+                .iter()
+                .skip(1)
+                .chain(std::iter::once(&out.len())),
+        )
+        .map(|(&start, &end)| (start, end))
+        .collect();
+    if all && !negate && ranges.iter().any(|(start, end)| end - start != 1) {
+        // `all` joins the listed values; the variants one value expands into are alternatives
+        // of that value: every value must match, in any of its variants.
+        return Ok(ranges
+            .into_iter()
+            .map(|(start, end)| Item {
+                field: field.map(str::to_string),
+                values: out[start..end].to_vec(),
+                all: false,
+                negate: false,
+            })
+            .collect());
+    }
+    Ok(vec![Item {
         field: field.map(str::to_string),
         values: out,
         all,
         negate,
-    })
+    }])
 }
 
 fn apply_transform(modifier: &str, raws: Vec<Raw>) -> Result<Vec<Raw>, String> {
