@@ -14,7 +14,7 @@ use crate::builder::answers_to;
 use crate::error::LoadError;
 use crate::eval::Scratch;
 use crate::parse::{Body, CorrelationAst, CorrelationType, ParsedRule};
-use crate::pipeline::Target;
+use crate::pipeline::{Route, Target};
 use crate::rule::{CorrelationHit, Detection};
 use crate::ruleset::{DetRule, RuleSet};
 use nativeguard_event::{Event, Timestamp};
@@ -271,7 +271,7 @@ impl CorrelationState {
         set: &RuleSet,
         event: &Event,
         matched: &[u32],
-        target: Option<&Target>,
+        targets: &[u32],
         scratch: &Scratch,
         out: &mut Vec<Detection>,
     ) {
@@ -313,6 +313,7 @@ impl CorrelationState {
                     inputs.truncate(1);
                 }
                 for input in inputs {
+                    let target = input_target(set, corr.inputs[input], targets);
                     if let Some(hit) = self.add(set, c, corr, input, now, target, scratch) {
                         fired[c] = true;
                         if corr.emit {
@@ -426,6 +427,20 @@ impl CorrelationState {
         };
         group.events.clear();
         Some(hit)
+    }
+}
+
+/// The target whose renames apply to the fields an input's event is read by: for a detection,
+/// the first of the event's targets (indices into `RuleSet::targets`) that the rule is routed
+/// to (none for a rule routed to every event); for a correlation, the event's first target.
+fn input_target<'s>(set: &'s RuleSet, input: Input, targets: &[u32]) -> Option<&'s Target> {
+    let mut event_targets = targets.iter().filter_map(|&t| set.targets.get(t as usize));
+    match input {
+        Input::Det(d) => match set.dets.get(d).map(|det| &det.route) {
+            Some(Route::Targets(routed)) => event_targets.find(|t| routed.contains(t)),
+            _ => None,
+        },
+        Input::Corr(_) => event_targets.next(),
     }
 }
 

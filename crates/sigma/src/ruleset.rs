@@ -623,8 +623,7 @@ impl Engine {
             }
         }
         if let Some(event) = event.filter(|_| !set.corrs.is_empty()) {
-            let target = bucket.targets.first().map(|&t| &set.targets[t as usize]);
-            correlations.process(set, event, &matched, target, scratch, out);
+            correlations.process(set, event, &matched, &bucket.targets, scratch, out);
         }
     }
 }
