@@ -227,3 +227,15 @@ fn renames_match_field_names_ignoring_case_as_lookups_do() {
         "4688: 'image' not renamed to NewProcessName"
     );
 }
+
+/// Spec (sigma-appendix-modifiers.md, Regular Expression): "The supported flavor is PCRE";
+/// "Anchors: `^`, `$`". In PCRE (without `m`), `$` matches at the end of the subject *and*
+/// before a newline that ends it; the `regex` crate's `$` matches only at the very end, so a
+/// value with a trailing newline is missed.
+#[test]
+fn regex_dollar_matches_before_a_final_newline_as_pcre_does() {
+    assert!(hits(
+        "  sel:\n    F|re: '\\.exe$'\n  condition: sel",
+        &[("F", s("C:\\x\\a.exe\n"))],
+    ));
+}
