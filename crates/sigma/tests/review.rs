@@ -239,3 +239,16 @@ fn regex_dollar_matches_before_a_final_newline_as_pcre_does() {
         &[("F", s("C:\\x\\a.exe\n"))],
     ));
 }
+
+/// Spec (sigma-rules-specification.md, Keywords search): keywords are "searching for
+/// keywords across an entire event". A value inside an object that is an element of a list
+/// (`{"items": [{"cmd": "mimikatz"}]}`, common in JSON logs) is skipped by both evaluators.
+#[test]
+fn keywords_search_objects_inside_lists() {
+    let mut inner = nativeguard_event::Fields::new();
+    inner.insert("cmd", Value::from("run mimikatz now"));
+    assert!(hits(
+        "  keywords:\n    - 'mimikatz'\n  condition: keywords",
+        &[("items", Value::List(vec![Value::Object(inner)]))],
+    ));
+}
