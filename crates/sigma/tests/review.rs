@@ -252,3 +252,15 @@ fn keywords_search_objects_inside_lists() {
         &[("items", Value::List(vec![Value::Object(inner)]))],
     ));
 }
+
+/// Spec (sigma-appendix-modifiers.md, String Modifiers): `windash` "Creates all possible
+/// permutations of the `-`, `/`, `–` (en dash), `—` (em dash), and `―` (horizontal bar)
+/// characters ... converts the aforementioned characters interchangeably". A flag written with
+/// an en dash in the rule is not permuted (only `-` and `/` are), so it misses `-enc`.
+#[test]
+fn windash_permutes_a_flag_written_with_an_en_dash() {
+    assert!(hits(
+        "  sel:\n    CommandLine|windash|contains: ' \u{2013}enc '\n  condition: sel",
+        &[("CommandLine", s("powershell.exe -enc ZQBjAGgAbwA="))],
+    ));
+}
