@@ -130,9 +130,10 @@ fn is_word(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
-/// Every permutation of the dashes that begin a command-line flag (pySigma's `\B[-/]\b`: a `-`
-/// or `/` not preceded by a word character and followed by one) with `-`, `/`, en dash, em
-/// dash and horizontal bar. Wildcards next to a dash count as non-word characters.
+/// Every permutation of the dashes that begin a command-line flag (pySigma's `\B[-/]\b`: a dash
+/// not preceded by a word character and followed by one; as the spec has the five characters
+/// interchangeable, any of them counts as a dash) with `-`, `/`, en dash, em dash and
+/// horizontal bar. Wildcards next to a dash count as non-word characters.
 pub(crate) fn windash(toks: &[Tok]) -> Result<Vec<Vec<Tok>>, String> {
     // Flatten to (char or wildcard) so that neighbours across token boundaries are seen.
     enum Unit {
@@ -151,7 +152,7 @@ pub(crate) fn windash(toks: &[Tok]) -> Result<Vec<Vec<Tok>>, String> {
             let Unit::Char(c) = units[i] else {
                 return false;
             };
-            if c != '-' && c != '/' {
+            if !WINDASHES.contains(&c) {
                 return false;
             }
             let before_is_word = i > 0 && matches!(units[i - 1], Unit::Char(p) if is_word(p));
