@@ -286,6 +286,15 @@ mod tests {
     }
 
     #[test]
+    fn a_json_array_after_a_byte_order_mark_is_sniffed_as_json() {
+        let dir = temp_dir("sniff-bom");
+        let path = dir.path().join("export.txt");
+        std::fs::write(&path, "\u{feff}[\n  {\"a\": 1}\n]\n").expect("write");
+        let found = discover(&[path.as_path()]);
+        assert_eq!(found.inputs[0].format, Format::Json);
+    }
+
+    #[test]
     fn explicit_files_are_sniffed_when_their_extension_says_nothing() {
         let dir = temp_dir("sniff");
         let root = dir.path();

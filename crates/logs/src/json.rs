@@ -574,6 +574,15 @@ mod tests {
     }
 
     #[test]
+    fn document_array_after_a_byte_order_mark_is_read_element_by_element() {
+        // Windows tools (PowerShell's `Out-File -Encoding utf8`, Notepad) write a UTF-8 BOM
+        // before the JSON array: its objects are events, as without the BOM.
+        let items = read("\u{feff}[{\"a\":1},\n{\"a\":2}]\n", JsonLayout::Document);
+        assert_eq!(counts(&items), (2, 0), "{items:?}");
+        assert_eq!(items[1].as_ref().unwrap().origin.record_id, Some(2));
+    }
+
+    #[test]
     fn document_values_that_are_not_objects_fail_alone() {
         let items = read(
             "[{\"a\":1}, 7, \"x\", [1,2], {\"a\":\"b\" \"c\"}, {\"b\":2}]",
