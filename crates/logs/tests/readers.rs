@@ -173,6 +173,28 @@ fn a_truncated_file_reports_its_lost_chunk() {
 }
 
 #[test]
+fn a_file_cut_on_a_chunk_boundary_reports_the_chunks_its_header_names() {
+    // The file header says how many chunks the log has (offset 42); a copy cut right after
+    // the header, or after a whole chunk, leaves no partial chunk to notice.
+    let bytes = read_fixture(MIMIKATZ);
+    assert_eq!(u16::from_le_bytes([bytes[42], bytes[43]]), 1);
+    let (ok, errors) = count_bytes(bytes[..4096].to_vec());
+    assert_eq!(ok, 0);
+    assert!(!errors.is_empty(), "the header's chunk lost without a report");
+    assert!(errors.iter().all(|e| e.scope() == Scope::Chunk), "{errors:?}");
+    let big = datasets().join(
+        "evtx-attack-samples/AutomatedTestingTools/PanacheSysmon_vs_AtomicRedTeam01.evtx",
+    );
+    if let Ok(bytes) = std::fs::read(&big) {
+        // 15 chunks by its header; cut after the first.
+        assert_eq!(u16::from_le_bytes([bytes[42], bytes[43]]), 15);
+        let (ok, errors) = count_bytes(bytes[..4096 + 65536].to_vec());
+        assert_eq!(ok, 44);
+        assert!(!errors.is_empty(), "14 chunks lost without a report");
+    }
+}
+
+#[test]
 fn discover_walks_fixture_directories_by_extension() {
     let found = discover(&[fixtures().as_path()]);
     assert!(found.errors.is_empty(), "{:?}", found.errors);
