@@ -603,6 +603,23 @@ mod tests {
     }
 
     #[test]
+    fn an_error_that_ends_the_document_does_not_claim_to_cost_one_record() {
+        // `Scope::Record` means "one record was skipped; reading went on": here the three
+        // objects after the missing comma are never read, and hunt's summary counts one
+        // skipped record.
+        let items = read(
+            "[{\"a\":1} {\"a\":2}, {\"a\":3}, {\"a\":4}]",
+            JsonLayout::Document,
+        );
+        assert_eq!(counts(&items), (1, 1));
+        assert_ne!(
+            items[1].as_ref().unwrap_err().scope(),
+            crate::Scope::Record,
+            "{items:?}"
+        );
+    }
+
+    #[test]
     fn event_size_limit_applies_to_lines_and_documents() {
         let big = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_EVENT_BYTES));
         let fits = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_EVENT_BYTES - 8));
