@@ -509,6 +509,22 @@ level: high
     }
 
     #[test]
+    fn table_rows_do_not_pass_terminal_escapes_from_event_data() {
+        // The table is what a terminal gets; an event's fields are whatever the logged
+        // process wrote (a command line can hold ESC): they must not drive the terminal
+        // (clear the screen, retitle the window, hide the rest of the row).
+        let mut event = event();
+        event.insert("Image", "C:\\x.exe\u{1b}[2J\u{1b}]0;pwned\u{7}\u{9b}31m");
+        let mut printer = Printer::new(Format::Table, Vec::new());
+        printer.detection(&detection(), &event).expect("writes");
+        let text = String::from_utf8(printer.finish().expect("finishes")).expect("utf-8");
+        assert!(
+            !text.contains(['\u{1b}', '\u{7}', '\u{9b}']),
+            "{text:?}"
+        );
+    }
+
+    #[test]
     fn long_values_are_cut_on_character_boundaries() {
         assert_eq!(truncate("ééééé", 3), "éé…");
         assert_eq!(truncate("abc", 3), "abc");
