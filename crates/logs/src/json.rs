@@ -620,6 +620,18 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_key_reads_as_serde_json_reads_it() {
+        // serde_json (like jq, Python and Go) keeps the last of two equal keys; the event keeps
+        // both and lookups find the first, so a line a SIEM reads as whoami.exe is matched
+        // by the rules as notepad.exe.
+        let line = r#"{"EventID":1,"Image":"C:\\notepad.exe","Image":"C:\\whoami.exe"}"#;
+        let serde: serde_json::Value = serde_json::from_str(line).expect("valid JSON");
+        let items = read(line, JsonLayout::Lines);
+        let event = items[0].as_ref().expect("decodes");
+        assert_eq!(event.get_str("Image"), serde["Image"].as_str());
+    }
+
+    #[test]
     fn event_size_limit_applies_to_lines_and_documents() {
         let big = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_EVENT_BYTES));
         let fits = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_EVENT_BYTES - 8));
