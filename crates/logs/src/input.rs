@@ -168,7 +168,9 @@ fn sniff(path: &Path) -> Result<Format, Error> {
     if head == EVTX_MAGIC {
         return Ok(Format::Evtx);
     }
-    let first = head.iter().find(|b| !b.is_ascii_whitespace());
+    // A UTF-8 byte order mark is not the document's first character.
+    let text = head.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(head);
+    let first = text.iter().find(|b| !b.is_ascii_whitespace());
     Ok(if first == Some(&b'[') {
         Format::Json
     } else {

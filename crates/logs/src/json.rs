@@ -56,6 +56,8 @@ pub struct JsonReader<R> {
 enum DocumentState {
     /// Nothing read yet: a BOM and whether the document is an array are still to be seen.
     Start,
+    /// A BOM read: whether the document is an array is still to be seen.
+    AfterBom,
     /// Values one after another at top level.
     TopLevel,
     /// Inside a top-level array, before its first element.
@@ -290,15 +292,16 @@ impl<R: BufRead> JsonReader<R> {
                             self.bump(byte);
                         }
                     }
-                    self.state = DocumentState::TopLevel;
+                    // The document proper starts after it: it may still be an array.
+                    self.state = DocumentState::AfterBom;
                     continue;
                 }
-                (DocumentState::Start, Some(b'[')) => {
+                (DocumentState::Start | DocumentState::AfterBom, Some(b'[')) => {
                     self.bump(b'[');
                     self.state = DocumentState::ArrayFirst;
                     continue;
                 }
-                (DocumentState::Start, _) => {
+                (DocumentState::Start | DocumentState::AfterBom, _) => {
                     self.state = DocumentState::TopLevel;
                     continue;
                 }
