@@ -518,10 +518,7 @@ level: high
         let mut printer = Printer::new(Format::Table, Vec::new());
         printer.detection(&detection(), &event).expect("writes");
         let text = String::from_utf8(printer.finish().expect("finishes")).expect("utf-8");
-        assert!(
-            !text.contains(['\u{1b}', '\u{7}', '\u{9b}']),
-            "{text:?}"
-        );
+        assert!(!text.contains(['\u{1b}', '\u{7}', '\u{9b}']), "{text:?}");
     }
 
     #[test]
