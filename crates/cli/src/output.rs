@@ -322,7 +322,8 @@ fn write_table_row(out: &mut impl Write, wire: &Wire<'_>) -> io::Result<()> {
         (None, Some(record)) => format!("#{record}"),
         (None, None) => "-".into(),
     };
-    let author = rule.and_then(|r| r.author.as_deref()).unwrap_or("-");
+    let author = printable(rule.and_then(|r| r.author.as_deref()).unwrap_or("-"));
+    let (title, source) = (printable(title), printable(&source));
     let marker = if wire.correlation.is_some() {
         " [correlation]"
     } else {
@@ -331,7 +332,7 @@ fn write_table_row(out: &mut impl Write, wire: &Wire<'_>) -> io::Result<()> {
     writeln!(
         out,
         "{time:<27} {level:<13} {:<60} {source:<40} {author}",
-        format!("{}{marker}", truncate(title, 60 - marker.len()))
+        format!("{}{marker}", truncate(&title, 60 - marker.len()))
     )?;
     let mut line = String::new();
     for name in SUMMARY_FIELDS {
@@ -341,15 +342,12 @@ fn write_table_row(out: &mut impl Write, wire: &Wire<'_>) -> io::Result<()> {
             }
             line.push_str(name);
             line.push('=');
-            line.push_str(&truncate(
-                &text.replace(['\n', '\r'], " "),
-                TABLE_VALUE_CHARS,
-            ));
+            line.push_str(&truncate(&printable(&text), TABLE_VALUE_CHARS));
         }
     }
     if let Some(hit) = &wire.correlation {
         for (field, value) in &hit.0.group {
-            line.push_str(&format!("  {field}={value}"));
+            line.push_str(&format!("  {}={}", printable(field), printable(value)));
         }
         line.push_str(&format!("  value={}", hit.0.value));
     }
@@ -368,6 +366,21 @@ fn short_path(path: &str) -> &str {
     let skip = chars - 34;
     let start = path.char_indices().nth(skip).map_or(0, |(i, _)| i);
     &path[start..]
+}
+
+/// `text` safe for a terminal: line breaks and tabs become spaces, every other control
+/// character (ESC, BEL, C1 such as CSI) is written as an escape (`\x1b`). Event fields hold
+/// whatever the logged process wrote, and must not drive the analyst's terminal.
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn truncate(text: &str, max_chars: usize) -> String {

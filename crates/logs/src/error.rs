@@ -46,6 +46,17 @@ pub enum Error {
         /// The parser's reason.
         message: String,
     },
+    /// A JSON document is broken between its values (a missing comma in an array): nothing
+    /// after this place can be read.
+    #[error("{path}:{line}: {message}; the rest of the file was not read")]
+    JsonSyntax {
+        /// The file (`-` for stdin).
+        path: Arc<str>,
+        /// The line of the break (1-based).
+        line: u64,
+        /// Why.
+        message: String,
+    },
     /// One JSON value (a JSONL line, or an element of a JSON array) is not valid JSON or not an
     /// object.
     #[error("{path}:{line}: {message}")]
@@ -133,7 +144,7 @@ impl Error {
     /// How much input this error cost.
     pub fn scope(&self) -> Scope {
         match self {
-            Error::Io { .. } | Error::EvtxFile { .. } => Scope::File,
+            Error::Io { .. } | Error::EvtxFile { .. } | Error::JsonSyntax { .. } => Scope::File,
             Error::EvtxChunk { .. } => Scope::Chunk,
             Error::EvtxRecord { .. }
             | Error::Json { .. }
@@ -150,6 +161,7 @@ impl Error {
             | Error::EvtxChunk { path, .. }
             | Error::EvtxRecord { path, .. }
             | Error::Json { path, .. }
+            | Error::JsonSyntax { path, .. }
             | Error::TooLarge { path, .. }
             | Error::TooDeep { path, .. } => path,
         }

@@ -41,6 +41,9 @@ pub struct EvtxReader<R: Read + Seek> {
     path: Arc<str>,
     /// A chunk cut short by the end of the file: its number and the bytes it has.
     truncated_chunk: Option<(u64, u64)>,
+    /// Chunks the file header names past the end of the file: the first one missing and the
+    /// header's count (a copy cut on a chunk boundary leaves no partial chunk to notice).
+    missing_chunks: Option<(u64, u64)>,
     /// The field names met so far. Chunks parsed on other threads (`threads` > 1) use their
     /// own set while this one is busy.
     names: Arc<Mutex<Names>>,
@@ -49,6 +52,8 @@ pub struct EvtxReader<R: Read + Seek> {
 /// EVTX layout: a 4 KiB file header, then 64 KiB chunks.
 const FILE_HEADER_BYTES: u64 = 4096;
 const CHUNK_BYTES: u64 = 65536;
+/// Where the file header keeps its chunk count (a little-endian u16).
+const HEADER_CHUNK_COUNT_AT: u64 = 42;
 
 impl EvtxReader<std::fs::File> {
     /// Opens an EVTX file. `threads` chunks are parsed in parallel (1: on the calling thread).
@@ -79,10 +84,23 @@ impl<R: Read + Seek + Send + 'static> EvtxReader<R> {
         // The parser reads whole chunks only and says nothing about a partial last one (a file
         // copied while it was written, or cut short): that loss is reported here.
         let length = input.seek(SeekFrom::End(0)).map_err(io_error)?;
+        let mut header_count = [0u8; 2];
+        let header_chunks = if length >= HEADER_CHUNK_COUNT_AT + 2 {
+            input
+                .seek(SeekFrom::Start(HEADER_CHUNK_COUNT_AT))
+                .map_err(io_error)?;
+            input.read_exact(&mut header_count).map_err(io_error)?;
+            u64::from(u16::from_le_bytes(header_count))
+        } else {
+            0
+        };
         input.seek(SeekFrom::Start(0)).map_err(io_error)?;
         let partial = length.saturating_sub(FILE_HEADER_BYTES) % CHUNK_BYTES;
-        let truncated_chunk = (length > FILE_HEADER_BYTES && partial > 0)
-            .then(|| ((length - FILE_HEADER_BYTES) / CHUNK_BYTES, partial));
+        let whole_chunks = length.saturating_sub(FILE_HEADER_BYTES) / CHUNK_BYTES;
+        let truncated_chunk =
+            (length > FILE_HEADER_BYTES && partial > 0).then_some((whole_chunks, partial));
+        let present = whole_chunks + u64::from(partial > 0);
+        let missing_chunks = (header_chunks > present).then_some((present, header_chunks));
         let settings = ParserSettings::new()
             .num_threads(threads.max(1))
             .indent(false)
@@ -97,6 +115,7 @@ impl<R: Read + Seek + Send + 'static> EvtxReader<R> {
             parser,
             path,
             truncated_chunk,
+            missing_chunks,
             names: Arc::default(),
         })
     }
@@ -105,7 +124,7 @@ impl<R: Read + Seek + Send + 'static> EvtxReader<R> {
     pub fn events(&mut self) -> impl Iterator<Item = Result<Event, Error>> + '_ {
         let path = self.path.clone();
         let for_records = path.clone();
-        let truncated = self.truncated_error().map(Err);
+        let truncated = self.truncation_errors().into_iter().map(Err);
         let shared_names = self.names.clone();
         // The parser clones this closure for each chunk: `own_names` starts empty in each.
         let mut own_names = Names::default();
@@ -137,7 +156,7 @@ impl<R: Read + Seek + Send + 'static> EvtxReader<R> {
     /// only for a detection). Errors come as [`EvtxReader::events`] gives them.
     pub fn streamed(&mut self) -> EvtxStream<'_> {
         let path = self.path.clone();
-        let truncated = self.truncated_error().map(Err);
+        let truncated = self.truncation_errors().into_iter().map(Err);
         let records = self
             .parser
             .serialized_records(|record| {
@@ -160,14 +179,23 @@ impl<R: Read + Seek + Send + 'static> EvtxReader<R> {
         }
     }
 
-    fn truncated_error(&self) -> Option<Error> {
-        self.truncated_chunk.map(|(chunk, bytes)| Error::EvtxChunk {
+    fn truncation_errors(&self) -> Vec<Error> {
+        let partial = self.truncated_chunk.map(|(chunk, bytes)| Error::EvtxChunk {
             path: self.path.clone(),
             chunk: ChunkNumber(Some(chunk)),
             message: format!(
                 "the file ends {bytes} bytes into this chunk (it is truncated); its records were not read"
             ),
-        })
+        });
+        let missing = self.missing_chunks.map(|(first, named)| Error::EvtxChunk {
+            path: self.path.clone(),
+            chunk: ChunkNumber(Some(first)),
+            message: format!(
+                "the file header names {named} chunks; the file ends before this one (it is truncated): chunks {first} to {} were not read",
+                named - 1
+            ),
+        });
+        partial.into_iter().chain(missing).collect()
     }
 }
 

@@ -25,7 +25,12 @@
 //!   and the text of the first names met, up to 1 MiB for the whole program, is kept for the
 //!   life of the program and shared by every reader (names past that are reference-counted).
 //! - **No `serde_json::Value` detour**: JSON is decoded by a serde visitor straight into the
-//!   event's fields.
+//!   event's fields. A UTF-8 byte order mark at the start of a file is skipped. Of a key
+//!   repeated in one object the event keeps both values, and rules see the first (serde_json
+//!   keeps the last).
+//! - **Truncation is reported**: a chunk cut short, and chunks the EVTX file header names that
+//!   the file no longer holds (a copy cut on a chunk boundary), are chunk errors; a JSON
+//!   document broken between its values is an error for the rest of the file.
 //!
 //! ## Field names (what Windows Sigma rules see)
 //! An EVTX record (and a JSON object in the EVTX rendering, `{"Event": {"System": ...}}`, as
