@@ -3,36 +3,11 @@
 
 mod common;
 
+use common::{build, event, rule, s};
 use nativeguard_event::{Event, Timestamp, Value};
 use nativeguard_sigma::{Detection, Pipeline, RuleSet, RuleSetBuilder};
 use std::collections::HashMap;
 use std::sync::Arc;
-
-fn rule(detection: &str) -> String {
-    format!("title: t\nid: 00000000-0000-4000-8000-000000000001\nlogsource: {{product: test}}\ndetection:\n{detection}\n")
-}
-
-fn build(texts: &[&str], placeholders: Option<HashMap<String, Vec<String>>>) -> Arc<RuleSet> {
-    let mut b = RuleSetBuilder::new(Pipeline::none());
-    if let Some(p) = placeholders {
-        b.set_placeholders(p);
-    }
-    for (i, t) in texts.iter().enumerate() {
-        let errors = b.add_file(&format!("r{i}.yml"), t);
-        assert!(errors.is_empty(), "{errors:?}");
-    }
-    let (set, errors) = b.build();
-    assert!(errors.is_empty(), "{errors:?}");
-    Arc::new(set)
-}
-
-fn event(fields: &[(&str, Value)]) -> Event {
-    let mut e = Event::new();
-    for (k, v) in fields {
-        e.insert(*k, v.clone());
-    }
-    e
-}
 
 /// Whether the single rule matches, asserting engine and reference agree.
 fn hits(set: &Arc<RuleSet>, e: &Event) -> bool {
@@ -43,10 +18,6 @@ fn hits(set: &Arc<RuleSet>, e: &Event) -> bool {
     let refids: Vec<String> = reference.iter().map(|r| r.id.clone()).collect();
     assert_eq!(engine, refids, "engine vs reference on {e:?}");
     !out.is_empty()
-}
-
-fn s(text: &str) -> Value {
-    Value::from(text)
 }
 
 fn check(detection: &str, cases: &[(&[(&str, Value)], bool)]) {

@@ -2,40 +2,16 @@
 //! the Sigma specification (`../shared/specs/sigma`), which the differential tests cannot see.
 //! The ignored ones are deviations not yet fixed; each says which.
 
+mod common;
+
+use common::{build, event, rule, s};
 use nativeguard_event::{Event, Timestamp, Value};
-use nativeguard_sigma::{Pipeline, RuleSet, RuleSetBuilder};
+use nativeguard_sigma::{Pipeline, RuleSetBuilder};
 use std::sync::Arc;
-
-fn rule(detection: &str) -> String {
-    format!("title: t\nid: 00000000-0000-4000-8000-000000000001\nlogsource: {{product: test}}\ndetection:\n{detection}\n")
-}
-
-fn build(texts: &[&str]) -> Arc<RuleSet> {
-    let mut b = RuleSetBuilder::new(Pipeline::none());
-    for (i, t) in texts.iter().enumerate() {
-        let errors = b.add_file(&format!("r{i}.yml"), t);
-        assert!(errors.is_empty(), "{errors:?}");
-    }
-    let (set, errors) = b.build();
-    assert!(errors.is_empty(), "{errors:?}");
-    Arc::new(set)
-}
-
-fn event(fields: &[(&str, Value)]) -> Event {
-    let mut e = Event::new();
-    for (k, v) in fields {
-        e.insert(*k, v.clone());
-    }
-    e
-}
-
-fn s(text: &str) -> Value {
-    Value::from(text)
-}
 
 /// Whether the single detection rule matches, asserting engine and reference agree.
 fn hits(detection: &str, fields: &[(&str, Value)]) -> bool {
-    let set = build(&[&rule(detection)]);
+    let set = build(&[&rule(detection)], None);
     let e = event(fields);
     let mut out = Vec::new();
     set.engine().evaluate(&e, &mut out);
@@ -80,7 +56,7 @@ fn at(seconds: i64, fields: &[(&str, Value)]) -> Event {
 const TWO_RULES: &str = "title: r1\nid: 11111111-0000-4000-8000-000000000001\nname: r1\nlogsource: {product: test}\ndetection:\n  sel:\n    Kind: fail\n  condition: sel\n---\ntitle: r2\nid: 11111111-0000-4000-8000-000000000002\nname: r2\nlogsource: {product: test}\ndetection:\n  sel:\n    User|startswith: adm\n  condition: sel\n";
 
 fn correlation_values(correlation: &str, events: &[Event]) -> Vec<f64> {
-    let set = build(&[TWO_RULES, correlation]);
+    let set = build(&[TWO_RULES, correlation], None);
     let mut engine = set.engine();
     let mut fired = Vec::new();
     for e in events {

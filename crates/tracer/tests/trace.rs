@@ -661,21 +661,36 @@ fn int80_calls_are_decoded_as_i386() {
     assert!(has_alert(&raised, DIRECT_SYSCALL), "{raised:?}");
 }
 
-fn syscall_from_anonymous_memory() {
-    let (result, events) = trace_helper("anon-stub");
+/// Traces a helper that runs memfd_create (named `memfd_name`) from code it placed in memory
+/// with no file behind it, and checks that the call's origin is anonymous memory, the
+/// anonymous-syscall rule fires, and, when the helper made the code executable with mprotect,
+/// that mprotect's region is anonymous too.
+fn syscall_from_memory_without_a_file(helper: &str, memfd_name: &str, mprotects: bool) {
+    let (result, events) = trace_helper(helper);
     assert_eq!(result.exit, ChildExit::Code(0), "{}", dump(&events));
     let memfd = syscalls(&events, "memfd_create");
     assert_eq!(memfd.len(), 1, "{}", dump(&events));
-    assert_eq!(memfd[0].get_str("MemfdName"), Some("ng-anon"));
-    assert_eq!(memfd[0].get_str("SyscallOrigin"), Some("anonymous"));
-    let mprotect: Vec<_> = syscalls(&events, "mprotect")
-        .into_iter()
-        .filter(|e| e.get_str("MemoryRegion") == Some("anonymous"))
-        .collect();
-    assert_eq!(mprotect.len(), 1, "{}", dump(&events));
-    assert_eq!(mprotect[0].get_str("Prot"), Some("r-x"));
+    assert_eq!(memfd[0].get_str("MemfdName"), Some(memfd_name));
+    assert_eq!(
+        memfd[0].get_str("SyscallOrigin"),
+        Some("anonymous"),
+        "{}",
+        dump(&events)
+    );
+    if mprotects {
+        let mprotect: Vec<_> = syscalls(&events, "mprotect")
+            .into_iter()
+            .filter(|e| e.get_str("Prot") == Some("r-x"))
+            .collect();
+        assert_eq!(mprotect.len(), 1, "{}", dump(&events));
+        assert_eq!(mprotect[0].get_str("MemoryRegion"), Some("anonymous"));
+    }
     let raised = alerts(&events);
     assert!(has_alert(&raised, ANONYMOUS_SYSCALL), "{raised:?}");
+}
+
+fn syscall_from_anonymous_memory() {
+    syscall_from_memory_without_a_file("anon-stub", "ng-anon", true);
 }
 
 fn follows_forks_and_threads() {
@@ -885,43 +900,13 @@ fn overlapping_traces_leave_interrupts_as_they_were() {
 fn syscall_from_shared_anonymous_memory() {
     // MAP_SHARED | MAP_ANONYMOUS memory is anonymous too (its maps name is
     // `/dev/zero (deleted)`): made executable and run, it is flagged like private memory.
-    let (result, events) = trace_helper("shared-anon-stub");
-    assert_eq!(result.exit, ChildExit::Code(0), "{}", dump(&events));
-    let memfd = syscalls(&events, "memfd_create");
-    assert_eq!(memfd.len(), 1, "{}", dump(&events));
-    assert_eq!(memfd[0].get_str("MemfdName"), Some("ng-anon"));
-    assert_eq!(
-        memfd[0].get_str("SyscallOrigin"),
-        Some("anonymous"),
-        "{}",
-        dump(&events)
-    );
-    let mprotect: Vec<_> = syscalls(&events, "mprotect")
-        .into_iter()
-        .filter(|e| e.get_str("Prot") == Some("r-x"))
-        .collect();
-    assert_eq!(mprotect.len(), 1, "{}", dump(&events));
-    assert_eq!(mprotect[0].get_str("MemoryRegion"), Some("anonymous"));
-    let raised = alerts(&events);
-    assert!(has_alert(&raised, ANONYMOUS_SYSCALL), "{raised:?}");
+    syscall_from_memory_without_a_file("shared-anon-stub", "ng-anon", true);
 }
 
 fn syscall_from_executable_shared_memory() {
     // SysV shared memory attached with SHM_EXEC is anonymous memory (no file on disk behind
     // it), like an anonymous mapping or a memfd: code run from it is flagged alike.
-    let (result, events) = trace_helper("shm-stub");
-    assert_eq!(result.exit, ChildExit::Code(0), "{}", dump(&events));
-    let memfd = syscalls(&events, "memfd_create");
-    assert_eq!(memfd.len(), 1, "{}", dump(&events));
-    assert_eq!(memfd[0].get_str("MemfdName"), Some("ng-shm"));
-    assert_eq!(
-        memfd[0].get_str("SyscallOrigin"),
-        Some("anonymous"),
-        "{}",
-        dump(&events)
-    );
-    let raised = alerts(&events);
-    assert!(has_alert(&raised, ANONYMOUS_SYSCALL), "{raised:?}");
+    syscall_from_memory_without_a_file("shm-stub", "ng-shm", false);
 }
 
 fn traces_without_root() {

@@ -1,7 +1,45 @@
 //! Helpers shared by the integration tests (each test file uses a subset).
 #![allow(dead_code)]
 
+use nativeguard_event::{Event, Value};
+use nativeguard_sigma::{Pipeline, RuleSet, RuleSetBuilder};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A rule file of one detection (`detection` indented under `detection:`).
+pub fn rule(detection: &str) -> String {
+    format!("title: t\nid: 00000000-0000-4000-8000-000000000001\nlogsource: {{product: test}}\ndetection:\n{detection}\n")
+}
+
+/// The rule set of `texts` (file by file, no pipeline), asserting every rule loads.
+pub fn build(texts: &[&str], placeholders: Option<HashMap<String, Vec<String>>>) -> Arc<RuleSet> {
+    let mut b = RuleSetBuilder::new(Pipeline::none());
+    if let Some(p) = placeholders {
+        b.set_placeholders(p);
+    }
+    for (i, t) in texts.iter().enumerate() {
+        let errors = b.add_file(&format!("r{i}.yml"), t);
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+    let (set, errors) = b.build();
+    assert!(errors.is_empty(), "{errors:?}");
+    Arc::new(set)
+}
+
+/// An event of `fields`.
+pub fn event(fields: &[(&str, Value)]) -> Event {
+    let mut e = Event::new();
+    for (k, v) in fields {
+        e.insert(*k, v.clone());
+    }
+    e
+}
+
+/// A string value.
+pub fn s(text: &str) -> Value {
+    Value::from(text)
+}
 
 /// `../shared/datasets/sigmahq` beside the repository, when it is there.
 pub fn sigmahq() -> Option<PathBuf> {
