@@ -128,6 +128,23 @@ mod helpers {
         ret
     }
 
+    /// A fresh private read-write page below 2 GiB (MAP_32BIT), which an i386 pointer can
+    /// reach.
+    fn low_page() -> Option<*mut libc::c_void> {
+        // SAFETY: a new anonymous mapping; nothing else is touched.
+        let page = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_32BIT,
+                -1,
+                0,
+            )
+        };
+        (page != libc::MAP_FAILED).then_some(page)
+    }
+
     /// i386 personality(0xffffffff) and memfd_create("ng-i386", 0) from a 64-bit process.
     fn int80_calls() -> i32 {
         const I386_PERSONALITY: u32 = 136;
@@ -135,17 +152,9 @@ mod helpers {
         // SAFETY: a fresh private mapping below 2 GiB (MAP_32BIT) so that an i386 pointer can
         // reach the name; the calls get valid arguments.
         unsafe {
-            let page = libc::mmap(
-                std::ptr::null_mut(),
-                4096,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_32BIT,
-                -1,
-                0,
-            );
-            if page == libc::MAP_FAILED {
+            let Some(page) = low_page() else {
                 return 106;
-            }
+            };
             let name = b"ng-i386\0";
             std::ptr::copy_nonoverlapping(name.as_ptr(), page.cast::<u8>(), name.len());
             let persona = int80(I386_PERSONALITY, 0xffff_ffff, 0);
@@ -281,17 +290,9 @@ mod helpers {
         // SAFETY: a private RW page below 4 GiB holds the struct; the call maps a new page
         // and touches nothing else.
         unsafe {
-            let page = libc::mmap(
-                std::ptr::null_mut(),
-                4096,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_32BIT,
-                -1,
-                0,
-            );
-            if page == libc::MAP_FAILED {
+            let Some(page) = low_page() else {
                 return 130;
-            }
+            };
             let rwx = (libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) as u32;
             let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u32;
             let args: [u32; 6] = [0, 4096, rwx, flags, u32::MAX, 0];
