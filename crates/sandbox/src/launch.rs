@@ -43,6 +43,9 @@ pub struct Sandbox {
     original: Option<Program>,
     notifying: Option<Program>,
     seccomp_flags: u32,
+    /// Flags of `seccomp_flags` the child may drop on a kernel that does not know them (ours,
+    /// not the policy's).
+    optional_seccomp_flags: u32,
     ruleset: Option<Ruleset>,
     /// Whether Landlock denials can be read from audit (the Landlock layer is active and we
     /// may use audit); the reason shown when not.
@@ -198,6 +201,7 @@ impl Sandbox {
         });
 
         let mut seccomp_flags = nativeguard_seccomp::sys::FLAG_TSYNC;
+        let mut optional_seccomp_flags = 0;
         for name in &config.policy.flags {
             seccomp_flags |= filter_flag(name).ok_or_else(|| {
                 Error::Unsafe(format!(
@@ -210,9 +214,13 @@ impl Sandbox {
             // WAIT_KILLABLE_RECV: a signal cannot end the caller's wait once the supervisor has
             // the notification, so a kill verdict kills and an errno verdict is what the call
             // returns (not EINTR). The child drops it on kernels before 5.19.
+            let killable = nativeguard_seccomp::sys::FLAG_WAIT_KILLABLE_RECV;
+            if seccomp_flags & killable == 0 {
+                optional_seccomp_flags = killable;
+            }
             seccomp_flags |= nativeguard_seccomp::sys::FLAG_NEW_LISTENER
                 | sys::SECCOMP_FILTER_FLAG_TSYNC_ESRCH
-                | nativeguard_seccomp::sys::FLAG_WAIT_KILLABLE_RECV;
+                | killable;
         }
         if config.policy.listener_path.is_some() {
             notes.push("the policy's listenerPath is ignored: nativeguard's own supervisor holds the listener".into());
@@ -276,6 +284,7 @@ impl Sandbox {
             original,
             notifying,
             seccomp_flags,
+            optional_seccomp_flags,
             ruleset,
             landlock_audit,
             notes,
@@ -346,6 +355,7 @@ impl Sandbox {
         let plan = ChildPlan {
             filter: self.notifying.clone(),
             seccomp_flags: self.seccomp_flags,
+            optional_seccomp_flags: self.optional_seccomp_flags,
             ruleset: self.ruleset.as_ref().map(|ruleset| ruleset.fd.as_raw_fd()),
             landlock_flags: if audit.is_some() {
                 sys::LANDLOCK_RESTRICT_SELF_LOG_NEW_EXEC_ON

@@ -595,6 +595,9 @@ pub struct ChildPlan {
     pub filter: Option<nativeguard_seccomp::Program>,
     /// SECCOMP_FILTER_FLAG_* to install with.
     pub seccomp_flags: u32,
+    /// Those of `seccomp_flags` to drop and try again without when the kernel refuses them
+    /// (EINVAL): the launcher's own, never the policy's.
+    pub optional_seccomp_flags: u32,
     /// Landlock ruleset to restrict to, when that layer applies.
     pub ruleset: Option<RawFd>,
     /// `landlock_restrict_self` flags ([`LANDLOCK_RESTRICT_SELF_LOG_NEW_EXEC_ON`] while the
@@ -690,15 +693,12 @@ impl ChildPlan {
                 // The seccomp crate's loader, which allocates nothing. The listener it returns
                 // must stay open until the supervisor has taken its copy: leak it into a raw
                 // fd (it is close-on-exec).
-                let killable = nativeguard_seccomp::sys::FLAG_WAIT_KILLABLE_RECV;
+                let optional = self.optional_seccomp_flags;
                 let installed = match nativeguard_seccomp::sys::install(filter, self.seccomp_flags)
                 {
                     // A kernel before 5.19 does not know WAIT_KILLABLE_RECV.
-                    Err(err)
-                        if err.raw_os_error() == Some(libc::EINVAL)
-                            && self.seccomp_flags & killable != 0 =>
-                    {
-                        nativeguard_seccomp::sys::install(filter, self.seccomp_flags & !killable)
+                    Err(err) if err.raw_os_error() == Some(libc::EINVAL) && optional != 0 => {
+                        nativeguard_seccomp::sys::install(filter, self.seccomp_flags & !optional)
                     }
                     other => other,
                 };
