@@ -2,7 +2,7 @@
 
 use crate::ast::RefMode;
 use crate::compile::{same_short_text, CItem, Expr, FnvBuild, Source, Test, MAX_REQUIRED_SETS};
-use crate::reference::{field_key, lower, parse_ip};
+use crate::reference::{field_key, field_key_chars, lower, parse_ip};
 use crate::ruleset::{Bucket, RuleSet, Scan};
 use nativeguard_event::{Event, FieldSink, Fields, Name, Scalar, Value};
 use std::collections::HashMap;
@@ -490,12 +490,7 @@ impl Scratch {
     fn resolve(&mut self, set: &RuleSet) -> [u32; 2] {
         let mut ids = [NO_FIELD; 2];
         self.lowered_name.clear();
-        self.lowered_name.extend(
-            self.name
-                .chars()
-                .filter(|c| *c != ' ')
-                .map(|c| c.to_ascii_lowercase()),
-        );
+        self.lowered_name.extend(field_key_chars(&self.name));
         if let Some(&id) = set.fields.ids.get(self.lowered_name.as_str()) {
             ids[0] = id;
         }

@@ -54,14 +54,10 @@ impl Target {
     /// The event field a rule's field name maps to (names compared as field lookups compare
     /// them: ignoring ASCII case and spaces).
     pub fn rename<'a>(&'a self, field: &'a str) -> &'a str {
-        let key = |s: &'a str| {
-            s.chars()
-                .filter(|c| *c != ' ')
-                .map(|c| c.to_ascii_lowercase())
-        };
+        use crate::reference::field_key_chars;
         self.rename
             .iter()
-            .find(|(from, _)| key(from).eq(key(field)))
+            .find(|(from, _)| field_key_chars(from).eq(field_key_chars(field)))
             .map_or(field, |(_, to)| to.as_str())
     }
 }

@@ -19,12 +19,15 @@ pub(crate) fn lower(text: &str) -> String {
 /// Defender writes `Threat Name` where rules say `ThreatName`).
 pub(crate) fn field_key(name: &str) -> String {
     let mut key = String::with_capacity(name.len());
-    key.extend(
-        name.chars()
-            .filter(|c| *c != ' ')
-            .map(|c| c.to_ascii_lowercase()),
-    );
+    key.extend(field_key_chars(name));
     key
+}
+
+/// The characters of [`field_key`], for comparing two names without building either key.
+pub(crate) fn field_key_chars(name: &str) -> impl Iterator<Item = char> + '_ {
+    name.chars()
+        .filter(|c| *c != ' ')
+        .map(|c| c.to_ascii_lowercase())
 }
 
 /// Every field of an event by its dotted name, nested objects descended, in source order.
