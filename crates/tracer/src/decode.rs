@@ -243,9 +243,20 @@ impl Decoded {
     /// The process acted upon: `TargetIsSelf` always, `TargetIsChild` (descendant, never
     /// itself), as the sensor reports them.
     fn target(&mut self, tracee: &mut dyn Tracee, target: u32) {
-        let is_self = target == tracee.pid();
+        let caller = tracee.pid();
+        self.set_target(target, caller, |pid| tracee.is_descendant(pid));
+    }
+
+    /// [`Decoded::target`] for a caller known by its pid alone.
+    pub(crate) fn set_target(
+        &mut self,
+        target: u32,
+        caller: u32,
+        is_descendant: impl FnOnce(u32) -> bool,
+    ) {
+        let is_self = target == caller;
         self.target_pid = Some(target);
-        self.target_is_child = Some(!is_self && tracee.is_descendant(target));
+        self.target_is_child = Some(!is_self && is_descendant(target));
         self.field("TargetIsSelf", is_self.to_string());
     }
 }

@@ -589,12 +589,11 @@ fn opened_memory_file(tgid: u32, record: &mut SyscallRecord) -> bool {
     let Some(target) = linux::proc_mem_target(path, tgid) else {
         return false;
     };
-    let is_self = target == tgid;
-    record.target_pid = Some(target);
-    record.target_is_child = Some(!is_self && procfs::is_descendant(target, tgid));
-    record
-        .decoded
-        .push(("TargetIsSelf".to_string(), is_self.to_string()));
+    let mut acted_on = Decoded::default();
+    acted_on.set_target(target, tgid, |pid| procfs::is_descendant(pid, tgid));
+    record.target_pid = acted_on.target_pid;
+    record.target_is_child = acted_on.target_is_child;
+    record.decoded.extend(acted_on.fields);
     record.path = Some(path.to_string());
     true
 }
