@@ -152,6 +152,11 @@ pub(crate) struct RegexValue {
     /// Sigma's way to test length, which a regex engine answers slowly (tens of µs per long
     /// value) and a count of chars answers exactly.
     min_run: Option<MinRun>,
+    /// The pattern has a `$` that is not multi-line. The spec's flavor is PCRE, whose `$` also
+    /// matches before a final newline; the regex crate's matches at the very end only, so a
+    /// text ending in `\n` is also tried without it. Not for a pattern with `\z`, which PCRE
+    /// keeps to the very end (the regex crate cannot tell the two apart).
+    end_before_final_newline: bool,
 }
 
 /// An unanchored `.{min,max}`: it matches where `min` chars in a row are in its class (a
@@ -220,10 +225,19 @@ impl RegexValue {
                 }
             })?;
         let min_run = MinRun::of(&pattern);
+        let end_before_final_newline = !pattern.contains("\\z")
+            && regex_syntax::Parser::new()
+                .parse(&pattern)
+                .is_ok_and(|hir| {
+                    hir.properties()
+                        .look_set()
+                        .contains(regex_syntax::hir::Look::End)
+                });
         Ok(RegexValue {
             pattern,
             regex,
             min_run,
+            end_before_final_newline,
         })
     }
 
@@ -231,7 +245,13 @@ impl RegexValue {
     pub fn is_match(&self, text: &str) -> bool {
         match self.min_run {
             Some(run) => run.is_match(text),
-            None => self.regex.is_match(text),
+            None => {
+                self.regex.is_match(text)
+                    || (self.end_before_final_newline
+                        && text
+                            .strip_suffix('\n')
+                            .is_some_and(|line| self.regex.is_match(line)))
+            }
         }
     }
 }

@@ -212,10 +212,19 @@ fn renames_match_field_names_ignoring_case_as_lookups_do() {
 /// before a newline that ends it; the `regex` crate's `$` matches only at the very end, so a
 /// value with a trailing newline is missed.
 #[test]
-#[ignore = "known deviation: `re` uses the regex crate, whose `$` (without m) matches at the very end only, not before a final newline as PCRE's does"]
 fn regex_dollar_matches_before_a_final_newline_as_pcre_does() {
     assert!(hits(
         "  sel:\n    F|re: '\\.exe$'\n  condition: sel",
+        &[("F", s("C:\\x\\a.exe\n"))],
+    ));
+    // Only the final newline: `$` is not the end of a line without `m`.
+    assert!(!hits(
+        "  sel:\n    F|re: '\\.exe$'\n  condition: sel",
+        &[("F", s("C:\\x\\a.exe\nmore"))],
+    ));
+    // `\z` is the very end in PCRE too.
+    assert!(!hits(
+        "  sel:\n    F|re: '\\.exe\\z'\n  condition: sel",
         &[("F", s("C:\\x\\a.exe\n"))],
     ));
 }
