@@ -91,3 +91,47 @@ fn html_survives_a_non_ascii_rule_id() {
     let html = std::panic::catch_unwind(|| render::html(&report));
     assert!(html.is_ok(), "render::html panicked on rule id {extra:?}");
 }
+
+/// The sensor could not be stopped cleanly (or a Windows sample line was unreadable, or a
+/// Windows rule did not load): `report.errors` is non-empty, `passed()` is false and the CLI
+/// exits 1, but the JUnit XML — the artefact CI gates on — has no failure and no error: errors
+/// not tied to a test or rule are dropped by `render::junit`.
+#[test]
+fn junit_reports_run_level_errors() {
+    struct Stuck(Runner);
+    impl ControlRunner for Stuck {
+        fn list_tests(&mut self, t: &str) -> Result<Vec<ListedTest>, Error> {
+            self.0.list_tests(t)
+        }
+        fn start_analysis(&mut self) -> Result<AnalysisControl, Error> {
+            self.0.start_analysis()
+        }
+        fn detect(&mut self, e: &str) -> Result<DetectionOutcome, Error> {
+            self.0.detect(e)
+        }
+        fn stop_analysis(&mut self) -> Result<Vec<String>, Error> {
+            Err(Error::Control { command: "monitor".into(), message: "did not stop".into() })
+        }
+        fn prevention_control(&self) -> PreventionControl {
+            self.0.prevention_control()
+        }
+        fn prevent(&mut self, e: &str) -> Result<PreventionOutcome, Error> {
+            self.0.prevent(e)
+        }
+    }
+    let exp = Expectations::builtin("T1106").unwrap();
+    let (rules, _) = read_rules(nativeguard_rules::LINUX.iter().map(|r| (r.path, r.text)));
+    let mut runner = Stuck(Runner { exp: exp.clone(), extra: "e325d8e1-c0e6-4d16-be67-bf6bf64dfb1f" });
+    let report = validate(
+        &mut runner,
+        Inputs { expectations: &exp, linux_rules: &rules, windows: validate_embedded(&exp) },
+    );
+    assert!(!report.passed(), "{:?}", report.errors);
+    let xml = render::junit(&report);
+    let head = xml.lines().nth(1).unwrap().to_string();
+    assert!(
+        !(head.contains("failures=\"0\"") && head.contains("errors=\"0\"")),
+        "report failed ({:?}) but JUnit says: {head}",
+        report.errors
+    );
+}
