@@ -189,7 +189,7 @@ pub struct AlertSummary {
 pub struct Denial {
     /// The denied syscall (or the blocked operation).
     pub syscall: String,
-    /// `seccomp` or `landlock` (or `emulation` when only the test itself reported the block).
+    /// `seccomp` or `landlock`.
     pub layer: String,
     /// The line as reported.
     pub detail: String,

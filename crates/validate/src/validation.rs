@@ -435,9 +435,21 @@ fn judge_test(
         }
     }
 
-    if let Some(outcome) = prevention {
-        let reported = outcome.blocked.is_some() || !outcome.denials.is_empty();
-        let blocked = outcome.exit_code == Some(6) && reported;
+    if let Some(mut outcome) = prevention {
+        // Prevented: the test failed inside the sandbox (exit 6) at a step a control refused,
+        // and the sandbox reported denying that step's call. A failure for any other reason
+        // (a crash, a missing program, ENOENT or EAGAIN) is not a block, whatever else the
+        // sandbox denied on the way.
+        let explaining = outcome
+            .blocked
+            .as_deref()
+            .and_then(|line| denial_explaining(line, &outcome.denials));
+        let blocked = outcome.exit_code == Some(6) && explaining.is_some();
+        if let Some(index) = explaining {
+            // The evidence first: renderers name the first denial.
+            let denial = outcome.denials.remove(index);
+            outcome.denials.insert(0, denial);
+        }
         let ran = outcome.exit_code == Some(0);
         if !blocked && !ran {
             errors.push(format!(
@@ -450,14 +462,6 @@ fn judge_test(
         } else {
             result.prevented = Some(blocked);
             result.denials = outcome.denials;
-            if let (true, Some(line), true) = (blocked, &outcome.blocked, result.denials.is_empty())
-            {
-                result.denials.push(Denial {
-                    syscall: blocked_step(line),
-                    layer: "emulation".into(),
-                    detail: line.clone(),
-                });
-            }
             result.prevention = if blocked == e.prevented {
                 Verdict::Pass
             } else {
@@ -485,16 +489,31 @@ fn judge_test(
     result
 }
 
-/// `blocked: memfd_create: EPERM` → `memfd_create`.
-fn blocked_step(line: &str) -> String {
-    line.trim()
-        .strip_prefix("blocked:")
-        .unwrap_or(line)
-        .split(':')
-        .next()
-        .unwrap_or("")
+/// Which of `denials` explains the emulation's `blocked: STEP: HOW` line: the step must have
+/// failed the way a control fails it (EPERM, a seccomp errno action; EACCES, Landlock; or a
+/// seccomp kill), and the sandbox must have denied the call the step makes.
+fn denial_explaining(line: &str, denials: &[Denial]) -> Option<usize> {
+    let (step, how) = line.trim().strip_prefix("blocked:")?.rsplit_once(':')?;
+    if !matches!(how.trim(), "EPERM" | "EACCES" | "killed by SIGSYS") {
+        return None;
+    }
+    // `mprotect(PROT_READ|PROT_EXEC)` makes mprotect, `execve (vfork child)` execve.
+    let call: String = step
         .trim()
-        .to_string()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let calls: &[&str] = match call.as_str() {
+        "fork" => &["fork", "vfork", "clone", "clone3"],
+        "vfork" => &["vfork", "clone", "clone3"],
+        // glibc's posix_spawn clones, and reports the child's failed exec as its own error.
+        "posix_spawn" => &["clone", "clone3", "vfork", "execve", "execveat"],
+        "execve" => &["execve", "execveat"],
+        call => &[call],
+    };
+    denials
+        .iter()
+        .position(|d| calls.contains(&d.syscall.as_str()))
 }
 
 fn exit_text(code: Option<i32>) -> String {

@@ -175,7 +175,7 @@ pub fn html(report: &Report) -> String {
             esc(id),
             esc(id),
             esc(title),
-            esc(&id[..id.len().min(8)])
+            esc(short_id(id))
         );
     }
     let _ = writeln!(
@@ -303,6 +303,12 @@ pub fn html(report: &Report) -> String {
     }
     let _ = writeln!(out, "</body></html>");
     out
+}
+
+/// The first eight characters of a rule id (a UUID's first group), cut on a character
+/// boundary: ids of user rules need not be ASCII.
+fn short_id(id: &str) -> &str {
+    id.char_indices().nth(8).map_or(id, |(end, _)| &id[..end])
 }
 
 #[cfg(test)]

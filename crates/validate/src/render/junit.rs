@@ -140,12 +140,26 @@ pub fn junit(report: &Report) -> String {
             },
         })
         .collect();
-    let all = detection.len() + prevention.len() + rules.len();
+    // What kept part of the run from happening (a control that did not stop, a rule that did
+    // not load): each an error, so that CI gating on the JUnit file fails as the report does.
+    let run: Vec<Case> = report
+        .errors
+        .iter()
+        .enumerate()
+        .map(|(index, message)| Case {
+            class: format!("{}.run", report.technique),
+            name: format!("error {}", index + 1),
+            seconds: 0.0,
+            outcome: Outcome::Error(message.clone()),
+        })
+        .collect();
+    let all = detection.len() + prevention.len() + rules.len() + run.len();
     let count = |f: fn(&Outcome) -> bool| {
         detection
             .iter()
             .chain(&prevention)
             .chain(&rules)
+            .chain(&run)
             .filter(|c| f(&c.outcome))
             .count()
     };
@@ -169,6 +183,9 @@ pub fn junit(report: &Report) -> String {
         &prevention,
     );
     suite(&mut out, &format!("{} rules", report.technique), &rules);
+    if !run.is_empty() {
+        suite(&mut out, &format!("{} run", report.technique), &run);
+    }
     let _ = writeln!(out, "</testsuites>");
     out
 }

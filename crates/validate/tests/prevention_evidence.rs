@@ -1,4 +1,4 @@
-//! review: prevention verdicts must rest on evidence that the emulation's own step was refused.
+//! Prevention verdicts rest on evidence that the emulation's own step was refused by a control.
 
 use nativeguard_validate::catalog::{read_rules, RuleMeta};
 use nativeguard_validate::expectations::Expectations;
@@ -17,7 +17,10 @@ struct Runner {
 
 impl ControlRunner for Runner {
     fn list_tests(&mut self, _: &str) -> Result<Vec<ListedTest>, Error> {
-        Err(Error::Control { command: "atomic list".into(), message: "n/a".into() })
+        Err(Error::Control {
+            command: "atomic list".into(),
+            message: "n/a".into(),
+        })
     }
     fn start_analysis(&mut self) -> Result<AnalysisControl, Error> {
         Ok(AnalysisControl {
@@ -51,7 +54,11 @@ impl ControlRunner for Runner {
         Ok(vec![])
     }
     fn prevention_control(&self) -> PreventionControl {
-        PreventionControl { command: "sandbox".into(), policy: "-".into(), landlock: "-".into() }
+        PreventionControl {
+            command: "sandbox".into(),
+            policy: "-".into(),
+            landlock: "-".into(),
+        }
     }
     fn prevent(&mut self, emulation: &str) -> Result<PreventionOutcome, Error> {
         if emulation == self.target {
@@ -59,8 +66,12 @@ impl ControlRunner for Runner {
         }
         Ok(PreventionOutcome {
             exit_code: Some(6),
-            denials: vec![],
-            blocked: Some("blocked: execve: EPERM".into()),
+            denials: vec![Denial {
+                syscall: "execve".into(),
+                layer: "landlock".into(),
+                detail: r#"{"denied":"execve","layer":"landlock"}"#.into(),
+            }],
+            blocked: Some("blocked: execve: EACCES".into()),
             stderr_tail: String::new(),
         })
     }
@@ -72,11 +83,19 @@ fn linux_rules() -> Vec<RuleMeta> {
 
 fn judge(target: &'static str, outcome: PreventionOutcome) -> (Report, TestResult) {
     let exp = Expectations::builtin("T1106").unwrap();
-    let mut runner = Runner { exp: exp.clone(), target, outcome };
+    let mut runner = Runner {
+        exp: exp.clone(),
+        target,
+        outcome,
+    };
     let rules = linux_rules();
     let report = validate(
         &mut runner,
-        Inputs { expectations: &exp, linux_rules: &rules, windows: validate_embedded(&exp) },
+        Inputs {
+            expectations: &exp,
+            linux_rules: &rules,
+            windows: validate_embedded(&exp),
+        },
     );
     let test = report
         .tests
@@ -109,7 +128,10 @@ fn setup_failure_plus_unrelated_denial_is_not_prevention() {
         },
     );
     assert_ne!(test.prevented, Some(true), "reported prevented: {test:?}");
-    assert!(!report.passed(), "a test that never ran passed the prevention check");
+    assert!(
+        !report.passed(),
+        "a test that never ran passed the prevention check"
+    );
 }
 
 /// A crash of the emulation (SIGSEGV → sandbox exit 6) with any denial logged on the way is

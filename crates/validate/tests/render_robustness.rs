@@ -1,4 +1,4 @@
-//! review: renderers on values that come from rules and events.
+//! renderers on values that come from rules and events.
 
 use nativeguard_validate::catalog::{read_rules, RuleMeta};
 use nativeguard_validate::expectations::Expectations;
@@ -15,7 +15,10 @@ struct Runner {
 
 impl ControlRunner for Runner {
     fn list_tests(&mut self, _: &str) -> Result<Vec<ListedTest>, Error> {
-        Err(Error::Control { command: "atomic list".into(), message: "n/a".into() })
+        Err(Error::Control {
+            command: "atomic list".into(),
+            message: "n/a".into(),
+        })
     }
     fn start_analysis(&mut self) -> Result<AnalysisControl, Error> {
         Ok(AnalysisControl {
@@ -52,7 +55,11 @@ impl ControlRunner for Runner {
         Ok(vec![])
     }
     fn prevention_control(&self) -> PreventionControl {
-        PreventionControl { command: "sandbox".into(), policy: "-".into(), landlock: "-".into() }
+        PreventionControl {
+            command: "sandbox".into(),
+            policy: "-".into(),
+            landlock: "-".into(),
+        }
     }
     fn prevent(&mut self, _: &str) -> Result<PreventionOutcome, Error> {
         Ok(PreventionOutcome {
@@ -72,8 +79,7 @@ impl ControlRunner for Runner {
 fn html_survives_a_non_ascii_rule_id() {
     let extra = "ruleidxé-local"; // 'é' occupies bytes 7..9
     let exp = Expectations::builtin("T1106").unwrap();
-    let (mut rules, errors) =
-        read_rules(nativeguard_rules::LINUX.iter().map(|r| (r.path, r.text)));
+    let (mut rules, errors) = read_rules(nativeguard_rules::LINUX.iter().map(|r| (r.path, r.text)));
     assert!(errors.is_empty());
     let (custom, errors) = read_rules([(
         "local/custom.yml",
@@ -83,10 +89,17 @@ fn html_survives_a_non_ascii_rule_id() {
     assert!(errors.is_empty(), "{errors:?}");
     rules.extend(custom);
     let rules: Vec<RuleMeta> = rules;
-    let mut runner = Runner { exp: exp.clone(), extra };
+    let mut runner = Runner {
+        exp: exp.clone(),
+        extra,
+    };
     let report = validate(
         &mut runner,
-        Inputs { expectations: &exp, linux_rules: &rules, windows: validate_embedded(&exp) },
+        Inputs {
+            expectations: &exp,
+            linux_rules: &rules,
+            windows: validate_embedded(&exp),
+        },
     );
     let html = std::panic::catch_unwind(|| render::html(&report));
     assert!(html.is_ok(), "render::html panicked on rule id {extra:?}");
@@ -110,7 +123,10 @@ fn junit_reports_run_level_errors() {
             self.0.detect(e)
         }
         fn stop_analysis(&mut self) -> Result<Vec<String>, Error> {
-            Err(Error::Control { command: "monitor".into(), message: "did not stop".into() })
+            Err(Error::Control {
+                command: "monitor".into(),
+                message: "did not stop".into(),
+            })
         }
         fn prevention_control(&self) -> PreventionControl {
             self.0.prevention_control()
@@ -121,10 +137,17 @@ fn junit_reports_run_level_errors() {
     }
     let exp = Expectations::builtin("T1106").unwrap();
     let (rules, _) = read_rules(nativeguard_rules::LINUX.iter().map(|r| (r.path, r.text)));
-    let mut runner = Stuck(Runner { exp: exp.clone(), extra: "e325d8e1-c0e6-4d16-be67-bf6bf64dfb1f" });
+    let mut runner = Stuck(Runner {
+        exp: exp.clone(),
+        extra: "e325d8e1-c0e6-4d16-be67-bf6bf64dfb1f",
+    });
     let report = validate(
         &mut runner,
-        Inputs { expectations: &exp, linux_rules: &rules, windows: validate_embedded(&exp) },
+        Inputs {
+            expectations: &exp,
+            linux_rules: &rules,
+            windows: validate_embedded(&exp),
+        },
     );
     assert!(!report.passed(), "{:?}", report.errors);
     let xml = render::junit(&report);
