@@ -1,102 +1,17 @@
 //! Prevention verdicts rest on evidence that the emulation's own step was refused by a control.
 
-use nativeguard_validate::catalog::{read_rules, RuleMeta};
+mod common;
+
+use common::{linux_rules, run, ScriptedControls};
 use nativeguard_validate::expectations::Expectations;
 use nativeguard_validate::model::*;
 use nativeguard_validate::runner::*;
-use nativeguard_validate::windows::validate_embedded;
-use nativeguard_validate::{validate, Error, Inputs};
-
-/// Detection passes everywhere; prevention returns `outcome` for `target`, and a clean,
-/// genuine block for every other test.
-struct Runner {
-    exp: Expectations,
-    target: &'static str,
-    outcome: PreventionOutcome,
-}
-
-impl ControlRunner for Runner {
-    fn list_tests(&mut self, _: &str) -> Result<Vec<ListedTest>, Error> {
-        Err(Error::Control {
-            command: "atomic list".into(),
-            message: "n/a".into(),
-        })
-    }
-    fn start_analysis(&mut self) -> Result<AnalysisControl, Error> {
-        Ok(AnalysisControl {
-            kind: AnalysisKind::Trace,
-            command: "trace".into(),
-            reason: String::new(),
-            rules: String::new(),
-        })
-    }
-    fn detect(&mut self, emulation: &str) -> Result<DetectionOutcome, Error> {
-        let e = self.exp.linux_test(emulation).unwrap();
-        Ok(DetectionOutcome {
-            exit_code: Some(0),
-            alerts: e
-                .rules
-                .iter()
-                .map(|id| AlertSummary {
-                    id: id.clone(),
-                    title: "t".into(),
-                    level: "high".into(),
-                    author: None,
-                    latency_ms: 1,
-                })
-                .collect(),
-            observed_exec: true,
-            events: 1,
-            stderr_tail: String::new(),
-        })
-    }
-    fn stop_analysis(&mut self) -> Result<Vec<String>, Error> {
-        Ok(vec![])
-    }
-    fn prevention_control(&self) -> PreventionControl {
-        PreventionControl {
-            command: "sandbox".into(),
-            policy: "-".into(),
-            landlock: "-".into(),
-        }
-    }
-    fn prevent(&mut self, emulation: &str) -> Result<PreventionOutcome, Error> {
-        if emulation == self.target {
-            return Ok(self.outcome.clone());
-        }
-        Ok(PreventionOutcome {
-            exit_code: Some(6),
-            denials: vec![Denial {
-                syscall: "execve".into(),
-                layer: "landlock".into(),
-                detail: r#"{"denied":"execve","layer":"landlock"}"#.into(),
-            }],
-            blocked: Some("blocked: execve: EACCES".into()),
-            stderr_tail: String::new(),
-        })
-    }
-}
-
-fn linux_rules() -> Vec<RuleMeta> {
-    read_rules(nativeguard_rules::LINUX.iter().map(|r| (r.path, r.text))).0
-}
 
 fn judge(target: &'static str, outcome: PreventionOutcome) -> (Report, TestResult) {
-    let exp = Expectations::builtin("T1106").unwrap();
-    let mut runner = Runner {
-        exp: exp.clone(),
-        target,
-        outcome,
-    };
-    let rules = linux_rules();
-    let report = validate(
-        &mut runner,
-        Inputs {
-            expectations: &exp,
-            linux_rules: &rules,
-            windows: validate_embedded(&exp),
-        },
-    );
+    let mut controls = ScriptedControls::new(Expectations::builtin("T1106").unwrap());
+    controls.target = Some(target);
+    controls.outcome = outcome;
+    let report = run(&mut controls, &linux_rules());
     let test = report
         .tests
         .iter()
