@@ -70,6 +70,7 @@ pub fn compile(
     b.load(bpf::SeccompData::ARCH_OFFSET);
     let section_labels: Vec<Label> = sections.iter().map(|_| b.label()).collect();
     let bad_arch = b.ret_label(options.bad_arch_action.to_ret());
+    let rules_by_name = RulesByName::new(policy);
     for ((audit, _), &label) in sections.iter().zip(&section_labels) {
         let next = b.label();
         b.jump(bpf::JEQ, *audit, label, next);
@@ -78,7 +79,7 @@ pub fn compile(
     b.ja(bad_arch);
     for ((_, group), &label) in sections.iter().zip(&section_labels) {
         b.define(label);
-        b.section(policy, group, options)?;
+        b.section(policy, &rules_by_name, group, options)?;
     }
     b.emit_shared_returns();
     let unoptimized = b.finish()?;
@@ -135,12 +136,41 @@ struct ArgBlock {
     fallback: u32,
 }
 
-fn outcome(policy: &Policy, arch: Arch, syscall: &Syscall) -> Result<Leaf, ArgBlock> {
-    let mut matching: Vec<(usize, &crate::Rule)> = policy
-        .rules
+/// Which rules name each syscall, in file order: every syscall of every ABI looks its rules up
+/// here (Docker's profile names some 400 syscalls in one rule; matching each of the tables'
+/// syscalls against every name made most of the compile time).
+struct RulesByName<'a>(HashMap<&'a str, Vec<usize>>);
+
+impl<'a> RulesByName<'a> {
+    fn new(policy: &'a Policy) -> Self {
+        let mut index: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (rule_index, rule) in policy.rules.iter().enumerate() {
+            for name in &rule.names {
+                let rules = index.entry(name.as_str()).or_default();
+                // A rule naming a syscall twice still counts once.
+                if rules.last() != Some(&rule_index) {
+                    rules.push(rule_index);
+                }
+            }
+        }
+        RulesByName(index)
+    }
+
+    fn get(&self, name: &str) -> &[usize] {
+        self.0.get(name).map_or(&[], Vec::as_slice)
+    }
+}
+
+fn outcome(
+    policy: &Policy,
+    rules_by_name: &RulesByName,
+    arch: Arch,
+    syscall: &Syscall,
+) -> Result<Leaf, ArgBlock> {
+    let mut matching: Vec<(usize, &crate::Rule)> = rules_by_name
+        .get(syscall.name)
         .iter()
-        .enumerate()
-        .filter(|(_, r)| r.names.iter().any(|n| n == syscall.name))
+        .map(|&index| (index, &policy.rules[index]))
         .collect();
     // Most restrictive first; ties keep file order (the earlier rule wins).
     matching.sort_by_key(|(i, r)| (r.action.precedence(), *i));
@@ -300,6 +330,7 @@ impl Builder {
     fn section(
         &mut self,
         policy: &Policy,
+        rules_by_name: &RulesByName,
         group: &[Arch],
         options: &CompileOptions,
     ) -> Result<(), Error> {
@@ -345,7 +376,7 @@ impl Builder {
                 if syscall.nr > next && next == start {
                     push(&mut ranges, next, Leaf::Return(default));
                 }
-                let leaf = match outcome(policy, arch, syscall) {
+                let leaf = match outcome(policy, rules_by_name, arch, syscall) {
                     Ok(leaf) => leaf,
                     Err(block) => {
                         let id = *block_ids.entry(block.clone()).or_insert_with(|| {
