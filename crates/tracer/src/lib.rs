@@ -132,7 +132,19 @@ impl Tracer {
     /// one before the tracer has seen its fork): a child the caller started before, and has
     /// not waited for, is waited for (and reaped) by the trace. Call it from a process that
     /// has none, as `nativeguard trace` does.
-    pub fn run(self, mut sink: impl FnMut(Event)) -> Result<TraceResult, Error> {
+    pub fn run(self, sink: impl FnMut(Event)) -> Result<TraceResult, Error> {
+        self.run_with(|| {}, sink)
+    }
+
+    /// [`Tracer::run`], calling `on_started` once the command has been released to install its
+    /// filter and exec, before its first event. Work meant to run beside the command (such as
+    /// starting a thread) goes there: started earlier, it would share the cores with the
+    /// tracer's and the command's start-up, which the command waits for.
+    pub fn run_with(
+        self,
+        on_started: impl FnOnce(),
+        mut sink: impl FnMut(Event),
+    ) -> Result<TraceResult, Error> {
         let program = self.command.first().ok_or(Error::NoCommand)?;
         let path = resolve_program(program).ok_or_else(|| Error::NotFound {
             program: program.to_string_lossy().into_owned(),
@@ -164,7 +176,7 @@ impl Tracer {
         };
         let starting = sys::start(&request).map_err(start_error)?;
         // While another thread clones the command: compile its filter (a failure ends the
-        // waiting child) and read what the session needs of this process.
+        // waiting child).
         let filter = if self.learn {
             filter::learn_filter()?
         } else {
@@ -172,9 +184,11 @@ impl Tracer {
         };
         // Set only here, so it cannot be set already.
         let _ = request.filter.set(filter);
+        let started = starting.release().map_err(start_error)?;
+        on_started();
+        // Read while the command installs its filter and execs: its first event needs it.
         let mut users = procfs::UserNames::default();
         let tracer = procfs::read_process_and_exe_link(sys::own_pid() as u32, &mut users);
-        let started = starting.release().map_err(start_error)?;
         let mut learner = self.learn.then(Learner::new);
         let session = Session::new(
             started.pid,

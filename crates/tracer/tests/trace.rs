@@ -732,6 +732,20 @@ fn untraced_calls_do_not_stop() {
     assert!(result.stats.stops < 500, "{:?}", result.stats);
 }
 
+fn on_started_runs_once_before_the_first_event() {
+    let events = std::cell::Cell::new(0);
+    let mut started_after = Vec::new();
+    let result = Tracer::new(["/bin/true"])
+        .run_with(
+            || started_after.push(events.get()),
+            |_| events.set(events.get() + 1),
+        )
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(result.exit, ChildExit::Code(0));
+    assert_eq!(started_after, [0], "called once, before any event");
+    assert!(events.get() >= 2, "{} events", events.get());
+}
+
 fn learns_a_profile() {
     let mut events = Vec::new();
     let result = Tracer::new(["/bin/true"])
@@ -967,6 +981,10 @@ const TESTS: &[Test] = &[
         reports_exit_codes_and_signals,
     ),
     ("untraced_calls_do_not_stop", untraced_calls_do_not_stop),
+    (
+        "on_started_runs_once_before_the_first_event",
+        on_started_runs_once_before_the_first_event,
+    ),
     ("learns_a_profile", learns_a_profile),
     ("traces_without_root", traces_without_root),
     (
