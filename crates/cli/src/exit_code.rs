@@ -19,3 +19,15 @@ pub const UNSUPPORTED: u8 = 5;
 /// `sandbox`/`atomic`/`emulate`: the child ran and exited non-zero; its own code is not
 /// forwarded so that it cannot be confused with ours.
 pub const CHILD_FAILED: u8 = 6;
+
+/// Ends the process with `code` at once, once stdout is flushed: for a command whose output
+/// is all written and whose files are closed. It skips the C runtime's exit handlers
+/// (mimalloc handing its pages back one range at a time, the libraries' destructors), which
+/// cost `nativeguard trace` 0.45 ms after its command had ended (median of 20, kernel
+/// timestamps: 1.46 ms from the command's exit to trace's, 1.00 ms without them).
+pub fn end_now(code: u8) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    // SAFETY: `_exit` ends the process; it has no precondition.
+    unsafe { libc::_exit(i32::from(code)) }
+}

@@ -215,3 +215,51 @@ fn trace_keeps_stdout_for_alerts_and_passes_the_exit_status() {
     let killed = run(nativeguard().args(["trace", "--", "/bin/sh", "-c", "kill -9 $$"]));
     assert_eq!(killed.status.code(), Some(6));
 }
+
+/// `--output FILE` holds every event, whole, once trace has exited (it ends without the
+/// runtime's exit handlers, so nothing may still sit in a buffer), in the chosen format.
+#[test]
+fn trace_output_file_is_complete_at_exit() {
+    let temp = tempfile::Builder::new()
+        .prefix("ng-trace-output")
+        .tempdir()
+        .unwrap_or_else(|err| panic!("{err}"));
+    for (format, count_items) in [
+        (
+            "jsonl",
+            (|text: &str| text.lines().count()) as fn(&str) -> usize,
+        ),
+        ("json", |text: &str| {
+            serde_json::from_str::<Vec<serde_json::Value>>(text)
+                .unwrap_or_else(|err| panic!("{err}: {text}"))
+                .len()
+        }),
+    ] {
+        let file = temp.path().join(format!("events.{format}"));
+        let traced = run(nativeguard()
+            .args(["trace", "--events", "--format", format, "--output"])
+            .arg(&file)
+            .args(["--", "/bin/sh", "-c", "/bin/true; /bin/true; exit 0"]));
+        assert_eq!(traced.status.code(), Some(0), "{}", text(&traced.stderr));
+        let written = std::fs::read_to_string(&file).unwrap_or_else(|err| panic!("{err}"));
+        assert!(written.ends_with('\n'), "{written}");
+        // The summary counts what was written: every event (sh and two /bin/true execs at
+        // least) and every alert.
+        let summary = text(&traced.stderr);
+        let count = |label: &str| {
+            summary
+                .split(label)
+                .nth(1)
+                .and_then(|rest| rest.split(',').next())
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or_else(|| panic!("no {label} in {summary}"))
+        };
+        let (events, alerts) = (count("events: "), count("alerts: "));
+        assert!(events >= 3, "{summary}");
+        assert_eq!(
+            count_items(&written),
+            events + alerts,
+            "{format}: {written}"
+        );
+    }
+}

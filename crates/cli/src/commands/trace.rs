@@ -146,10 +146,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         result.stats.events, result.stats.processes
     );
     let _ = std::io::stderr().write_all(summary.as_bytes());
-    Ok(if result.exit.success() {
-        exit_code::SUCCESS.into()
+    // Everything is written: the command's exit is the trace's, without the runtime's exit
+    // handlers (see `exit_code::end_now`).
+    exit_code::end_now(if result.exit.success() {
+        exit_code::SUCCESS
     } else {
-        exit_code::CHILD_FAILED.into()
+        exit_code::CHILD_FAILED
     })
 }
 
