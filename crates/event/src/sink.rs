@@ -46,8 +46,12 @@ pub trait FieldSink {
     /// The field `name` holds a list; its items follow, up to [`FieldSink::end_list`].
     fn begin_list(&mut self, name: &str);
     /// An item of the list begun last. Items of nested lists come as items of the outer list;
-    /// objects inside a list are not reported.
+    /// objects inside a list come as [`FieldSink::list_object_value`]s.
     fn list_item(&mut self, value: Scalar<'_>);
+    /// A value inside an object that is an item of the list begun last, at any depth below
+    /// it. No field name reaches it (a name does not index a list), but a keyword search,
+    /// which looks at every value of the event, must see it.
+    fn list_object_value(&mut self, value: Scalar<'_>);
     /// The list begun last ends.
     fn end_list(&mut self);
 }
@@ -81,11 +85,37 @@ fn feed_items(items: &[Value], sink: &mut impl FieldSink) {
     for item in items {
         match item {
             Value::List(inner) => feed_items(inner, sink),
-            Value::Object(_) => {}
+            Value::Object(inner) => inner.feed_as_list_object(sink),
             scalar => {
                 if let Some(scalar) = Scalar::of(scalar) {
                     sink.list_item(scalar);
                 }
+            }
+        }
+    }
+}
+
+impl Fields {
+    /// Reports every value of these fields, at any depth, as a
+    /// [`FieldSink::list_object_value`]: for an object that is an item of a list.
+    pub fn feed_as_list_object(&self, sink: &mut impl FieldSink) {
+        for (_, value) in self.iter() {
+            feed_list_object_value(value, sink);
+        }
+    }
+}
+
+fn feed_list_object_value(value: &Value, sink: &mut impl FieldSink) {
+    match value {
+        Value::Object(inner) => inner.feed_as_list_object(sink),
+        Value::List(items) => {
+            for item in items {
+                feed_list_object_value(item, sink);
+            }
+        }
+        scalar => {
+            if let Some(scalar) = Scalar::of(scalar) {
+                sink.list_object_value(scalar);
             }
         }
     }
@@ -116,12 +146,13 @@ impl FieldSink for Discard {
     fn scalar(&mut self, _: &str, _: Scalar<'_>) {}
     fn begin_list(&mut self, _: &str) {}
     fn list_item(&mut self, _: Scalar<'_>) {}
+    fn list_object_value(&mut self, _: Scalar<'_>) {}
     fn end_list(&mut self) {}
 }
 
 /// Collects what a [`FieldSink`] is handed back into [`Fields`] (lists as they arrive: nested
-/// lists' items in the outer list, no objects). Feeding the result reports the same calls
-/// again, so two streams can be compared as fields.
+/// lists' items in the outer list, and the values of objects inside a list as its items too),
+/// so two streams can be compared as fields.
 #[derive(Debug, Default)]
 pub struct FieldsBuilder {
     fields: Fields,
@@ -191,6 +222,10 @@ impl FieldSink for FieldsBuilder {
         }
     }
 
+    fn list_object_value(&mut self, value: Scalar<'_>) {
+        self.list_item(value);
+    }
+
     fn end_list(&mut self) {
         if let Some((name, items)) = self.list.take() {
             self.fields.insert(name.as_str(), Value::List(items));
@@ -215,9 +250,13 @@ mod tests {
     }
 
     #[test]
-    fn feeds_fields_in_order_with_nested_lists_flattened_and_objects_in_lists_left_out() {
+    fn feeds_fields_in_order_with_nested_lists_and_objects_in_lists_flattened() {
         let mut inner = Fields::new();
         inner.insert("b", Value::Null);
+        let mut in_list = Fields::new();
+        in_list.insert("c", Value::from("deep"));
+        in_list.insert("d", Value::Object(inner.clone()));
+        in_list.insert("e", Value::List(vec![Value::Int(7)]));
         let mut fields = Fields::new();
         fields.insert("a", Value::Int(-1));
         fields.insert("o", Value::Object(inner.clone()));
@@ -226,7 +265,7 @@ mod tests {
             Value::List(vec![
                 Value::from("x"),
                 Value::List(vec![Value::Bool(true), Value::UInt(u64::MAX)]),
-                Value::Object(inner.clone()),
+                Value::Object(in_list),
             ]),
         );
         fields.insert("f", Value::Float(0.5));
@@ -241,6 +280,9 @@ mod tests {
                 Value::from("x"),
                 Value::Bool(true),
                 Value::UInt(u64::MAX),
+                Value::from("deep"),
+                Value::Null,
+                Value::Int(7),
             ]),
         );
         expected.insert("f", Value::Float(0.5));

@@ -298,11 +298,16 @@ impl<'a, 'n> Parser<'a, 'n> {
         Ok(())
     }
 
-    /// [`Parser::items`], handed to `sink` as list items: a nested list's items as its own,
-    /// objects parsed but not reported (as [`Fields::feed`] does).
+    /// [`Parser::items`], handed to `sink` as list items: a nested list's items as its own, an
+    /// object's values as [`FieldSink::list_object_value`]s (as [`Fields::feed`] does).
     fn stream_items(&mut self, depth: usize, sink: &mut impl FieldSink) -> Result<(), Unhandled> {
         self.each_item(|parser| match parser.peek() {
-            Some(b'{') => parser.value(depth).map(drop),
+            // Rare in logs: built, then fed, rather than streamed.
+            Some(b'{') => parser.value(depth).map(|object| {
+                if let Value::Object(fields) = object {
+                    fields.feed_as_list_object(sink);
+                }
+            }),
             Some(b'[') => {
                 if depth >= MAX_NESTING_DEPTH {
                     return Err(Unhandled);
@@ -897,6 +902,34 @@ mod tests {
         assert_eq!(
             fields.get_direct("CommandLine"),
             Some(&Value::from("cmd /c \"echo é😀\" / \t"))
+        );
+    }
+
+    /// Objects inside a list are streamed as values only keyword searches see, in order,
+    /// as feeding the serde path's event reports them.
+    #[test]
+    fn streams_the_values_of_objects_in_lists() {
+        let text =
+            r#"{"items":[1,{"cmd":"run mimikatz","deep":{"x":[2,{"y":"z"}]}},"tail"],"n":1}"#;
+        assert!(agree(text));
+        let mut streamed = FieldsBuilder::default();
+        let stream = stream_plain(
+            text,
+            &mut streamed,
+            &mut Names::default(),
+            &mut String::new(),
+        );
+        assert!(stream.is_ok());
+        let fields = streamed.finish();
+        assert_eq!(
+            fields.get_direct("items"),
+            Some(&Value::List(vec![
+                Value::Int(1),
+                Value::from("run mimikatz"),
+                Value::Int(2),
+                Value::from("z"),
+                Value::from("tail"),
+            ]))
         );
     }
 

@@ -301,6 +301,46 @@ impl Scratch {
             let start = self.used as u32;
             self.push_value(value);
             self.end_field(ids, start, matches!(value, Value::List(_)), value.is_null());
+            if let Value::List(items) = value {
+                self.push_list_objects(items);
+            }
+        }
+    }
+
+    /// The values of the objects inside a list (at any depth): for keyword searches only, as
+    /// a streamed event's [`FieldSink::list_object_value`]s are.
+    fn push_list_objects(&mut self, items: &[Value]) {
+        for item in items {
+            match item {
+                Value::Object(fields) => {
+                    for (_, value) in fields.iter() {
+                        self.push_unnamed_value(value);
+                    }
+                }
+                Value::List(inner) => self.push_list_objects(inner),
+                _ => {}
+            }
+        }
+    }
+
+    /// Every value in `value` (itself, or those inside it) as a value no field name reaches.
+    fn push_unnamed_value(&mut self, value: &Value) {
+        match value {
+            Value::Object(fields) => {
+                for (_, inner) in fields.iter() {
+                    self.push_unnamed_value(inner);
+                }
+            }
+            Value::List(items) => {
+                for item in items {
+                    self.push_unnamed_value(item);
+                }
+            }
+            scalar => {
+                if let Some(scalar) = Scalar::of(scalar) {
+                    self.push_unnamed(scalar);
+                }
+            }
         }
     }
 
@@ -782,6 +822,10 @@ impl FieldSink for FieldLoader<'_> {
         }
     }
 
+    fn list_object_value(&mut self, value: Scalar<'_>) {
+        self.scratch.push_unnamed(value);
+    }
+
     fn end_list(&mut self) {
         // An unmatched end (a source's bug) must not relabel values it did not list.
         if let Some((ids, start)) = self.list.take() {
@@ -1112,6 +1156,9 @@ mod tests {
         }
         fn list_item(&mut self, value: Scalar<'_>) {
             self.0.list_item(value);
+        }
+        fn list_object_value(&mut self, value: Scalar<'_>) {
+            self.0.list_object_value(value);
         }
         fn end_list(&mut self) {
             self.0.end_list();

@@ -188,6 +188,16 @@ fn scalar_matches(vm: &ValueMatch, value: &Value, ctx: &Ctx<'_>) -> bool {
     }
 }
 
+/// A keyword against one value of the event: also the values of objects inside a list, which
+/// no field name reaches but a search across the entire event does.
+fn keyword_matches(vm: &ValueMatch, value: &Value, ctx: &Ctx<'_>) -> bool {
+    match value {
+        Value::List(items) => items.iter().any(|v| keyword_matches(vm, v, ctx)),
+        Value::Object(fields) => fields.iter().any(|(_, v)| keyword_matches(vm, v, ctx)),
+        scalar => scalar_matches(vm, scalar, ctx),
+    }
+}
+
 /// Parses an IP address as logs write it (`[v6]`, `v6%zone`, surrounding spaces).
 pub(crate) fn parse_ip(text: &str) -> Option<std::net::IpAddr> {
     let t = text.trim().trim_start_matches('[').trim_end_matches(']');
@@ -206,7 +216,7 @@ fn item_matches(item: &Item, ctx: &Ctx<'_>) -> bool {
                     _ => value.is_some_and(|v| scalar_matches(vm, v, ctx)),
                 }
             }
-            None => ctx.flat.iter().any(|(_, v)| scalar_matches(vm, v, ctx)),
+            None => ctx.flat.iter().any(|(_, v)| keyword_matches(vm, v, ctx)),
         }
     };
     let result = if item.all {

@@ -177,7 +177,7 @@ fn random_event(rng: &mut Rng) -> Event {
             0 => Value::Null,
             1 => Value::Int(rng.below(20) as i64 - 2),
             2 => Value::List(vec![Value::from(random_text(rng, 3)), Value::Int(7)]),
-            // Nested lists count as items of the outer one; objects in lists are skipped.
+            // Nested lists count as items of the outer one; objects in lists are seen by keywords.
             3 if rng.chance(30) => Value::List(vec![
                 Value::List(vec![Value::from(random_text(rng, 2)), Value::Null]),
                 Value::Object(random_event(rng).fields),

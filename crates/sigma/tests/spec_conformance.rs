@@ -231,15 +231,29 @@ fn regex_dollar_matches_before_a_final_newline_as_pcre_does() {
 
 /// Spec (sigma-rules-specification.md, Keywords search): keywords are "searching for
 /// keywords across an entire event". A value inside an object that is an element of a list
-/// (`{"items": [{"cmd": "mimikatz"}]}`, common in JSON logs) is skipped by both evaluators.
+/// (`{"items": [{"cmd": "mimikatz"}]}`, common in JSON logs) was skipped by both evaluators.
+/// No field name reaches it: `items` does not match it as a field.
 #[test]
-#[ignore = "known deviation: keyword searches read scalar values and lists of scalars; objects inside lists are skipped by both evaluators"]
 fn keywords_search_objects_inside_lists() {
     let mut inner = nativeguard_event::Fields::new();
     inner.insert("cmd", Value::from("run mimikatz now"));
+    inner.insert("deeper", Value::List(vec![s("x"), s("a|lsass dump")]));
+    let items = || Value::List(vec![s("plain"), Value::Object(inner.clone())]);
     assert!(hits(
         "  keywords:\n    - 'mimikatz'\n  condition: keywords",
-        &[("items", Value::List(vec![Value::Object(inner)]))],
+        &[("items", items())],
+    ));
+    assert!(hits(
+        "  keywords:\n    - 'lsass dump'\n  condition: keywords",
+        &[("items", items())],
+    ));
+    assert!(!hits(
+        "  sel:\n    items|contains: 'mimikatz'\n  condition: sel",
+        &[("items", items())],
+    ));
+    assert!(hits(
+        "  sel:\n    items: 'plain'\n  condition: sel",
+        &[("items", items())],
     ));
 }
 
