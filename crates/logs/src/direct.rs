@@ -662,13 +662,8 @@ impl<'a, 'n> Parser<'a, 'n> {
     }
 }
 
-/// Whether the direct parser or the streaming one takes `bytes` on; panics when either does
-/// and gives other fields than the serde path (for the tests and the `json_direct` fuzz
-/// target).
-pub(crate) fn check_against_serde(bytes: &[u8]) -> bool {
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        return false;
-    };
+/// `text` streamed into a [`FieldsBuilder`], with whether streaming took it on.
+fn stream_into_fields(text: &str) -> (Result<(), Unhandled>, FieldsBuilder) {
     let mut streamed = FieldsBuilder::default();
     let stream = stream_plain(
         text,
@@ -676,6 +671,17 @@ pub(crate) fn check_against_serde(bytes: &[u8]) -> bool {
         &mut Names::default(),
         &mut String::new(),
     );
+    (stream, streamed)
+}
+
+/// Whether the direct parser or the streaming one takes `bytes` on; panics when either does
+/// and gives other fields than the serde path (for the tests and the `json_direct` fuzz
+/// target).
+pub(crate) fn check_against_serde(bytes: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    let (stream, streamed) = stream_into_fields(text);
     let (mut serde, mut names) = (Fields::new(), Names::default());
     names.start_event();
     let decoded = crate::decode::decode_with_serde(Some(text), bytes, &mut serde, &mut names);
@@ -912,13 +918,7 @@ mod tests {
         let text =
             r#"{"items":[1,{"cmd":"run mimikatz","deep":{"x":[2,{"y":"z"}]}},"tail"],"n":1}"#;
         assert!(agree(text));
-        let mut streamed = FieldsBuilder::default();
-        let stream = stream_plain(
-            text,
-            &mut streamed,
-            &mut Names::default(),
-            &mut String::new(),
-        );
+        let (stream, streamed) = stream_into_fields(text);
         assert!(stream.is_ok());
         let fields = streamed.finish();
         assert_eq!(
