@@ -78,7 +78,7 @@ impl Event {
         }
     }
 
-    /// Adds a top-level field (names are not deduplicated; the first one wins on lookup).
+    /// Adds a top-level field (names are not deduplicated; the last one wins on lookup).
     pub fn insert(&mut self, name: impl Into<Name>, value: impl Into<Value>) {
         self.fields.insert(name, value);
     }

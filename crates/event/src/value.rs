@@ -259,7 +259,8 @@ impl From<Fields> for Value {
     }
 }
 
-/// An ordered list of named values; the first of two equal names wins on lookup.
+/// An ordered list of named values; the last of two equal names wins on lookup, as JSON
+/// parsers read a repeated key.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Fields(Vec<(Name, Value)>);
 
@@ -323,7 +324,7 @@ impl Fields {
     pub fn get_direct(&self, name: &str) -> Option<&Value> {
         self.0
             .iter()
-            .find(|(field, _)| &**field == name)
+            .rfind(|(field, _)| &**field == name)
             .map(|(_, v)| v)
     }
 
@@ -437,7 +438,8 @@ mod tests {
             std::ptr::eq(first_e.as_str(), shared.as_str()),
             "a shared name is not copied"
         );
-        assert_eq!(f.get("b"), Some(&Value::Int(2)));
+        // The last of two equal names, as JSON parsers read a repeated key.
+        assert_eq!(f.get("b"), Some(&Value::Int(3)));
         assert_eq!(format!("{shared} {shared:?}"), "e \"e\"");
         // Static and shared names with the same text are the same name.
         let fixed = Name::from_static("e");

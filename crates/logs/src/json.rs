@@ -623,10 +623,9 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "known deviation: of a key repeated in one object, rules see the first value (the event keeps both); serde_json, jq, Python and Go keep the last. Not a one-line change: rules compare names case-insensitively and the Linux events rely on the first of `SYSCALL` (the name) and `syscall` (the number)"]
     fn a_repeated_key_reads_as_serde_json_reads_it() {
         // serde_json (like jq, Python and Go) keeps the last of two equal keys; the event keeps
-        // both and lookups find the first, so a line a SIEM reads as whoami.exe is matched
+        // both, and lookups found the first, so a line a SIEM reads as whoami.exe was matched
         // by the rules as notepad.exe.
         let line = r#"{"EventID":1,"Image":"C:\\notepad.exe","Image":"C:\\whoami.exe"}"#;
         let serde: serde_json::Value = serde_json::from_str(line).expect("valid JSON");

@@ -26,8 +26,8 @@
 //!   life of the program and shared by every reader (names past that are reference-counted).
 //! - **No `serde_json::Value` detour**: JSON is decoded by a serde visitor straight into the
 //!   event's fields. A UTF-8 byte order mark at the start of a file is skipped. Of a key
-//!   repeated in one object the event keeps both values, and rules see the first (serde_json
-//!   keeps the last).
+//!   repeated in one object the event keeps both values; lookups and rules see the last, as
+//!   serde_json, jq, Python and Go read it, and keyword searches see both.
 //! - **Truncation is reported**: a chunk cut short, and chunks the EVTX file header names that
 //!   the file no longer holds (a copy cut on a chunk boundary), are chunk errors; a JSON
 //!   document broken between its values is an error for the rest of the file.

@@ -41,6 +41,8 @@ struct Slot {
     /// The value is a list (so it has no single text for `fieldref`).
     list: bool,
     null: bool,
+    /// The field's place among the event's leaves (see [`Scratch::same_name`]).
+    position: u32,
 }
 
 /// Per-event buffers, reused from event to event (no allocation once warm).
@@ -352,6 +354,8 @@ impl Scratch {
             len: self.used as u32 - start,
             list,
             null,
+            // The leaf the ids were just looked up for.
+            position: self.leaves.saturating_sub(1) as u32,
         };
         self.assign(ids, slot);
         for e in &mut self.entries[start as usize..self.used] {
@@ -545,11 +549,46 @@ impl Scratch {
         ids
     }
 
+    /// Gives field `id` its values. Of two fields of one event that a rule's field name
+    /// reaches, the first is kept, unless the second repeats its very name (a key repeated in
+    /// one JSON object): then the last is the field's, as JSON parsers read it, and the
+    /// earlier values stay for keyword searches only. (Names differing in case or prefix are
+    /// different fields of the source: the Linux events carry `SYSCALL`, the name, before
+    /// `syscall`, the number.)
     fn set_slot(&mut self, id: u32, slot: Slot) {
         let i = id as usize;
-        if self.slot_stamp[i] != self.stamp {
-            self.slot_stamp[i] = self.stamp;
-            self.slots[i] = slot;
+        if self.slot_stamp[i] == self.stamp {
+            let old = self.slots[i];
+            if !self.same_name(old.position, slot.position) {
+                return;
+            }
+            let end = (old.start + old.len) as usize;
+            for e in self
+                .entries
+                .get_mut(old.start as usize..end)
+                .unwrap_or_default()
+            {
+                for field in &mut e.ids {
+                    if *field == id {
+                        *field = NO_FIELD;
+                    }
+                }
+            }
+        }
+        self.slot_stamp[i] = self.stamp;
+        self.slots[i] = slot;
+    }
+
+    /// Whether the leaves at two positions of the current event have the same dotted name,
+    /// by the layout cache, which holds this event's names up to [`MAX_CACHED_NAMES`] leaves
+    /// (past them a repeated name keeps its first value).
+    fn same_name(&self, first: u32, second: u32) -> bool {
+        match (
+            self.layout.get(first as usize),
+            self.layout.get(second as usize),
+        ) {
+            (Some(a), Some(b)) => first != second && a.path == b.path,
+            _ => false,
         }
     }
 

@@ -56,21 +56,23 @@ pub(crate) fn flatten(event: &Event) -> Vec<(String, &Value)> {
 }
 
 /// A field by name: the first field whose dotted name, or whose name after one of the
-/// pipeline's prefixes, equals `field` in [`field_key`] form (ASCII case and spaces ignored).
+/// pipeline's prefixes, equals `field` in [`field_key`] form (ASCII case and spaces ignored);
+/// if that very name comes again (a key repeated in one JSON object), its last value.
 pub(crate) fn lookup<'a>(
     flat: &[(String, &'a Value)],
     prefixes: &[String],
     field: &str,
 ) -> Option<&'a Value> {
     let key = field_key(field);
+    let (first, _) = flat.iter().find(|(name, _)| {
+        field_key(name) == key
+            || prefixes.iter().any(|p| {
+                name.strip_prefix(p.as_str())
+                    .is_some_and(|rest| field_key(rest) == key)
+            })
+    })?;
     flat.iter()
-        .find(|(name, _)| {
-            field_key(name) == key
-                || prefixes.iter().any(|p| {
-                    name.strip_prefix(p.as_str())
-                        .is_some_and(|rest| field_key(rest) == key)
-                })
-        })
+        .rfind(|(name, _)| name == first)
         .map(|(_, v)| *v)
 }
 

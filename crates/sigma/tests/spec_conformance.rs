@@ -268,3 +268,66 @@ fn windash_permutes_a_flag_written_with_an_en_dash() {
         &[("CommandLine", s("powershell.exe -enc ZQBjAGgAbwA="))],
     ));
 }
+
+/// A key repeated in one JSON object (RFC 8259 leaves its meaning to the parser): serde_json,
+/// jq, Python and Go read the last value, and so does a SIEM downstream. Rules read the last
+/// too, built or streamed, so that a line read elsewhere as whoami.exe is not matched here as
+/// notepad.exe; keyword searches see both values. Names that differ in case stay two fields,
+/// of which the first is the rules' (the Linux events' `SYSCALL` and `syscall`).
+#[test]
+fn a_repeated_field_reads_as_its_last_value() {
+    let repeated = [
+        ("Image", s("C:\\Windows\\notepad.exe")),
+        ("User", s("bob")),
+        ("Image", s("C:\\Windows\\System32\\whoami.exe")),
+    ];
+    let other_case = [
+        ("Image", s("C:\\Windows\\notepad.exe")),
+        ("image", s("C:\\Windows\\System32\\whoami.exe")),
+    ];
+    for (fields, detection, want) in [
+        (
+            &repeated[..],
+            "  sel:\n    Image|endswith: '\\whoami.exe'\n  condition: sel",
+            true,
+        ),
+        (
+            &repeated[..],
+            "  sel:\n    Image|endswith: '\\notepad.exe'\n  condition: sel",
+            false,
+        ),
+        (
+            &repeated[..],
+            "  sel:\n    Image|contains: 'notepad'\n  condition: not sel",
+            true,
+        ),
+        (
+            &repeated[..],
+            "  keywords:\n    - 'notepad'\n  condition: keywords",
+            true,
+        ),
+        (
+            &other_case[..],
+            "  sel:\n    Image|endswith: '\\notepad.exe'\n  condition: sel",
+            true,
+        ),
+        (
+            &other_case[..],
+            "  sel:\n    Image|endswith: '\\whoami.exe'\n  condition: sel",
+            false,
+        ),
+    ] {
+        assert_eq!(hits(detection, fields), want, "{detection} on {fields:?}");
+        let set = build(&[&rule(detection)], None);
+        let mut out = Vec::new();
+        let streamed = set.engine().evaluate_streamed(
+            |loader| {
+                event(fields).fields.feed(loader);
+                true
+            },
+            &mut out,
+        );
+        assert!(streamed);
+        assert_eq!(!out.is_empty(), want, "streamed: {detection} on {fields:?}");
+    }
+}
