@@ -314,11 +314,7 @@ impl Scratch {
     fn push_list_objects(&mut self, items: &[Value]) {
         for item in items {
             match item {
-                Value::Object(fields) => {
-                    for (_, value) in fields.iter() {
-                        self.push_unnamed_value(value);
-                    }
-                }
+                Value::Object(_) => self.push_unnamed_value(item),
                 Value::List(inner) => self.push_list_objects(inner),
                 _ => {}
             }
