@@ -146,12 +146,23 @@ fi
 # Per call, timed inside the command (the loop alone, none of the tracer's start or exit):
 # nanoseconds per getppid bare, under trace and under strace --seccomp-bpf, and the paired
 # extra (median over rounds of variant_i - bare_i), PERCALL_RUNS rounds (default: RUNS).
-for variant in callbare calltrace callfloor callseccomp; do : >"$work/$variant"; done
+# The same runs are timed whole: what is left outside the loop is each variant's fixed cost
+# (process starts; for trace its own start, the command's start-up stops and its exit).
+for variant in callbare calltrace callfloor callseccomp wallbare walltrace wallfloor; do : >"$work/$variant"; done
+# Runs a command, appending its wall time in nanoseconds to the file named first.
+wall() {
+    local out=$1 start end
+    shift
+    start=$(date +%s%N)
+    "$@"
+    end=$(date +%s%N)
+    echo $(( end - start )) >>"$out"
+}
 for _ in $(seq "${PERCALL_RUNS:-$runs}"); do
-    "$work/getppid" "$calls" time 2>>"$work/callbare"
-    "$work/trace_floor" "$work/getppid" "$calls" time 2>>"$work/callfloor"
-    "$ng" trace --output /dev/null -- "$work/getppid" "$calls" time 2>&1 >/dev/null |
-        head -n 1 >>"$work/calltrace"
+    wall "$work/wallbare" "$work/getppid" "$calls" time 2>>"$work/callbare"
+    wall "$work/wallfloor" "$work/trace_floor" "$work/getppid" "$calls" time 2>>"$work/callfloor"
+    wall "$work/walltrace" "$ng" trace --output /dev/null -- "$work/getppid" "$calls" time 2>"$work/tracestderr" >/dev/null
+    head -n 1 "$work/tracestderr" >>"$work/calltrace"
     if $have_strace; then
         strace -f --seccomp-bpf -e trace="$trap_list" -o /dev/null "$work/getppid" "$calls" time \
             2>>"$work/callseccomp"
@@ -164,6 +175,17 @@ if $have_strace; then
     per_call_line+=", strace --seccomp-bpf +$(paste "$work/callseccomp" "$work/callbare" | awk '{print $1 - $2}' | median | xargs printf '%.1f') ns"
 fi
 echo "$per_call_line (paired medians)"
+# Milliseconds outside the loop, per round: wall time - loop time (ns per call x calls).
+outside() {
+    paste "$1" "$2" | awk -v n="$calls" '{printf "%.4f\n", ($1 - $2 * n) / 1e6}'
+}
+outside "$work/wallbare" "$work/callbare" >"$work/outbare"
+outside "$work/wallfloor" "$work/callfloor" >"$work/outfloor"
+outside "$work/walltrace" "$work/calltrace" >"$work/outtrace"
+printf 'outside the loop, ms (fixed costs): bare %.2f, floor %.2f, trace %.2f; paired over bare: floor +%.2f, trace +%.2f\n' \
+    "$(median <"$work/outbare")" "$(median <"$work/outfloor")" "$(median <"$work/outtrace")" \
+    "$(paste "$work/outfloor" "$work/outbare" | awk '{print $1 - $2}' | median)" \
+    "$(paste "$work/outtrace" "$work/outbare" | awk '{print $1 - $2}' | median)"
 
 # Where a 1-call trace's time goes, from the kernel's own timestamps (perf's sched tracepoints;
 # root only): from trace's exec to the command's exec (trace's start-up: its own program, the

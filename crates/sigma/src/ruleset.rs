@@ -137,6 +137,9 @@ pub struct RuleSet {
     required_sets: Vec<Vec<Vec<Literal>>>,
     pub(crate) keywords: Vec<bool>,
     buckets: Mutex<BucketCache>,
+    /// Whether buckets search events for their rules' required literals first (see
+    /// [`RuleSet::without_literal_index`]).
+    index_literals: bool,
     unresolved: Vec<(usize, String)>,
     unrouted: Vec<usize>,
 }
@@ -226,6 +229,7 @@ impl RuleSet {
             required_sets: Vec::new(),
             keywords: Vec::new(),
             buckets: Mutex::new(BucketCache::default()),
+            index_literals: true,
             unresolved,
             unrouted: Vec::new(),
         };
@@ -345,6 +349,17 @@ impl RuleSet {
         }
     }
 
+    /// Evaluates every rule routed to an event, rather than first searching the event for the
+    /// literals the rules require. Building those searches (an automaton per field the rules
+    /// name, at the first event of each routing key) took 1.2 ms for the embedded Linux
+    /// ruleset, and evaluating without them 0.8 µs more per event: a source of few events,
+    /// such as one traced command, is answered sooner without them. The answers are the same.
+    pub fn without_literal_index(mut self) -> Self {
+        self.index_literals = false;
+        self.buckets = Mutex::new(BucketCache::default());
+        self
+    }
+
     /// The bucket for an event's routing key (as [`Engine`] writes it) and key values
     /// (lowercased), built on first use.
     pub(crate) fn bucket(&self, key: &str, values: &[Option<String>]) -> Arc<Bucket> {
@@ -384,7 +399,7 @@ impl RuleSet {
         for v in candidates {
             all_values |= self.keywords[v as usize];
             let sets = &self.required_sets[v as usize];
-            if sets.is_empty() {
+            if sets.is_empty() || !self.index_literals {
                 always.push(v);
                 continue;
             }

@@ -23,8 +23,8 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 /// Arguments of `nativeguard trace`.
 #[derive(clap::Args)]
@@ -86,8 +86,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if rules.is_empty() && !rule_errors.is_empty() {
             anyhow::bail!("no rule could be loaded from the --rules paths");
         }
-        let rules = Arc::new(rules);
-        // Still compiled ahead of the first event, on the side (see `prepare`).
+        let rules = Arc::new(rules.without_literal_index());
+        // Still routed ahead of the first event, on the side (see `prepare`).
         PendingRules::new(move || {
             prepare(&rules);
             Ok(rules)
@@ -163,7 +163,9 @@ fn load_embedded_rules() -> Result<Arc<RuleSet>, String> {
     if rules.is_empty() {
         return Err("no embedded Linux rule could be loaded".to_string());
     }
-    let rules = Arc::new(rules);
+    // A traced command makes few events (a shell running `/bin/true` 300 times: 604), and
+    // indexing the rules' literals costs more than it saves below about 1,400.
+    let rules = Arc::new(rules.without_literal_index());
     prepare(&rules);
     Ok(rules)
 }
@@ -174,10 +176,10 @@ fn report_rule_errors(rule_errors: &[String]) {
     }
 }
 
-/// Builds the rule set's automatons for the tracer's event types now: the engine builds the
-/// one of an event type at its first event, which would otherwise happen while the command
-/// waits in its exec stop. One event per type, with nothing but the routing field (the linux
-/// pipeline routes on `EventType`), fills the rule set's shared cache.
+/// Routes the rule set for the tracer's event types now: the engine sorts out the rules of an
+/// event type (and builds any literal search) at its first event, which would otherwise happen
+/// while the command waits in its exec stop. One event per type, with nothing but the routing
+/// field (the linux pipeline routes on `EventType`), fills the rule set's shared cache.
 fn prepare(rules: &Arc<RuleSet>) {
     let mut engine = rules.engine();
     let mut detections = Vec::new();
@@ -207,10 +209,17 @@ type Loaded = Result<Arc<RuleSet>, String>;
 /// 1-call trace took 11.7 ms instead of 12.1 (median of 60), and 1M `getppid()` calls did not
 /// move (1.132x bare against 1.133x, paired, 100 rounds). At nice 19 it starved behind other
 /// processes while the trace waited for it.
+///
+/// The loader hands its result over a channel and is never joined: joining would also wait
+/// for its thread's exit (its stack and its allocator pages handed back), which happened while
+/// the command sat in its exec stop.
 struct PendingRules {
     /// The loading, until it starts.
     load: Option<Box<dyn FnOnce() -> Loaded + Send>>,
-    loader: Option<JoinHandle<Loaded>>,
+    /// Where the loader sends its result, once started.
+    loader: Option<Receiver<Loaded>>,
+    /// The result, once received.
+    loaded: Option<Loaded>,
 }
 
 impl PendingRules {
@@ -219,39 +228,60 @@ impl PendingRules {
         PendingRules {
             load: Some(Box::new(load)),
             loader: None,
+            loaded: None,
         }
     }
 
     /// Starts loading, if not started yet.
     fn start(&mut self) {
-        if let Some(load) = self.load.take() {
-            self.loader = Some(std::thread::spawn(load));
+        let Some(load) = self.load.take() else {
+            return;
+        };
+        let (send, receive) = std::sync::mpsc::sync_channel(1);
+        std::thread::spawn(move || {
+            // A loader that panicked is a load failure, reported at the end.
+            let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(load))
+                .unwrap_or_else(|panic| {
+                    let why = panic
+                        .downcast_ref::<&str>()
+                        .map(ToString::to_string)
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    Err(format!("the rule loader failed: {why}"))
+                });
+            // The receiver is gone only when the trace has ended.
+            let _ = send.send(loaded);
+        });
+        self.loader = Some(receive);
+    }
+
+    /// Whether the rules are loaded (or failed to), without waiting.
+    fn is_finished(&mut self) -> bool {
+        if self.loaded.is_none() {
+            match self.loader.as_ref().map(Receiver::try_recv) {
+                Some(Ok(loaded)) => self.loaded = Some(loaded),
+                Some(Err(TryRecvError::Disconnected)) => self.loaded = Some(Err(NO_RESULT.into())),
+                Some(Err(TryRecvError::Empty)) | None => {}
+            }
+        }
+        self.loaded.is_some()
+    }
+
+    /// Waits for the rules (starting them if need be).
+    fn wait(mut self) -> Loaded {
+        if let Some(loaded) = self.loaded.take() {
+            return loaded;
+        }
+        self.start();
+        match self.loader.as_ref().map(Receiver::recv) {
+            Some(Ok(loaded)) => loaded,
+            Some(Err(_)) | None => Err(NO_RESULT.to_string()),
         }
     }
-
-    fn is_finished(&self) -> bool {
-        self.loader
-            .as_ref()
-            .is_some_and(|loader| loader.is_finished())
-    }
-
-    /// Waits for the rules (starting them if need be). A loader that panicked is a load
-    /// failure, reported at the end.
-    fn wait(mut self) -> Loaded {
-        self.start();
-        let Some(loader) = self.loader else {
-            return Err("the rule loader did not start".to_string());
-        };
-        loader.join().unwrap_or_else(|panic| {
-            let why = panic
-                .downcast_ref::<&str>()
-                .map(ToString::to_string)
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            Err(format!("the rule loader failed: {why}"))
-        })
-    }
 }
+
+/// Why the rules are missing when their loader ended without a result.
+const NO_RESULT: &str = "the rule loader ended without a result";
 
 /// Where the report is with its rules.
 enum RuleState {
@@ -503,7 +533,10 @@ mod tests {
         assert_eq!(queued, 3);
         assert_eq!(report.alerts, 0, "nothing is evaluated before the rules");
         release.send(()).unwrap_or_else(|e| panic!("{e}"));
-        while matches!(&report.rules, RuleState::Loading { rules, .. } if !rules.is_finished()) {
+        while let RuleState::Loading { rules, .. } = &mut report.rules {
+            if rules.is_finished() {
+                break;
+            }
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
         // The next event finds the rules ready: the queue is evaluated first, in order.
@@ -613,12 +646,12 @@ mod tests {
     }
 
     #[test]
-    fn prepared_rules_alert_like_unprepared_ones() {
-        let (rules, errors) = load_rules(Pipeline::linux(), nativeguard_rules::LINUX, &[]);
+    fn the_trace_ruleset_alerts_like_the_indexed_one() {
+        let (indexed, errors) = load_rules(Pipeline::linux(), nativeguard_rules::LINUX, &[]);
         assert!(errors.is_empty(), "{errors:?}");
-        let rules = Arc::new(rules);
-        let prepared = Arc::new(load_rules(Pipeline::linux(), nativeguard_rules::LINUX, &[]).0);
-        prepare(&prepared);
+        let indexed = Arc::new(indexed);
+        // What `trace` evaluates: unindexed, and prepared.
+        let traced = load_embedded_rules().unwrap_or_else(|e| panic!("{e}"));
         let memfd_exec = {
             let info = linux::ProcessInfo {
                 pid: 9,
@@ -628,15 +661,42 @@ mod tests {
             };
             linux::process_creation(&info, "execveat", linux::SyscallOrigin::Libc)
         };
-        let (mut plain, mut warm) = (rules.engine(), prepared.engine());
-        let (mut found_plain, mut found_warm) = (Vec::new(), Vec::new());
-        plain.evaluate(&memfd_exec, &mut found_plain);
-        warm.evaluate(&memfd_exec, &mut found_warm);
-        let ids = |found: &[Detection]| -> Vec<String> {
+        let foreign_write = linux::syscall(
+            &linux::ProcessInfo {
+                pid: 9,
+                image: "/usr/bin/python3".to_string(),
+                ..linux::ProcessInfo::default()
+            },
+            &linux::SyscallRecord {
+                name: "process_vm_writev".to_string(),
+                number: 311,
+                arch: "x86_64".to_string(),
+                args: [1, 0, 1, 0, 1, 0],
+                ret: Some(8),
+                origin: linux::SyscallOrigin::Libc,
+                origin_path: None,
+                target_pid: Some(1),
+                target_is_child: Some(false),
+                path: None,
+                decoded: Vec::new(),
+            },
+        );
+        let ids = |set: &Arc<RuleSet>, event: &Event| -> Vec<String> {
+            let mut found = Vec::new();
+            set.engine().evaluate(event, &mut found);
             found.iter().map(|d| d.rule.id.clone()).collect()
         };
-        assert!(!found_plain.is_empty(), "no embedded rule saw a memfd exec");
-        assert_eq!(ids(&found_plain), ids(&found_warm));
+        for event in [&memfd_exec, &foreign_write, &exec_of("/usr/bin/true")] {
+            assert_eq!(ids(&indexed, event), ids(&traced, event), "{event:?}");
+        }
+        assert!(
+            !ids(&traced, &memfd_exec).is_empty(),
+            "no embedded rule saw a memfd exec"
+        );
+        assert!(
+            !ids(&traced, &foreign_write).is_empty(),
+            "no embedded rule saw a write into another process"
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Arbitrary bytes as a rule file: loading must never panic, and a rule that loads must
 //! evaluate on a fixed event (engine and reference evaluator agreeing) without panicking. The
 //! event streamed to the engine (as the JSON and EVTX readers hand events over) must match the
-//! same rules as the event built.
+//! same rules as the event built, and so must the rules evaluated without their literal
+//! prefilter.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -66,5 +67,13 @@ fuzz_target!(|data: &[u8]| {
         if fed {
             assert_eq!(ids(&streamed), ids(&built));
         }
+
+        // Without the literal prefilter (as `trace` runs its rules): the same rules fire.
+        let mut again = RuleSetBuilder::new(pipeline.clone());
+        let _ = again.add_file("fuzz.yml", text);
+        let unindexed = Arc::new(again.build().0.without_literal_index());
+        let mut direct = Vec::new();
+        unindexed.engine().evaluate(&event, &mut direct);
+        assert_eq!(ids(&direct), ids(&built));
     }
 });
