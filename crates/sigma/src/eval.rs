@@ -113,7 +113,7 @@ pub(crate) fn push_lowercase(out: &mut String, text: &str) {
         out[start..].make_ascii_lowercase();
         let mut chars = tail.chars();
         if let Some(c) = chars.next() {
-            out.extend(c.to_lowercase());
+            out.push(crate::reference::lower_char(c));
         }
         rest = chars.as_str();
     }

@@ -12,7 +12,18 @@ pub(crate) fn lower(text: &str) -> String {
     if text.is_ascii() {
         return text.to_ascii_lowercase();
     }
-    text.chars().flat_map(char::to_lowercase).collect()
+    text.chars().map(lower_char).collect()
+}
+
+/// A character's simple lowercase mapping: always one character, so that `?` matches any
+/// character of the original text as one (as Python's `re` does under IGNORECASE, which
+/// pySigma's backends rely on). It differs from the full mapping (`char::to_lowercase`) only
+/// for U+0130 `İ`, whose full lowercase is two characters (`i` + U+0307).
+pub(crate) fn lower_char(c: char) -> char {
+    if c == '\u{130}' {
+        return 'i';
+    }
+    c.to_lowercase().next().unwrap_or(c)
 }
 
 /// The form in which field names are compared: ASCII-lowercased, spaces removed (Windows

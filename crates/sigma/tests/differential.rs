@@ -49,8 +49,10 @@ const ATOMS: &[&str] = &[
     "7",
     "é",
     "É",
-    // Lowercases to a longer text (3 bytes from 2), so values' offsets move.
+    // Lowercase to a shorter text (`i`, 1 byte from 2) and to a longer one (3 bytes from 2),
+    // so values' offsets move.
     "İ",
+    "\u{23A}",
     "®",
     "a b",
     "*",

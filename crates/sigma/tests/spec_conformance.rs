@@ -124,7 +124,6 @@ fn unquoted_decimal_values_keep_the_spelling_of_the_rule() {
 /// character". `İ` (U+0130) is one character; it lowercases to two (`i` + U+0307), and the
 /// case-insensitive match counts the characters of the lowercased value.
 #[test]
-#[ignore = "known deviation: case folding is char-by-char lowercasing, under which U+0130 becomes two characters and `?` sees two"]
 fn question_mark_matches_one_character_that_lowercases_to_two() {
     assert!(hits(
         "  sel:\n    F: 'a?b'\n  condition: sel",
