@@ -213,69 +213,73 @@ type Loaded = Result<Arc<RuleSet>, String>;
 /// The loader hands its result over a channel and is never joined: joining would also wait
 /// for its thread's exit (its stack and its allocator pages handed back), which happened while
 /// the command sat in its exec stop.
-struct PendingRules {
-    /// The loading, until it starts.
-    load: Option<Box<dyn FnOnce() -> Loaded + Send>>,
-    /// Where the loader sends its result, once started.
-    loader: Option<Receiver<Loaded>>,
-    /// The result, once received.
-    loaded: Option<Loaded>,
+struct PendingRules(LoaderState);
+
+/// Where a [`PendingRules`] is.
+enum LoaderState {
+    /// Not started: the loading to run.
+    Waiting(Box<dyn FnOnce() -> Loaded + Send>),
+    /// Started: where the loader thread sends its result.
+    Running(Receiver<Loaded>),
+    /// The result, received.
+    Done(Loaded),
 }
 
 impl PendingRules {
     /// Rules that `load` will build once started (or waited for).
     fn new(load: impl FnOnce() -> Loaded + Send + 'static) -> Self {
-        PendingRules {
-            load: Some(Box::new(load)),
-            loader: None,
-            loaded: None,
-        }
+        PendingRules(LoaderState::Waiting(Box::new(load)))
     }
 
     /// Starts loading, if not started yet.
     fn start(&mut self) {
-        let Some(load) = self.load.take() else {
-            return;
-        };
-        let (send, receive) = std::sync::mpsc::sync_channel(1);
-        std::thread::spawn(move || {
-            // A loader that panicked is a load failure, reported at the end.
-            let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(load))
-                .unwrap_or_else(|panic| {
-                    let why = panic
-                        .downcast_ref::<&str>()
-                        .map(ToString::to_string)
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
-                    Err(format!("the rule loader failed: {why}"))
+        let placeholder = LoaderState::Done(Err(NO_RESULT.to_string()));
+        self.0 = match std::mem::replace(&mut self.0, placeholder) {
+            LoaderState::Waiting(load) => {
+                let (send, receive) = std::sync::mpsc::sync_channel(1);
+                std::thread::spawn(move || {
+                    // A loader that panicked is a load failure, reported at the end.
+                    let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(load))
+                        .unwrap_or_else(|panic| {
+                            let why = panic
+                                .downcast_ref::<&str>()
+                                .map(ToString::to_string)
+                                .or_else(|| panic.downcast_ref::<String>().cloned())
+                                .unwrap_or_default();
+                            Err(format!("the rule loader failed: {why}"))
+                        });
+                    // The receiver is gone only when the trace has ended.
+                    let _ = send.send(loaded);
                 });
-            // The receiver is gone only when the trace has ended.
-            let _ = send.send(loaded);
-        });
-        self.loader = Some(receive);
+                LoaderState::Running(receive)
+            }
+            started => started,
+        };
     }
 
     /// Whether the rules are loaded (or failed to), without waiting.
     fn is_finished(&mut self) -> bool {
-        if self.loaded.is_none() {
-            match self.loader.as_ref().map(Receiver::try_recv) {
-                Some(Ok(loaded)) => self.loaded = Some(loaded),
-                Some(Err(TryRecvError::Disconnected)) => self.loaded = Some(Err(NO_RESULT.into())),
-                Some(Err(TryRecvError::Empty)) | None => {}
+        if let LoaderState::Running(receive) = &self.0 {
+            match receive.try_recv() {
+                Ok(loaded) => self.0 = LoaderState::Done(loaded),
+                Err(TryRecvError::Disconnected) => {
+                    self.0 = LoaderState::Done(Err(NO_RESULT.to_string()))
+                }
+                Err(TryRecvError::Empty) => {}
             }
         }
-        self.loaded.is_some()
+        matches!(self.0, LoaderState::Done(_))
     }
 
     /// Waits for the rules (starting them if need be).
     fn wait(mut self) -> Loaded {
-        if let Some(loaded) = self.loaded.take() {
-            return loaded;
-        }
         self.start();
-        match self.loader.as_ref().map(Receiver::recv) {
-            Some(Ok(loaded)) => loaded,
-            Some(Err(_)) | None => Err(NO_RESULT.to_string()),
+        match self.0 {
+            LoaderState::Running(receive) => receive
+                .recv()
+                .unwrap_or_else(|_| Err(NO_RESULT.to_string())),
+            LoaderState::Done(loaded) => loaded,
+            LoaderState::Waiting(_) => Err(NO_RESULT.to_string()),
         }
     }
 }
