@@ -1,4 +1,5 @@
-//! Embeds every `.yml` under the repository's `rules/<set>/` folders as `(path, text)` pairs.
+//! Embeds every `.yml` under the repository's `rules/<set>/` folders as `(path, text)` pairs,
+//! each with a recording of its YAML parser events (`nativeguard_sigma::record_yaml`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,8 @@ fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let root = manifest.join("../../rules");
     println!("cargo:rerun-if-changed={}", root.display());
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it"));
+    let mut recordings = 0;
     let mut code = String::new();
     for set in SETS {
         let base = root.join(set);
@@ -45,15 +48,23 @@ fn main() {
                 .display()
                 .to_string();
             let abs = file.canonicalize().unwrap_or_else(|_| file.clone());
+            // The file's YAML parser events, replayed at load time instead of scanning the
+            // text (`nativeguard_sigma::record_yaml`); a file that cannot be read here gets an
+            // empty recording, and its text is parsed at load time (with its error).
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            recordings += 1;
+            let recording = out_dir.join(format!("recording-{recordings}.bin"));
+            std::fs::write(&recording, nativeguard_sigma::record_yaml(&text))
+                .expect("OUT_DIR is writable");
             writeln!(
                 code,
-                "    EmbeddedRule {{ path: {rel:?}, text: include_str!({:?}) }},",
-                abs.display().to_string()
+                "    EmbeddedRule {{ path: {rel:?}, text: include_str!({:?}), recording: include_bytes!({:?}) }},",
+                abs.display().to_string(),
+                recording.display().to_string()
             )
             .ok();
         }
         writeln!(code, "];").ok();
     }
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("embedded.rs");
-    std::fs::write(out, code).expect("OUT_DIR is writable");
+    std::fs::write(out_dir.join("embedded.rs"), code).expect("OUT_DIR is writable");
 }

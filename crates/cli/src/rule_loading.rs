@@ -15,13 +15,10 @@ pub fn load_rules(
 ) -> (RuleSet, Vec<String>) {
     let mut builder = RuleSetBuilder::new(pipeline);
     let mut errors = Vec::new();
-    let mut add = |builder: &mut RuleSetBuilder, label: &str, text: &str| {
-        let failed = builder.add_file(label, text);
-        errors.extend(failed.iter().map(ToString::to_string));
-    };
     if paths.is_empty() {
         for rule in embedded {
-            add(&mut builder, rule.path, rule.text);
+            let failed = builder.add_recorded(rule.path, rule.text, rule.recording);
+            errors.extend(failed.iter().map(ToString::to_string));
         }
     } else {
         let mut files = Vec::new();
@@ -32,7 +29,10 @@ pub fn load_rules(
         for file in files {
             let label = file.display().to_string();
             match std::fs::read_to_string(&file) {
-                Ok(text) => add(&mut builder, &label, &text),
+                Ok(text) => {
+                    let failed = builder.add_file(&label, &text);
+                    errors.extend(failed.iter().map(ToString::to_string));
+                }
                 Err(error) => unreadable.push(format!("{label}: cannot read: {error}")),
             }
         }
@@ -74,6 +74,30 @@ fn collect_rule_files(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The embedded rules load from their build-time recordings exactly as from their text: the
+    /// same rules (every field of each) and no errors, for both sets.
+    #[test]
+    fn embedded_rules_load_alike_from_recordings_and_from_text() {
+        for (pipeline, set) in [
+            (Pipeline::windows(), nativeguard_rules::WINDOWS),
+            (Pipeline::linux(), nativeguard_rules::LINUX),
+        ] {
+            let (recorded, errors) = load_rules(pipeline.clone(), set, &[]);
+            assert!(errors.is_empty(), "{errors:?}");
+            let mut builder = RuleSetBuilder::new(pipeline);
+            for rule in set {
+                assert!(builder.add_file(rule.path, rule.text).is_empty());
+                assert!(!rule.recording.is_empty(), "{} has no recording", rule.path);
+            }
+            let (parsed, errors) = builder.build();
+            assert!(errors.is_empty(), "{errors:?}");
+            assert_eq!(recorded.len(), parsed.len());
+            for (a, b) in recorded.rules().iter().zip(parsed.rules()) {
+                assert_eq!(a, b);
+            }
+        }
+    }
 
     #[test]
     fn bad_rules_fail_alone_and_missing_paths_are_reported() {

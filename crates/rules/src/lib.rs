@@ -24,6 +24,9 @@ pub struct EmbeddedRule {
     pub path: &'static str,
     /// The file's YAML text (may hold several documents).
     pub text: &'static str,
+    /// The text's YAML parser events, recorded when the binary was built, for
+    /// `RuleSetBuilder::add_recorded` (which parses `text` if they do not match it).
+    pub recording: &'static [u8],
 }
 
 include!(concat!(env!("OUT_DIR"), "/embedded.rs"));

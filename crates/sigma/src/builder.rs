@@ -3,6 +3,7 @@
 use crate::error::LoadError;
 use crate::parse::{merge, parse_rule, without_action, Body, ParsedRule, Placeholders};
 use crate::pipeline::Pipeline;
+use crate::recording::replay_documents;
 use crate::ruleset::RuleSet;
 use crate::yaml::{parse_documents, Document, Node, NodeKind};
 use std::collections::HashMap;
@@ -38,10 +39,23 @@ impl RuleSetBuilder {
     /// into every later document, `action: reset` forgets it, and `action: repeat` repeats the
     /// previous document with its own keys merged over it.
     pub fn add_file(&mut self, path: &str, text: &str) -> Vec<LoadError> {
+        self.add_documents(path, parse_documents(text))
+    }
+
+    /// [`RuleSetBuilder::add_file`] from a recording of the file's YAML made by
+    /// [`crate::record_yaml`] (the rules built into the binary are recorded when it is built),
+    /// which skips scanning the YAML. A recording that is not `text`'s, or that does not decode,
+    /// is ignored and `text` is parsed: the rules and errors are the same either way.
+    pub fn add_recorded(&mut self, path: &str, text: &str, recording: &[u8]) -> Vec<LoadError> {
+        let documents = replay_documents(recording, text).unwrap_or_else(|| parse_documents(text));
+        self.add_documents(path, documents)
+    }
+
+    fn add_documents(&mut self, path: &str, documents: Vec<Document>) -> Vec<LoadError> {
         let mut errors = Vec::new();
         let mut global: Option<Node> = None;
         let mut previous: Option<Node> = None;
-        for doc in parse_documents(text) {
+        for doc in documents {
             let node = match doc {
                 Document::Ok(node) => node,
                 Document::Err { line, message } => {
@@ -99,13 +113,12 @@ impl RuleSetBuilder {
                     None => node,
                 },
             };
-            previous = Some(node.clone());
             match parse_rule(&node, path, &self.placeholders) {
                 Ok(rule) => {
                     if uses_expand(&node) {
                         self.expand_docs.push((
                             self.parsed.len(),
-                            node,
+                            node.clone(),
                             self.placeholder_generation,
                         ));
                     }
@@ -119,6 +132,7 @@ impl RuleSetBuilder {
                     message: failure.fail.message,
                 }),
             }
+            previous = Some(node);
         }
         errors
     }

@@ -86,7 +86,7 @@ impl Node {
 }
 
 /// One YAML document of a stream, or why it could not be read.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub(crate) enum Document {
     Ok(Node),
     Err { line: usize, message: String },
@@ -96,18 +96,16 @@ pub(crate) enum Document {
 /// cannot resynchronise); documents read before it are kept.
 pub(crate) fn parse_documents(text: &str) -> Vec<Document> {
     let mut builder = TreeBuilder::default();
-    let mut parser = Parser::new_from_str(text);
-    let result = parser.load(&mut builder, true);
-    let mut docs = builder.finished;
-    if let Some((line, message)) = builder.error {
-        docs.push(Document::Err { line, message });
-    } else if let Err(err) = result {
-        docs.push(Document::Err {
-            line: err.marker().line(),
-            message: format!("invalid YAML: {}", err.info()),
-        });
+    let result = Parser::new_from_str(text).load(&mut builder, true);
+    if let Err(err) = result {
+        builder.stream_failed(err.marker().line(), stream_error_message(err.info()));
     }
-    docs
+    builder.finish()
+}
+
+/// How a YAML syntax error that ends the stream is reported.
+pub(crate) fn stream_error_message(info: &str) -> String {
+    format!("invalid YAML: {info}")
 }
 
 enum Frame {
@@ -115,18 +113,29 @@ enum Frame {
     Map(usize, Vec<(String, Node)>, Option<String>, usize),
 }
 
+/// Documents built from the YAML parser's events (live, or replayed from a
+/// [`crate::recording`]).
 #[derive(Default)]
-struct TreeBuilder {
+pub(crate) struct TreeBuilder {
     stack: Vec<Frame>,
     anchors: Vec<(usize, Node)>,
     finished: Vec<Document>,
     nodes: usize,
     /// Set when the current document broke a limit; its remaining events are ignored.
-    error: Option<(usize, String)>,
     doc_failed: bool,
 }
 
 impl TreeBuilder {
+    /// The stream ended with a syntax error at `line`: the documents read before it stay.
+    pub(crate) fn stream_failed(&mut self, line: usize, message: String) {
+        self.finished.push(Document::Err { line, message });
+    }
+
+    /// Every document read, in order.
+    pub(crate) fn finish(self) -> Vec<Document> {
+        self.finished
+    }
+
     fn fail(&mut self, line: usize, message: String) {
         if !self.doc_failed {
             self.doc_failed = true;
@@ -186,7 +195,13 @@ fn count_nodes(node: &Node) -> usize {
 
 impl MarkedEventReceiver for TreeBuilder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
-        let line = mark.line();
+        self.event(ev, mark.line());
+    }
+}
+
+impl TreeBuilder {
+    /// Takes one parser event, which starts on `line`.
+    pub(crate) fn event(&mut self, ev: Event, line: usize) {
         match ev {
             Event::DocumentStart => {
                 self.stack.clear();
