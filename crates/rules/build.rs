@@ -49,8 +49,8 @@ fn main() {
                 .to_string();
             let abs = file.canonicalize().unwrap_or_else(|_| file.clone());
             // The file's YAML parser events, replayed at load time instead of scanning the
-            // text (`nativeguard_sigma::record_yaml`); a file that cannot be read here gets an
-            // empty recording, and its text is parsed at load time (with its error).
+            // text (`nativeguard_sigma::record_yaml`). A file that cannot be read here gets the
+            // recording of an empty text, which does not match it: it is parsed at load time.
             let text = std::fs::read_to_string(file).unwrap_or_default();
             recordings += 1;
             let recording = out_dir.join(format!("recording-{recordings}.bin"));
