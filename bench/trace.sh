@@ -78,6 +78,12 @@ paired() {
     paste "$1" "$2" | awk '{printf "%.6f\n", $1 / $2}' | median | xargs printf '%.2f'
 }
 
+# The middle half of the same per-round ratios (quartiles): how far one round strays.
+spread() {
+    paste "$1" "$2" | awk '{printf "%.6f\n", $1 / $2}' | sort -n |
+        awk '{a[NR]=$1} END {printf "%.2f-%.2f", a[int((NR+3)/4)], a[int((3*NR+3)/4)]}'
+}
+
 have_strace=false
 command -v strace >/dev/null && have_strace=true
 
@@ -106,8 +112,9 @@ for variant in bare trace floor bare1 trace1 bare10 trace10; do
     declare "$variant=$(median <"$work/$variant")"
 done
 printf '%-34s %8ss  %6s\n' "bare" "$(seconds "$bare")" "1.00x"
-printf '%-34s %8ss  %6sx  paired %sx\n' "nativeguard trace" "$(seconds "$trace")" "$(ratio "$trace" "$bare")" \
-    "$(paired "$work/trace" "$work/bare")"
+printf '%-34s %8ss  %6sx  paired %sx (middle half of the rounds %s)\n' "nativeguard trace" \
+    "$(seconds "$trace")" "$(ratio "$trace" "$bare")" "$(paired "$work/trace" "$work/bare")" \
+    "$(spread "$work/trace" "$work/bare")"
 per_call=$(echo "(($trace - $trace10) - ($bare - $bare10)) / ($calls - $tenth)" | bc -l)
 bare_call=$(echo "($bare - $bare10) / ($calls - $tenth)" | bc -l)
 fixed=$(echo "($trace - $bare) - $per_call * $calls" | bc -l)
@@ -119,9 +126,10 @@ printf '  start-up, 1-call command: %.1f ms traced vs %.1f ms bare: +%.1f ms (pa
     "$(echo "$trace1 / 1000000" | bc -l)" "$(echo "$bare1 / 1000000" | bc -l)" \
     "$(echo "($trace1 - $bare1) / 1000000" | bc -l)" \
     "$(paste "$work/trace1" "$work/bare1" | awk '{print $1 - $2}' | median | awk '{print $1 / 1e6}')"
-printf '%-34s %8ss  %6sx  paired %sx;  trace over the floor: %sx, paired %sx\n' \
+printf '%-34s %8ss  %6sx  paired %sx (%s);  trace over the floor: %sx, paired %sx\n' \
     "floor (allow-all filter, no tracer)" "$(seconds "$floor")" "$(ratio "$floor" "$bare")" \
-    "$(paired "$work/floor" "$work/bare")" "$(ratio "$trace" "$floor")" "$(paired "$work/trace" "$work/floor")"
+    "$(paired "$work/floor" "$work/bare")" "$(spread "$work/floor" "$work/bare")" \
+    "$(ratio "$trace" "$floor")" "$(paired "$work/trace" "$work/floor")"
 if [ -n "${BASELINE:-}" ]; then
     base=$(median <"$work/base")
     base1=$(median <"$work/base1")
