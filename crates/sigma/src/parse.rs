@@ -10,6 +10,7 @@ use crate::modifiers::{
 };
 use crate::rule::{Level, LogSource, RuleInfo, RuleKind};
 use crate::yaml::{Node, NodeKind};
+use nativeguard_event::Value;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -508,7 +509,7 @@ fn parse_item(
             Kind::Num(op) => {
                 let n = match node.kind {
                     NodeKind::Int(i) => i as f64,
-                    NodeKind::Float(f) => f,
+                    NodeKind::Float(f, _) => f,
                     _ => text.trim().parse::<f64>().map_err(|_| {
                         Fail::new(
                             node.line,
@@ -546,7 +547,7 @@ fn parse_item(
                 out.push(ValueMatch::Regex(re));
             }
             Kind::Str => {
-                let texts = if expand {
+                let mut texts = if expand {
                     let lookup = |name: &str| placeholders.get(name).cloned();
                     match expand_placeholders(&text, &lookup)
                         .map_err(|e| Fail::new(node.line, e))?
@@ -563,6 +564,18 @@ fn parse_item(
                 } else {
                     vec![text]
                 };
+                // An unquoted decimal means the text its author wrote (`1.10`); compared
+                // whole, it also matches the number in a numeric field, which events render
+                // canonically (`1.1`).
+                if let NodeKind::Float(number, _) = node.kind {
+                    let canonical = Value::Float(number).to_text().map(|t| t.into_owned());
+                    if let Some(canonical) = canonical {
+                        if !starts && !ends && transforms.is_empty() && !texts.contains(&canonical)
+                        {
+                            texts.push(canonical);
+                        }
+                    }
+                }
                 for text in texts {
                     let mut raws = vec![Raw::Toks(parse_sigma_string(&text))];
                     for &t in &transforms {
@@ -711,7 +724,7 @@ fn parse_count_conditions(node: &Node) -> Res<CountConditions> {
         let number = || -> Res<f64> {
             match value.kind {
                 NodeKind::Int(i) => Ok(i as f64),
-                NodeKind::Float(f) => Ok(f),
+                NodeKind::Float(f, _) => Ok(f),
                 _ => Err(Fail::new(
                     value.line,
                     format!("correlation condition '{key}' needs a number"),

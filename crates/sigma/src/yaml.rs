@@ -26,8 +26,9 @@ pub(crate) enum NodeKind {
     Null,
     Bool(bool),
     Int(i64),
-    Float(f64),
-    /// A string; `text` of numbers keeps the source spelling in [`Node::scalar_text`].
+    /// A plain decimal scalar: its value, and its spelling in the source (`1.10`), which is
+    /// the text a Sigma value means (the spec treats values as strings).
+    Float(f64, String),
     Str(String),
     Seq(Vec<Node>),
     /// Keys in source order (keys are rendered as text).
@@ -35,13 +36,13 @@ pub(crate) enum NodeKind {
 }
 
 impl Node {
-    /// Text of a scalar node (numbers and booleans in canonical form); `None` for null and
-    /// collections.
+    /// Text of a scalar node (integers and booleans in canonical form, decimals as spelled);
+    /// `None` for null and collections.
     pub fn scalar_text(&self) -> Option<String> {
         match &self.kind {
             NodeKind::Str(s) => Some(s.clone()),
             NodeKind::Int(i) => Some(i.to_string()),
-            NodeKind::Float(f) => Some(f.to_string()),
+            NodeKind::Float(_, spelling) => Some(spelling.clone()),
             NodeKind::Bool(b) => Some(b.to_string()),
             NodeKind::Null | NodeKind::Seq(_) | NodeKind::Map(_) => None,
         }
@@ -77,7 +78,7 @@ impl Node {
             NodeKind::Null => "null",
             NodeKind::Bool(_) => "boolean",
             NodeKind::Int(_) => "integer",
-            NodeKind::Float(_) => "number",
+            NodeKind::Float(..) => "number",
             NodeKind::Str(_) => "string",
             NodeKind::Seq(_) => "list",
             NodeKind::Map(_) => "mapping",
@@ -304,7 +305,7 @@ fn resolve_plain(value: String) -> NodeKind {
         && body.contains('.');
     if looks_float {
         if let Ok(f) = value.parse::<f64>() {
-            return NodeKind::Float(f);
+            return NodeKind::Float(f, value);
         }
     }
     NodeKind::Str(value)
@@ -329,7 +330,19 @@ mod tests {
         assert_eq!(b.line, 3);
         assert_eq!(n.get("c").and_then(Node::as_str), Some("yes"));
         assert_eq!(n.get("d").map(|v| &v.kind), Some(&NodeKind::Null));
-        assert_eq!(n.get("e").map(|v| &v.kind), Some(&NodeKind::Float(1.5)));
+        assert_eq!(
+            n.get("e").map(|v| &v.kind),
+            Some(&NodeKind::Float(1.5, "1.5".into()))
+        );
+        let spelled = one("a: 1.10\nb: -0.50\n");
+        assert_eq!(
+            spelled.get("a").and_then(Node::scalar_text).as_deref(),
+            Some("1.10")
+        );
+        assert_eq!(
+            spelled.get("b").and_then(Node::scalar_text).as_deref(),
+            Some("-0.50")
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Cases where the engine and the reference evaluator could agree with each other and not with
 //! the Sigma specification (`../shared/specs/sigma`), which the differential tests cannot see.
-//! The ignored ones are deviations not yet fixed; each says which.
+//! A deviation not yet fixed would be an ignored test saying which; none is left.
 
 mod common;
 
@@ -106,9 +106,9 @@ fn event_count_counts_an_event_matched_by_two_referred_rules_once() {
 
 /// Spec (sigma-rules-specification.md, Detection > General): "All values are treated as
 /// case-insensitive strings." An unquoted `1.0` or `1.10` in a rule is the text the author
-/// wrote; it is rendered as `1` / `1.1` and so never matches the event text `1.0` / `1.10`.
+/// wrote, not the canonical `1` / `1.1`. Compared whole, it also matches the number in a
+/// numeric field (which events render canonically); as a prefix it is only its own text.
 #[test]
-#[ignore = "known deviation: an unquoted YAML float is rendered canonically (1.0 -> \"1\"), as the event crate renders numbers; matching both spellings is not built"]
 fn unquoted_decimal_values_keep_the_spelling_of_the_rule() {
     assert!(hits(
         "  sel:\n    Version: 1.0\n  condition: sel",
@@ -117,6 +117,22 @@ fn unquoted_decimal_values_keep_the_spelling_of_the_rule() {
     assert!(hits(
         "  sel:\n    Version: 1.10\n  condition: sel",
         &[("Version", s("1.10"))],
+    ));
+    assert!(hits(
+        "  sel:\n    Version: 1.10\n  condition: sel",
+        &[("Version", Value::Float(1.1))],
+    ));
+    assert!(!hits(
+        "  sel:\n    Version: 1.10\n  condition: sel",
+        &[("Version", s("1.100"))],
+    ));
+    assert!(!hits(
+        "  sel:\n    Version|startswith: 1.10\n  condition: sel",
+        &[("Version", s("1.15"))],
+    ));
+    assert!(hits(
+        "  sel:\n    Version|startswith: 1.10\n  condition: sel",
+        &[("Version", s("1.10.2"))],
     ));
 }
 
