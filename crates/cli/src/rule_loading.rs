@@ -3,17 +3,17 @@
 //! `path:line: why` line, and the others still load.
 
 use nativeguard_rules::EmbeddedRule;
-use nativeguard_sigma::{Pipeline, RuleSet, RuleSetBuilder};
+use nativeguard_sigma::{RuleSet, RuleSetBuilder};
 use std::path::{Path, PathBuf};
 
-/// Builds a ruleset through `pipeline` from `paths` (files or folders, recursively), or from
-/// `embedded` when no path is given. Returns the ruleset and what failed to load.
+/// Fills `builder` (which sets the pipeline and how the set is built) from `paths` (files or
+/// folders, recursively), or from `embedded` when no path is given. Returns the ruleset and
+/// what failed to load.
 pub fn load_rules(
-    pipeline: Pipeline,
+    mut builder: RuleSetBuilder,
     embedded: &[EmbeddedRule],
     paths: &[PathBuf],
 ) -> (RuleSet, Vec<String>) {
-    let mut builder = RuleSetBuilder::new(pipeline);
     let mut errors = Vec::new();
     if paths.is_empty() {
         for rule in embedded {
@@ -74,6 +74,7 @@ fn collect_rule_files(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nativeguard_sigma::Pipeline;
 
     /// The embedded rules load from their build-time recordings exactly as from their text: the
     /// same rules (every field of each) and no errors, for both sets.
@@ -83,7 +84,7 @@ mod tests {
             (Pipeline::windows(), nativeguard_rules::WINDOWS),
             (Pipeline::linux(), nativeguard_rules::LINUX),
         ] {
-            let (recorded, errors) = load_rules(pipeline.clone(), set, &[]);
+            let (recorded, errors) = load_rules(RuleSetBuilder::new(pipeline.clone()), set, &[]);
             assert!(errors.is_empty(), "{errors:?}");
             let mut builder = RuleSetBuilder::new(pipeline);
             for rule in set {
@@ -112,7 +113,11 @@ mod tests {
         std::fs::write(dir.join("bad.yml"), "title: [unclosed\n").expect("write");
         std::fs::write(dir.join("notes.txt"), "not a rule").expect("write");
         let missing = dir.join("missing.yml");
-        let (rules, errors) = load_rules(Pipeline::linux(), &[], &[dir.to_path_buf(), missing]);
+        let (rules, errors) = load_rules(
+            RuleSetBuilder::new(Pipeline::linux()),
+            &[],
+            &[dir.to_path_buf(), missing],
+        );
         assert_eq!(rules.len(), 1, "errors: {errors:?}");
         assert_eq!(errors.len(), 2, "errors: {errors:?}");
         assert!(errors.iter().any(|e| e.contains("bad.yml")), "{errors:?}");

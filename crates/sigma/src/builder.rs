@@ -18,6 +18,9 @@ pub struct RuleSetBuilder {
     /// Documents that use `expand`, kept to be parsed again with later placeholder values:
     /// (index into `parsed`, document, generation it was parsed with).
     expand_docs: Vec<(usize, Node, u64)>,
+    /// Whether the built set searches events for its rules' literals first (see
+    /// [`RuleSetBuilder::without_literal_index`]).
+    index_literals: bool,
 }
 
 impl RuleSetBuilder {
@@ -29,7 +32,19 @@ impl RuleSetBuilder {
             placeholder_generation: 0,
             parsed: Vec::new(),
             expand_docs: Vec::new(),
+            index_literals: true,
         }
+    }
+
+    /// Builds a set that evaluates every rule routed to an event, rather than first searching
+    /// the event for the literals the rules require. Working out those literals took a fifth
+    /// of the embedded Linux ruleset's load, and building their searches (an automaton per
+    /// field the rules name, at the first event of each routing key) 1.2 ms; evaluating
+    /// without them costs 0.8 µs more per event. A source of few events, such as one traced
+    /// command, is answered sooner without them. The answers are the same.
+    pub fn without_literal_index(mut self) -> Self {
+        self.index_literals = false;
+        self
     }
 
     /// Parses and compiles every YAML document of one file; a failing document fails alone.
@@ -177,7 +192,7 @@ impl RuleSetBuilder {
                 }
             }
         }
-        let (set, mut more) = RuleSet::from_parsed(self.pipeline, self.parsed);
+        let (set, mut more) = RuleSet::from_parsed(self.pipeline, self.parsed, self.index_literals);
         errors.append(&mut more);
         (set, errors)
     }

@@ -614,7 +614,7 @@ const _: () = assert!(MAX_REQUIRED_SETS < 8);
 pub(crate) fn required_literal_sets(expr: &Expr) -> Vec<Vec<Literal>> {
     let mut sets = Vec::new();
     collect_required_sets(expr, &mut sets);
-    sets.sort_by_key(|set| std::cmp::Reverse(quality(set)));
+    sets.sort_by_cached_key(|set| std::cmp::Reverse(quality(set)));
     sets.truncate(MAX_REQUIRED_SETS);
     sets
 }

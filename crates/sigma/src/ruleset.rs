@@ -137,9 +137,6 @@ pub struct RuleSet {
     required_sets: Vec<Vec<Vec<Literal>>>,
     pub(crate) keywords: Vec<bool>,
     buckets: Mutex<BucketCache>,
-    /// Whether buckets search events for their rules' required literals first (see
-    /// [`RuleSet::without_literal_index`]).
-    index_literals: bool,
     unresolved: Vec<(usize, String)>,
     unrouted: Vec<usize>,
 }
@@ -157,6 +154,7 @@ impl RuleSet {
     pub(crate) fn from_parsed(
         pipeline: Pipeline,
         parsed: Vec<ParsedRule>,
+        index_literals: bool,
     ) -> (RuleSet, Vec<LoadError>) {
         let mut errors = Vec::new();
         let err = |rule: &ParsedRule, line: usize, message: String| LoadError {
@@ -229,15 +227,24 @@ impl RuleSet {
             required_sets: Vec::new(),
             keywords: Vec::new(),
             buckets: Mutex::new(BucketCache::default()),
-            index_literals: true,
             unresolved,
             unrouted: Vec::new(),
         };
-        set.compile();
+        set.compile(index_literals);
         (set, errors)
     }
 
-    fn compile(&mut self) {
+    /// Compiles every detection for its targets; with `index_literals`, also the literal sets
+    /// each variant requires, which buckets search events for before evaluating it (see
+    /// [`crate::RuleSetBuilder::without_literal_index`]).
+    fn compile(&mut self, index_literals: bool) {
+        let literal_sets = |expr: &Expr| {
+            if index_literals {
+                required_literal_sets(expr)
+            } else {
+                Vec::new()
+            }
+        };
         for (d, det) in self.dets.iter().enumerate() {
             let det_id = u32::try_from(d).unwrap_or(u32::MAX);
             match &det.route {
@@ -245,7 +252,7 @@ impl RuleSet {
                 Route::Everything => {
                     let expr = compile_detection(&det.ast, &det.filters, None, &mut self.fields);
                     self.everywhere.push(self.variants.len() as u32);
-                    self.required_sets.push(required_literal_sets(&expr));
+                    self.required_sets.push(literal_sets(&expr));
                     self.keywords.push(uses_keywords(&expr));
                     self.variants.push(Variant {
                         det: det_id,
@@ -264,7 +271,7 @@ impl RuleSet {
                         };
                         let expr =
                             compile_detection(&det.ast, &det.filters, Some(t), &mut self.fields);
-                        self.required_sets.push(required_literal_sets(&expr));
+                        self.required_sets.push(literal_sets(&expr));
                         self.keywords.push(uses_keywords(&expr));
                         self.variants.push(Variant {
                             det: det_id,
@@ -349,17 +356,6 @@ impl RuleSet {
         }
     }
 
-    /// Evaluates every rule routed to an event, rather than first searching the event for the
-    /// literals the rules require. Building those searches (an automaton per field the rules
-    /// name, at the first event of each routing key) took 1.2 ms for the embedded Linux
-    /// ruleset, and evaluating without them 0.8 µs more per event: a source of few events,
-    /// such as one traced command, is answered sooner without them. The answers are the same.
-    pub fn without_literal_index(mut self) -> Self {
-        self.index_literals = false;
-        self.buckets = Mutex::new(BucketCache::default());
-        self
-    }
-
     /// The bucket for an event's routing key (as [`Engine`] writes it) and key values
     /// (lowercased), built on first use.
     pub(crate) fn bucket(&self, key: &str, values: &[Option<String>]) -> Arc<Bucket> {
@@ -399,7 +395,7 @@ impl RuleSet {
         for v in candidates {
             all_values |= self.keywords[v as usize];
             let sets = &self.required_sets[v as usize];
-            if sets.is_empty() || !self.index_literals {
+            if sets.is_empty() {
                 always.push(v);
                 continue;
             }

@@ -243,8 +243,8 @@ fn random_rules_on_random_events() {
         let texts: Vec<String> = (0..25)
             .map(|n| random_rule(&mut rng, round * 100 + n))
             .collect();
-        let build = || {
-            let mut builder = RuleSetBuilder::new(Pipeline::none());
+        let build = |builder: RuleSetBuilder| {
+            let mut builder = builder;
             for text in &texts {
                 // Random rules may be invalid (e.g. `all` with wildcard-free regex); those fail
                 // alone.
@@ -252,8 +252,10 @@ fn random_rules_on_random_events() {
             }
             builder.build().0
         };
-        let set = Arc::new(build());
-        let unindexed = Arc::new(build().without_literal_index());
+        let set = Arc::new(build(RuleSetBuilder::new(Pipeline::none())));
+        let unindexed = Arc::new(build(
+            RuleSetBuilder::new(Pipeline::none()).without_literal_index(),
+        ));
         let mut engine = set.engine();
         for _ in 0..60 {
             let e = random_event(&mut rng);

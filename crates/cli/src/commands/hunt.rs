@@ -12,7 +12,7 @@ use crate::rule_loading::load_rules;
 use anyhow::Context as _;
 use nativeguard_event::{Event, Timestamp};
 use nativeguard_logs::{EventTexts, Reader, Scope};
-use nativeguard_sigma::{Detection, Engine, Level, Pipeline, RuleInfo, RuleSet};
+use nativeguard_sigma::{Detection, Engine, Level, Pipeline, RuleInfo, RuleSet, RuleSetBuilder};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -83,8 +83,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let format = args.format.unwrap_or_else(Format::for_stdout);
     let filter = DetectionFilter::new(&args);
 
-    let (rules, rule_errors) =
-        load_rules(Pipeline::windows(), nativeguard_rules::WINDOWS, &args.rules);
+    let (rules, rule_errors) = load_rules(
+        RuleSetBuilder::new(Pipeline::windows()),
+        nativeguard_rules::WINDOWS,
+        &args.rules,
+    );
     for error in &rule_errors {
         eprintln!("nativeguard: rule skipped: {error}");
     }

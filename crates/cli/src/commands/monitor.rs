@@ -18,7 +18,7 @@ use crate::rule_loading::load_rules;
 use anyhow::Context as _;
 use nativeguard_event::Event;
 use nativeguard_sensor::{Error as SensorError, Sensor};
-use nativeguard_sigma::{Detection, Engine, Level, Pipeline};
+use nativeguard_sigma::{Detection, Engine, Level, Pipeline, RuleSetBuilder};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -121,7 +121,11 @@ fn report(
 
 /// Runs `nativeguard monitor`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (rules, rule_errors) = load_rules(Pipeline::linux(), nativeguard_rules::LINUX, &args.rules);
+    let (rules, rule_errors) = load_rules(
+        RuleSetBuilder::new(Pipeline::linux()),
+        nativeguard_rules::LINUX,
+        &args.rules,
+    );
     for error in &rule_errors {
         eprintln!("nativeguard monitor: rule not loaded: {error}");
     }
@@ -210,7 +214,11 @@ mod tests {
 
     #[test]
     fn embedded_linux_rules_all_load() {
-        let (rules, errors) = load_rules(Pipeline::linux(), nativeguard_rules::LINUX, &[]);
+        let (rules, errors) = load_rules(
+            RuleSetBuilder::new(Pipeline::linux()),
+            nativeguard_rules::LINUX,
+            &[],
+        );
         assert!(errors.is_empty(), "{errors:?}");
         assert!(rules.len() >= nativeguard_rules::LINUX.len());
     }

@@ -16,7 +16,7 @@ use crate::output::{Format, Printer};
 use crate::rule_loading::load_rules;
 use anyhow::Context;
 use nativeguard_event::{linux, Event};
-use nativeguard_sigma::{Detection, Engine, Level, Pipeline, RuleSet};
+use nativeguard_sigma::{Detection, Engine, Level, Pipeline, RuleSet, RuleSetBuilder};
 use nativeguard_tracer::{ChildExit, Tracer};
 use std::cell::RefCell;
 use std::ffi::OsString;
@@ -80,13 +80,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         // A user's rules load before their command runs, so that a rule error is known
         // before anything happens (and no rule at all is an error, not a silent trace).
-        let (rules, rule_errors) =
-            load_rules(Pipeline::linux(), nativeguard_rules::LINUX, &args.rules);
+        let (rules, rule_errors) = load_rules(
+            RuleSetBuilder::new(Pipeline::linux()).without_literal_index(),
+            nativeguard_rules::LINUX,
+            &args.rules,
+        );
         report_rule_errors(&rule_errors);
         if rules.is_empty() && !rule_errors.is_empty() {
             anyhow::bail!("no rule could be loaded from the --rules paths");
         }
-        let rules = Arc::new(rules.without_literal_index());
+        let rules = Arc::new(rules);
         // Still routed ahead of the first event, on the side (see `prepare`).
         PendingRules::new(move || {
             prepare(&rules);
@@ -158,14 +161,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// Loads the embedded Linux ruleset (on the loader thread) and prepares it for the first
 /// events. Its load errors are printed; no rule at all is an error.
 fn load_embedded_rules() -> Result<Arc<RuleSet>, String> {
-    let (rules, rule_errors) = load_rules(Pipeline::linux(), nativeguard_rules::LINUX, &[]);
+    // A traced command makes few events (a shell running `/bin/true` 300 times: 604), and
+    // indexing the rules' literals costs more than it saves below about 1,400.
+    let (rules, rule_errors) = load_rules(
+        RuleSetBuilder::new(Pipeline::linux()).without_literal_index(),
+        nativeguard_rules::LINUX,
+        &[],
+    );
     report_rule_errors(&rule_errors);
     if rules.is_empty() {
         return Err("no embedded Linux rule could be loaded".to_string());
     }
-    // A traced command makes few events (a shell running `/bin/true` 300 times: 604), and
-    // indexing the rules' literals costs more than it saves below about 1,400.
-    let rules = Arc::new(rules.without_literal_index());
+    let rules = Arc::new(rules);
     prepare(&rules);
     Ok(rules)
 }
@@ -651,7 +658,11 @@ mod tests {
 
     #[test]
     fn the_trace_ruleset_alerts_like_the_indexed_one() {
-        let (indexed, errors) = load_rules(Pipeline::linux(), nativeguard_rules::LINUX, &[]);
+        let (indexed, errors) = load_rules(
+            RuleSetBuilder::new(Pipeline::linux()),
+            nativeguard_rules::LINUX,
+            &[],
+        );
         assert!(errors.is_empty(), "{errors:?}");
         let indexed = Arc::new(indexed);
         // What `trace` evaluates: unindexed, and prepared.
@@ -705,11 +716,15 @@ mod tests {
 
     #[test]
     fn embedded_linux_rules_load() {
-        let (rules, errors) = load_rules(Pipeline::linux(), nativeguard_rules::LINUX, &[]);
+        let (rules, errors) = load_rules(
+            RuleSetBuilder::new(Pipeline::linux()),
+            nativeguard_rules::LINUX,
+            &[],
+        );
         assert!(errors.is_empty(), "{errors:?}");
         assert!(rules.len() >= 12, "{}", rules.len());
         let (_, errors) = load_rules(
-            Pipeline::linux(),
+            RuleSetBuilder::new(Pipeline::linux()),
             nativeguard_rules::LINUX,
             &[PathBuf::from("/nonexistent/rules")],
         );

@@ -69,9 +69,9 @@ fuzz_target!(|data: &[u8]| {
         }
 
         // Without the literal prefilter (as `trace` runs its rules): the same rules fire.
-        let mut again = RuleSetBuilder::new(pipeline.clone());
+        let mut again = RuleSetBuilder::new(pipeline.clone()).without_literal_index();
         let _ = again.add_file("fuzz.yml", text);
-        let unindexed = Arc::new(again.build().0.without_literal_index());
+        let unindexed = Arc::new(again.build().0);
         let mut direct = Vec::new();
         unindexed.engine().evaluate(&event, &mut direct);
         assert_eq!(ids(&direct), ids(&built));
