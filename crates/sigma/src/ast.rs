@@ -169,9 +169,8 @@ struct MinRun {
 }
 
 impl MinRun {
-    fn of(pattern: &str) -> Option<MinRun> {
+    fn of(hir: &regex_syntax::hir::Hir) -> Option<MinRun> {
         use regex_syntax::hir::{Dot, Hir, HirKind};
-        let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
         let HirKind::Repetition(repetition) = hir.kind() else {
             return None;
         };
@@ -208,6 +207,11 @@ impl RegexValue {
     /// much slower engine runs; the cache grows only for the regexes that need it).
     pub fn new(pattern: String, size_limit: usize) -> Result<RegexValue, String> {
         use regex_automata::meta;
+        // Parsed once (the syntax error's text says where and why), with the engine's default
+        // syntax settings; the engine and the shortcuts below read the same tree.
+        let hir = regex_syntax::Parser::new()
+            .parse(&pattern)
+            .map_err(|e| e.to_string())?;
         let regex = meta::Builder::new()
             .configure(
                 meta::Config::new()
@@ -215,24 +219,17 @@ impl RegexValue {
                     .nfa_size_limit(Some(size_limit))
                     .hybrid_cache_capacity(REGEX_CACHE_BYTES),
             )
-            .build(&pattern)
+            .build_from_hir(&hir)
             .map_err(|e| match e.size_limit() {
                 Some(limit) => format!("compiled regex exceeds the size limit of {limit} bytes"),
-                None => {
-                    // The syntax error itself is the source; its text says where and why.
-                    let source = std::error::Error::source(&e).map(ToString::to_string);
-                    source.unwrap_or_else(|| e.to_string())
-                }
+                None => e.to_string(),
             })?;
-        let min_run = MinRun::of(&pattern);
+        let min_run = MinRun::of(&hir);
         let end_before_final_newline = !pattern.contains("\\z")
-            && regex_syntax::Parser::new()
-                .parse(&pattern)
-                .is_ok_and(|hir| {
-                    hir.properties()
-                        .look_set()
-                        .contains(regex_syntax::hir::Look::End)
-                });
+            && hir
+                .properties()
+                .look_set()
+                .contains(regex_syntax::hir::Look::End);
         Ok(RegexValue {
             pattern,
             regex,
@@ -308,13 +305,20 @@ mod tests {
 
     #[test]
     fn only_a_whole_pattern_of_counted_dots_is_a_run() {
+        let run_of = |pattern: &str| {
+            MinRun::of(
+                &regex_syntax::Parser::new()
+                    .parse(pattern)
+                    .expect("valid pattern"),
+            )
+        };
         for pattern in [
             "^.{3}", ".{3}$", "a.{3}", ".{3}|b", "[a-z]{3}", "(.{3})x", "x*",
         ] {
-            assert_eq!(MinRun::of(pattern), None, "{pattern}");
+            assert_eq!(run_of(pattern), None, "{pattern}");
         }
         assert_eq!(
-            MinRun::of("(?s).{1000,}"),
+            run_of("(?s).{1000,}"),
             Some(MinRun {
                 min: 1000,
                 dot_all: true
