@@ -127,6 +127,10 @@ fn random_value(rng: &mut Rng, modifier: &str) -> String {
     if rng.chance(8) {
         return "null".into();
     }
+    if rng.chance(8) {
+        // Unquoted decimals: their spelling, and the number when compared whole.
+        return rng.pick(&["1.10", "1.0", "7.5", "-0.50"]).to_string();
+    }
     yaml_quote(&random_text(rng, 3))
 }
 
@@ -187,6 +191,8 @@ fn random_event(rng: &mut Rng) -> Event {
             ]),
             3 => Value::from(*rng.pick(&["10.0.0.1", "fe80::1", "192.168.1.1", "::1"])),
             4 => Value::from(common::base64(random_text(rng, 4).as_bytes())),
+            5 if rng.chance(50) => Value::Float(*rng.pick(&[1.1, 1.0, 7.5, -0.5])),
+            5 => Value::from(*rng.pick(&["1.10", "1.1", "1.0", "1", "7.5", "-0.50"])),
             _ => Value::from(random_text(rng, 4)),
         };
         if field.contains('.') {
