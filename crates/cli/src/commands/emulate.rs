@@ -6,6 +6,7 @@
 
 use crate::exit_code;
 use nativeguard_atomic::{Emulation, Error};
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Arguments of `nativeguard emulate`.
@@ -43,7 +44,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(exit_code::SUCCESS.into())
         }
         Err(err @ (Error::Blocked { .. } | Error::KilledBySeccomp { .. })) => {
-            eprintln!("{err}");
+            // One write: `validate` parses this line, and a sandbox reporting its denials on
+            // the same stderr meanwhile must not split it (`eprintln!` writes each piece of
+            // the format apart).
+            let line = format!("{err}\n");
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
             Ok(exit_code::CHILD_FAILED.into())
         }
         Err(err) => {
