@@ -567,14 +567,14 @@ fn parse_item(
                 // An unquoted decimal means the text its author wrote (`1.10`); compared
                 // whole, it also matches the number in a numeric field, which events render
                 // canonically (`1.1`).
-                if let NodeKind::Float(number, _) = node.kind {
-                    let canonical = Value::Float(number).to_text().map(|t| t.into_owned());
-                    if let Some(canonical) = canonical {
-                        if !starts && !ends && transforms.is_empty() && !texts.contains(&canonical)
-                        {
-                            texts.push(canonical);
-                        }
+                let canonical = match node.kind {
+                    NodeKind::Float(number, _) if !starts && !ends && transforms.is_empty() => {
+                        Value::Float(number).to_text().map(|t| t.into_owned())
                     }
+                    _ => None,
+                };
+                if let Some(canonical) = canonical.filter(|c| !texts.contains(c)) {
+                    texts.push(canonical);
                 }
                 for text in texts {
                     let mut raws = vec![Raw::Toks(parse_sigma_string(&text))];
