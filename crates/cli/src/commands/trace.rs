@@ -23,8 +23,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::mpsc::{Receiver, TryRecvError};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 /// Arguments of `nativeguard trace`.
 #[derive(clap::Args)]
@@ -72,11 +71,11 @@ fn parse_level(text: &str) -> Result<Level, String> {
 
 /// Runs `nativeguard trace`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let rules = if args.rules.is_empty() {
-        // The embedded ruleset compiles on its own thread beside the command (see
-        // `PendingRules`): its rules are tested to load, and the few events of the command's
-        // first milliseconds wait in the report's queue instead of the command waiting.
-        PendingRules::new(load_embedded_rules)
+    let load: Load = if args.rules.is_empty() {
+        // The embedded ruleset compiles on its own thread beside the command (see `Report`):
+        // its rules are tested to load, and the few events of the command's first
+        // milliseconds wait in the report's queue instead of the command waiting.
+        Box::new(load_embedded_rules)
     } else {
         // A user's rules load before their command runs, so that a rule error is known
         // before anything happens (and no rule at all is an error, not a silent trace).
@@ -91,17 +90,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         let rules = Arc::new(rules);
         // Still routed ahead of the first event, on the side (see `prepare`).
-        PendingRules::new(move || {
+        Box::new(move || {
             prepare(&rules);
             Ok(rules)
         })
     };
-    let out: Box<dyn Write> = match &args.output {
+    let out: Box<dyn Write + Send> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path)
                 .with_context(|| format!("cannot create {}", path.display()))?,
         )),
-        None => Box::new(std::io::stdout().lock()),
+        // Unlocked: the loader thread writes the alerts of the events queued before the rules.
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
     let format = args.format.unwrap_or(if args.output.is_some() {
         Format::Jsonl
@@ -110,7 +110,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     });
     let report = RefCell::new(Report::new(
         Printer::new(format, out),
-        rules,
+        load,
         args.min_level,
         args.events,
     ));
@@ -209,98 +209,13 @@ const MAX_QUEUED_EVENTS: usize = 10_000;
 /// The result of loading a ruleset.
 type Loaded = Result<Arc<RuleSet>, String>;
 
-/// A ruleset compiled on a thread of its own, started once the command has been released
-/// (`Tracer::run_with`), so it runs beside the command rather than beside the start-up that
-/// the command waits for. Measured on 2 cores against starting it with the trace: the command
-/// exec'd 5.1 ms after trace's own exec instead of 7.6 (median of 20, kernel timestamps), a
-/// 1-call trace took 11.7 ms instead of 12.1 (median of 60), and 1M `getppid()` calls did not
-/// move (1.132x bare against 1.133x, paired, 100 rounds). At nice 19 it starved behind other
-/// processes while the trace waited for it.
-///
-/// The loader hands its result over a channel and is never joined: joining would also wait
-/// for its thread's exit (its stack and its allocator pages handed back), which happened while
-/// the command sat in its exec stop.
-struct PendingRules(LoaderState);
-
-/// Where a [`PendingRules`] is.
-enum LoaderState {
-    /// Not started: the loading to run.
-    Waiting(Box<dyn FnOnce() -> Loaded + Send>),
-    /// Started: where the loader thread sends its result.
-    Running(Receiver<Loaded>),
-    /// The result, received.
-    Done(Loaded),
-}
-
-impl PendingRules {
-    /// Rules that `load` will build once started (or waited for).
-    fn new(load: impl FnOnce() -> Loaded + Send + 'static) -> Self {
-        PendingRules(LoaderState::Waiting(Box::new(load)))
-    }
-
-    /// Starts loading, if not started yet.
-    fn start(&mut self) {
-        let placeholder = LoaderState::Done(Err(NO_RESULT.to_string()));
-        self.0 = match std::mem::replace(&mut self.0, placeholder) {
-            LoaderState::Waiting(load) => {
-                let (send, receive) = std::sync::mpsc::sync_channel(1);
-                std::thread::spawn(move || {
-                    // A loader that panicked is a load failure, reported at the end.
-                    let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(load))
-                        .unwrap_or_else(|panic| {
-                            let why = panic
-                                .downcast_ref::<&str>()
-                                .map(ToString::to_string)
-                                .or_else(|| panic.downcast_ref::<String>().cloned())
-                                .unwrap_or_default();
-                            Err(format!("the rule loader failed: {why}"))
-                        });
-                    // The receiver is gone only when the trace has ended.
-                    let _ = send.send(loaded);
-                });
-                LoaderState::Running(receive)
-            }
-            started => started,
-        };
-    }
-
-    /// Whether the rules are loaded (or failed to), without waiting.
-    fn is_finished(&mut self) -> bool {
-        if let LoaderState::Running(receive) = &self.0 {
-            match receive.try_recv() {
-                Ok(loaded) => self.0 = LoaderState::Done(loaded),
-                Err(TryRecvError::Disconnected) => {
-                    self.0 = LoaderState::Done(Err(NO_RESULT.to_string()))
-                }
-                Err(TryRecvError::Empty) => {}
-            }
-        }
-        matches!(self.0, LoaderState::Done(_))
-    }
-
-    /// Waits for the rules (starting them if need be).
-    fn wait(mut self) -> Loaded {
-        self.start();
-        match self.0 {
-            LoaderState::Running(receive) => receive
-                .recv()
-                .unwrap_or_else(|_| Err(NO_RESULT.to_string())),
-            LoaderState::Done(loaded) => loaded,
-            LoaderState::Waiting(_) => Err(NO_RESULT.to_string()),
-        }
-    }
-}
-
-/// Why the rules are missing when their loader ended without a result.
-const NO_RESULT: &str = "the rule loader ended without a result";
+/// The loading of a ruleset, to run on its own thread.
+type Load = Box<dyn FnOnce() -> Loaded + Send>;
 
 /// Where the report is with its rules.
 enum RuleState {
     /// Still loading: events wait here, in order.
-    Loading {
-        rules: PendingRules,
-        queued: Vec<Event>,
-    },
+    Loading { queued: Vec<Event> },
     /// Every event is evaluated as it comes.
     Ready(Box<Engine>),
     /// No rules: events are still printed (`--events`), the trace fails at the end.
@@ -308,7 +223,38 @@ enum RuleState {
 }
 
 /// The rules running on the events and where their alerts go.
-struct Report<W: Write> {
+///
+/// The ruleset compiles on a thread of its own, started once the command has been released
+/// (`Tracer::run_with`), so it runs beside the command rather than beside the start-up that
+/// the command waits for. Measured on 2 cores against starting it with the trace: the command
+/// exec'd 5.1 ms after trace's own exec instead of 7.6 (median of 20, kernel timestamps), a
+/// 1-call trace took 11.7 ms instead of 12.1 (median of 60), and 1M `getppid()` calls did not
+/// move (1.132x bare against 1.133x, paired, 100 rounds). At nice 19 it starved behind other
+/// processes while the trace waited for it.
+///
+/// Events that come before the rules are queued, and the loader thread evaluates them (and
+/// writes their alerts) as soon as the rules are built. Left to the tracer, they waited for
+/// its next event, which for a long command came only at its end: evaluating two start-up
+/// events there, on caches gone cold, held up the trace's exit by 0.15-0.19 ms.
+///
+/// The loader is never joined: joining would also wait for its thread's exit (its stack and
+/// its allocator pages handed back), which happened while the command sat in its exec stop.
+struct Report<W: Write + Send + 'static> {
+    shared: Arc<SharedReport<W>>,
+    /// The loading, until it is started.
+    load: Option<Load>,
+}
+
+/// What the tracer's thread and the loader thread share.
+struct SharedReport<W: Write> {
+    /// `None` once [`Report::finish`] has taken it.
+    state: Mutex<Option<ReportState<W>>>,
+    /// Signalled when the rules have arrived (built, or failed).
+    rules_arrived: Condvar,
+}
+
+/// The report's state, behind [`SharedReport::state`].
+struct ReportState<W: Write> {
     printer: Printer<W>,
     rules: RuleState,
     /// See [`MAX_QUEUED_EVENTS`] (a field so tests can make it small).
@@ -324,19 +270,16 @@ struct Report<W: Write> {
     write_error: Option<std::io::Error>,
 }
 
-impl<W: Write> Report<W> {
+impl<W: Write + Send + 'static> Report<W> {
     fn new(
         printer: Printer<W>,
-        rules: PendingRules,
+        load: impl FnOnce() -> Loaded + Send + 'static,
         min_level: Option<Level>,
         print_events: bool,
     ) -> Self {
-        Report {
+        let state = ReportState {
             printer,
-            rules: RuleState::Loading {
-                rules,
-                queued: Vec::new(),
-            },
+            rules: RuleState::Loading { queued: Vec::new() },
             max_queued: MAX_QUEUED_EVENTS,
             detections: Vec::new(),
             min_level,
@@ -344,53 +287,136 @@ impl<W: Write> Report<W> {
             alerts: 0,
             load_error: None,
             write_error: None,
+        };
+        Report {
+            shared: Arc::new(SharedReport {
+                state: Mutex::new(Some(state)),
+                rules_arrived: Condvar::new(),
+            }),
+            load: Some(Box::new(load)),
         }
     }
 
     /// Starts loading the rules, if not started yet.
     fn start_rules(&mut self) {
-        if let RuleState::Loading { rules, .. } = &mut self.rules {
-            rules.start();
+        let Some(load) = self.load.take() else {
+            return;
+        };
+        let shared = Arc::clone(&self.shared);
+        let failed_to_start = Arc::clone(&self.shared);
+        let started = std::thread::Builder::new().spawn(move || {
+            // A loader that panicked is a load failure, reported at the end.
+            let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(load))
+                .unwrap_or_else(|panic| {
+                    let why = panic
+                        .downcast_ref::<&str>()
+                        .map(ToString::to_string)
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    Err(format!("the rule loader failed: {why}"))
+                });
+            shared.rules_loaded(loaded);
+        });
+        if let Err(error) = started {
+            failed_to_start.rules_loaded(Err(format!("cannot start the rule loader: {error}")));
         }
     }
 
     /// Takes one event from the tracer: queued while the rules load (the command is not held
-    /// up), else evaluated, after every event queued before it.
+    /// up), else evaluated.
     fn event(&mut self, event: Event) {
-        let must_wait = match &mut self.rules {
-            RuleState::Loading { rules, queued } => {
-                rules.start();
-                if !rules.is_finished() && queued.len() < self.max_queued {
-                    queued.push(event);
-                    return;
-                }
-                true
-            }
-            RuleState::Ready(_) | RuleState::Failed => false,
-        };
-        if must_wait {
-            self.wait_for_rules();
-        }
-        self.evaluate(&event);
-    }
-
-    /// Waits for the rules if they are still loading, then evaluates the queued events in
-    /// their order.
-    fn wait_for_rules(&mut self) {
-        let RuleState::Loading { rules, queued } =
-            std::mem::replace(&mut self.rules, RuleState::Failed)
-        else {
+        self.start_rules();
+        let mut guard = self.shared.lock();
+        let Some(state) = guard.as_mut() else {
             return;
         };
-        match rules.wait() {
-            Ok(rules) => self.rules = RuleState::Ready(Box::new(rules.engine())),
-            Err(error) => self.load_error = Some(error),
+        let max_queued = state.max_queued;
+        if let RuleState::Loading { queued } = &mut state.rules {
+            if queued.len() < max_queued {
+                queued.push(event);
+                return;
+            }
+            guard = self.shared.wait_for_rules(guard);
         }
-        for event in queued {
-            self.evaluate(&event);
+        if let Some(state) = guard.as_mut() {
+            state.evaluate(&event);
         }
     }
 
+    /// Waits for the rules (and the evaluation of every queued event) and closes the output.
+    /// Returns the alert count, whether everything was evaluated and written, and the rules
+    /// (for the caller to drop or not).
+    fn finish(mut self) -> (u64, anyhow::Result<W>, RuleState) {
+        self.start_rules();
+        let taken = self.shared.wait_for_rules(self.shared.lock()).take();
+        let Some(state) = taken else {
+            let gone = anyhow::anyhow!("the report was already finished");
+            return (0, Err(gone), RuleState::Failed);
+        };
+        let finished = state.printer.finish();
+        let result = match (state.load_error, state.write_error) {
+            (Some(error), _) => Err(anyhow::anyhow!(error)),
+            (None, Some(error)) => Err(error).context("cannot write alerts"),
+            (None, None) => finished.context("cannot write alerts"),
+        };
+        (state.alerts, result, state.rules)
+    }
+}
+
+impl<W: Write> SharedReport<W> {
+    /// The state, even if a thread panicked while holding it (what it wrote stays written).
+    fn lock(&self) -> MutexGuard<'_, Option<ReportState<W>>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits, with `guard` released meanwhile, until the rules are no longer loading.
+    fn wait_for_rules<'a>(
+        &'a self,
+        mut guard: MutexGuard<'a, Option<ReportState<W>>>,
+    ) -> MutexGuard<'a, Option<ReportState<W>>> {
+        while matches!(
+            guard.as_ref().map(|state| &state.rules),
+            Some(RuleState::Loading { .. })
+        ) {
+            guard = self
+                .rules_arrived
+                .wait(guard)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        guard
+    }
+
+    /// On the loader thread: takes the rules (or why they failed), then evaluates the events
+    /// queued meanwhile, in order, and wakes a tracer waiting for them.
+    fn rules_loaded(&self, loaded: Loaded) {
+        // Wakes the waiters even if an evaluation below panics.
+        struct WakeOnExit<'a>(&'a Condvar);
+        impl Drop for WakeOnExit<'_> {
+            fn drop(&mut self) {
+                self.0.notify_all();
+            }
+        }
+        let _wake = WakeOnExit(&self.rules_arrived);
+        let mut guard = self.lock();
+        let Some(state) = guard.as_mut() else {
+            return;
+        };
+        let next = match loaded {
+            Ok(rules) => RuleState::Ready(Box::new(rules.engine())),
+            Err(error) => {
+                state.load_error = Some(error);
+                RuleState::Failed
+            }
+        };
+        if let RuleState::Loading { queued } = std::mem::replace(&mut state.rules, next) {
+            for event in queued {
+                state.evaluate(&event);
+            }
+        }
+    }
+}
+
+impl<W: Write> ReportState<W> {
     fn evaluate(&mut self, event: &Event) {
         self.detections.clear();
         if let RuleState::Ready(engine) = &mut self.rules {
@@ -416,20 +442,6 @@ impl<W: Write> Report<W> {
         if let Err(error) = written.and_then(|()| self.printer.flush()) {
             self.write_error = Some(error);
         }
-    }
-
-    /// Evaluates what is still queued and closes the output. Returns the alert count,
-    /// whether everything was evaluated and written, and the rules (for the caller to drop
-    /// or not).
-    fn finish(mut self) -> (u64, anyhow::Result<W>, RuleState) {
-        self.wait_for_rules();
-        let finished = self.printer.finish();
-        let result = match (self.load_error, self.write_error) {
-            (Some(error), _) => Err(anyhow::anyhow!(error)),
-            (None, Some(error)) => Err(error).context("cannot write alerts"),
-            (None, None) => finished.context("cannot write alerts"),
-        };
-        (self.alerts, result, self.rules)
     }
 }
 
@@ -525,35 +537,64 @@ mod tests {
         (alerts, images)
     }
 
+    impl Report<Vec<u8>> {
+        /// How many events wait for the rules (`None` once they have arrived).
+        fn queued(&self) -> Option<usize> {
+            match self.shared.lock().as_ref().map(|state| &state.rules) {
+                Some(RuleState::Loading { queued }) => Some(queued.len()),
+                _ => None,
+            }
+        }
+
+        fn alerts(&self) -> u64 {
+            self.shared.lock().as_ref().map_or(0, |state| state.alerts)
+        }
+
+        fn set_max_queued(&self, max: usize) {
+            if let Some(state) = self.shared.lock().as_mut() {
+                state.max_queued = max;
+            }
+        }
+
+        /// Waits (up to 10 s) until `alerts` alerts have been written.
+        fn wait_for_alerts(&self, alerts: u64) {
+            for _ in 0..10_000 {
+                if self.alerts() >= alerts {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            panic!("{} alerts, not {alerts}", self.alerts());
+        }
+    }
+
+    fn jsonl_report(load: impl FnOnce() -> Loaded + Send + 'static) -> Report<Vec<u8>> {
+        Report::new(Printer::new(Format::Jsonl, Vec::new()), load, None, false)
+    }
+
     #[test]
-    fn events_before_the_rules_are_ready_are_evaluated_in_order() {
+    fn events_before_the_rules_are_ready_are_evaluated_in_order_when_they_arrive() {
         let (release, held) = std::sync::mpsc::channel::<()>();
-        let rules = PendingRules::new(move || {
+        let mut report = jsonl_report(move || {
             // The rules arrive only once the test has sent its first events.
             let _ = held.recv();
             true_rule()
         });
-        let mut report = Report::new(Printer::new(Format::Jsonl, Vec::new()), rules, None, false);
         for image in ["/usr/bin/true", "/usr/bin/false", "/bin/true"] {
             report.event(exec_of(image));
         }
-        let queued = match &report.rules {
-            RuleState::Loading { queued, .. } => queued.len(),
-            _ => panic!("the rules were ready before they were released"),
-        };
-        assert_eq!(queued, 3);
-        assert_eq!(report.alerts, 0, "nothing is evaluated before the rules");
+        assert_eq!(report.queued(), Some(3));
+        assert_eq!(report.alerts(), 0, "nothing is evaluated before the rules");
         release.send(()).unwrap_or_else(|e| panic!("{e}"));
-        while let RuleState::Loading { rules, .. } = &mut report.rules {
-            if rules.is_finished() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-        // The next event finds the rules ready: the queue is evaluated first, in order.
+        // The loader evaluates the queue itself: no further event is needed.
+        report.wait_for_alerts(2);
+        assert_eq!(report.queued(), None);
         report.event(exec_of("/sbin/true"));
-        assert!(matches!(report.rules, RuleState::Ready(_)));
-        assert_eq!(report.alerts, 3);
+        assert_eq!(
+            report.alerts(),
+            3,
+            "an event after the rules is evaluated at once"
+        );
         report.event(exec_of("/usr/local/bin/true"));
         let (alerts, images) = alerted_images(report);
         assert_eq!(alerts, 4);
@@ -571,11 +612,10 @@ mod tests {
     #[test]
     fn the_rules_load_only_once_started() {
         let (loading, loaded) = std::sync::mpsc::channel::<()>();
-        let rules = PendingRules::new(move || {
+        let mut report = jsonl_report(move || {
             let _ = loading.send(());
             true_rule()
         });
-        let mut report = Report::new(Printer::new(Format::Jsonl, Vec::new()), rules, None, false);
         let wait = std::time::Duration::from_millis(50);
         assert!(
             loaded.recv_timeout(wait).is_err(),
@@ -593,9 +633,7 @@ mod tests {
 
     #[test]
     fn a_trace_without_events_still_gets_its_rules() {
-        let rules = PendingRules::new(true_rule);
-        let report = Report::new(Printer::new(Format::Jsonl, Vec::new()), rules, None, false);
-        let (alerts, finished, rules) = report.finish();
+        let (alerts, finished, rules) = jsonl_report(true_rule).finish();
         assert_eq!(alerts, 0);
         assert!(finished.is_ok());
         assert!(
@@ -605,53 +643,48 @@ mod tests {
     }
 
     /// The `true_rule` set, delivered by the loader thread 50 ms late.
-    fn rules_ready_in_50_ms() -> PendingRules {
-        PendingRules::new(|| {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            true_rule()
-        })
+    fn rules_ready_in_50_ms() -> Loaded {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        true_rule()
     }
 
     #[test]
     fn events_still_queued_at_the_end_are_evaluated() {
-        let rules = rules_ready_in_50_ms();
-        let mut report = Report::new(Printer::new(Format::Jsonl, Vec::new()), rules, None, false);
+        let mut report = jsonl_report(rules_ready_in_50_ms);
         report.event(exec_of("/bin/true"));
         report.event(exec_of("/bin/sh"));
+        assert_eq!(report.queued(), Some(2));
         assert_eq!(alerted_images(report), (1, vec!["/bin/true".to_string()]));
     }
 
     #[test]
     fn a_full_queue_waits_for_the_rules() {
-        let rules = rules_ready_in_50_ms();
-        let mut report = Report::new(Printer::new(Format::Jsonl, Vec::new()), rules, None, false);
-        report.max_queued = 2;
+        let mut report = jsonl_report(rules_ready_in_50_ms);
+        report.set_max_queued(2);
         for _ in 0..3 {
             report.event(exec_of("/bin/true"));
         }
-        // The third event did not fit: the report waited for the rules and evaluated all three.
-        assert!(matches!(report.rules, RuleState::Ready(_)));
-        assert_eq!(report.alerts, 3);
+        // The third event did not fit: the report waited for the rules, and all three were
+        // evaluated before it returned.
+        assert_eq!(report.queued(), None);
+        assert_eq!(report.alerts(), 3);
     }
 
     #[test]
     fn rules_that_fail_to_load_fail_the_trace_but_keep_the_events() {
-        let rules = PendingRules::new(|| Err("no rule".to_string()));
-        let mut report = Report::new(Printer::new(Format::Jsonl, Vec::new()), rules, None, true);
+        let mut report = Report::new(
+            Printer::new(Format::Jsonl, Vec::new()),
+            || Err("no rule".to_string()),
+            None,
+            true,
+        );
         report.event(exec_of("/bin/true"));
         report.event(exec_of("/bin/sh"));
-        assert_eq!(report.alerts, 0);
-        let (_, finished, _) = report.finish();
+        let (alerts, finished, _) = report.finish();
+        assert_eq!(alerts, 0);
         let error = finished.err().map(|e| e.to_string()).unwrap_or_default();
         assert_eq!(error, "no rule");
-        let panicking = PendingRules::new(|| panic!("loader bug"));
-        let (_, finished, _) = Report::new(
-            Printer::new(Format::Jsonl, Vec::new()),
-            panicking,
-            None,
-            false,
-        )
-        .finish();
+        let (_, finished, _) = jsonl_report(|| panic!("loader bug")).finish();
         let error = finished.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(error.contains("loader bug"), "{error}");
     }
