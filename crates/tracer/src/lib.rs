@@ -20,8 +20,8 @@
 //! - **Attach without races.** The child waits on a pipe until the tracer has
 //!   `PTRACE_SEIZE`d it with fork/vfork/clone/exec/seccomp tracing and `EXITKILL`, so nothing
 //!   escapes, and nothing traced outlives the tracer.
-//! - **Start without copying the tracer.** The child is cloned with `CLONE_VM | CLONE_VFORK`
-//!   (as `posix_spawn` does) by a short-lived spawner thread, and shares the tracer's memory
+//! - **Start without copying the tracer.** The child is cloned with `CLONE_VM` (as
+//!   `posix_spawn` does, but without suspending the tracer) and shares the tracer's memory
 //!   until its exec: no page tables are copied, no pages are copied on write on either side,
 //!   and the exec has nothing to tear down.
 //! - **Where each call came from.** `PTRACE_GET_SYSCALL_INFO` gives the ABI and the address
@@ -339,7 +339,7 @@ mod tests {
         assert!(result.exit.success(), "{:?}", result.exit);
         let status = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{e}"));
         let (blocked, ignored) = signal_sets(&status);
-        // The spawner blocks every signal while the child shares its memory; the command
+        // The tracer blocks every signal while the child shares its memory; the command
         // must not inherit that.
         assert_eq!(blocked, 0, "blocked signals {blocked:#x}");
         // The Rust runtime ignores SIGPIPE; the command gets the default, as with std::process.
@@ -349,9 +349,8 @@ mod tests {
 
     #[test]
     fn concurrent_traces_each_follow_their_own_command() {
-        // Each trace's command is cloned by a spawner thread of this process and becomes a
-        // child of whichever thread is left; every tracer must still see its own command's
-        // exec and exit, and only those.
+        // Each trace's command is a child of this process, cloned by its tracer's thread;
+        // every tracer must still see its own command's exec and exit, and only those.
         let tracers: Vec<_> = (0..4)
             .map(|code| {
                 std::thread::spawn(move || {

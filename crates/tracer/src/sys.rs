@@ -9,7 +9,6 @@ use std::io;
 use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::OnceLock;
-use std::thread::JoinHandle;
 
 /// A process or thread id as the kernel gives it.
 pub(crate) type Pid = i32;
@@ -97,16 +96,12 @@ pub(crate) struct StartRequest {
     pub interrupts_were_ignored: [bool; 2],
 }
 
-/// A command being cloned, not yet seized: it waits for [`Starting::release`]. Dropped
-/// without a release, the child is ended and reaped.
+/// A command cloned and seized, not yet released: it waits for [`Starting::release`].
+/// Dropped without a release, the child is ended and reaped.
 pub(crate) struct Starting<'a> {
+    child: Child<'a>,
     /// Write end of the release pipe.
-    go: Option<OwnedFd>,
-    /// Read end of the child's report pipe.
-    report: Option<OwnedFd>,
-    /// See [`Started::spawner`].
-    spawner: Option<JoinHandle<()>>,
-    request: PhantomData<&'a StartRequest>,
+    go: OwnedFd,
 }
 
 /// A started, seized, released command. Borrows the request: the child reads it (in this
@@ -114,25 +109,34 @@ pub(crate) struct Starting<'a> {
 pub(crate) struct Started<'a> {
     /// The child's pid.
     pub pid: Pid,
-    /// Read end of the child's report pipe (closed on a successful exec).
+    child: Child<'a>,
+}
+
+/// A child running in this process's memory until its exec, with what it uses there: its
+/// stack and set-up (owned) and the request (borrowed). Dropped, it makes sure the child runs
+/// there no more: if it has neither exec'd nor exited, it is killed, and waited for.
+struct Child<'a> {
+    pid: Pid,
+    /// Read end of the report pipe: end of file once the child has exec'd or exited (its
+    /// write end is close-on-exec and this process holds no copy).
     report: OwnedFd,
-    /// The thread suspended in `clone(CLONE_VFORK)` until the child has exec'd or exited.
-    spawner: Option<JoinHandle<()>>,
+    /// The child's stack (capacity only: the child writes it, Rust never reads it). Held,
+    /// not read: it must outlive the child's use of it.
+    _stack: Vec<u8>,
+    /// The child's thread-local storage (see [`ChildTls`]). Held, as `_stack`.
+    _tls: ChildTls,
+    /// What the child reads; on the heap, so that its address stays put. Held, as `_stack`.
+    _setup: Box<ChildSetup>,
     request: PhantomData<&'a StartRequest>,
 }
 
-/// Stack of the child between clone and exec: a few libc calls, each a thin wrapper around
-/// one system call (the kernel runs on its own stack).
+/// Stack of the child between clone and exec: a few raw system calls (the kernel runs on its
+/// own stack).
 const CHILD_STACK_BYTES: usize = 32 << 10;
-/// Stack of the spawner thread, whose frame holds the child's stack.
-const SPAWNER_STACK_BYTES: usize = CHILD_STACK_BYTES + (64 << 10);
 /// `_NSIG` on Linux: signal numbers are below it.
 const SIGNAL_COUNT: libc::c_int = 65;
 
 /// Message codes on the report pipe (one code byte, then a native-endian `i32`).
-const STARTED: u8 = 0;
-/// The spawner's `clone` failed (the value is its errno).
-const CLONE_FAILED: u8 = 5;
 const MESSAGE_BYTES: usize = 5;
 
 fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -154,7 +158,7 @@ fn read_message(fd: libc::c_int) -> Option<(u8, i32)> {
         if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
             continue;
         }
-        // The writers send whole messages, shorter than PIPE_BUF: a read gets all or none.
+        // The child sends whole messages, shorter than PIPE_BUF: a read gets all or none.
         if n as usize != MESSAGE_BYTES {
             return None;
         }
@@ -163,16 +167,19 @@ fn read_message(fd: libc::c_int) -> Option<(u8, i32)> {
     }
 }
 
-/// Starts the command: clones it (in the background), then [`Starting::release`] seizes it
-/// with ptrace and lets it install the filter and exec. The caller compiles the filter and
-/// does its own set-up meanwhile.
+/// Starts the command: clones it and seizes it with ptrace; [`Starting::release`] then lets
+/// it install the filter and exec. The caller compiles the filter meanwhile.
 ///
-/// The child shares this process's memory until its exec (`CLONE_VM | CLONE_VFORK`, as
-/// `posix_spawn` does): nothing of the tracer's address space is copied for a process that
-/// is about to replace it, and the exec has no copy to tear down. `CLONE_VFORK` suspends the
-/// cloning thread until the exec, so the clone is made by a short-lived spawner thread: the
-/// child runs on a stack in the spawner's frame and uses the spawner's thread-local `errno`,
-/// both untouched while it waits, while this thread seizes and releases the child.
+/// The child shares this process's memory until its exec (`CLONE_VM`, as `posix_spawn`
+/// does): nothing of the tracer's address space is copied for a process that is about to
+/// replace it, and the exec has nothing to tear down. Unlike `posix_spawn` there is no
+/// `CLONE_VFORK`: this thread goes on at once to seize and release the child, where a
+/// suspended spawner thread cost a thread start and a wake-up across cores (about 0.4 ms
+/// from the spawn to the child's first report). The child therefore runs beside this thread,
+/// in its memory, on a stack of its own and with a thread pointer of its own ([`ChildTls`]):
+/// it makes raw system calls ([`raw`]), but for the exec, which goes through libc so that the
+/// command's `process_creation` event shows the call coming from libc, as any program's
+/// would.
 ///
 /// The child blocks on a pipe until the tracer has seized it, so that its very first traced
 /// system call (the `execve`) already finds the tracer with `PTRACE_O_TRACESECCOMP` set;
@@ -184,7 +191,7 @@ pub(crate) fn start(request: &StartRequest) -> io::Result<Starting<'_>> {
     argv.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = request.envp.iter().map(|e| e.as_ptr()).collect();
     envp.push(std::ptr::null());
-    let setup = ChildSetup {
+    let setup = Box::new(ChildSetup {
         parent_ends: [go_write.as_raw_fd(), report_read.as_raw_fd()],
         go: go_read.as_raw_fd(),
         report: report_write.as_raw_fd(),
@@ -194,119 +201,98 @@ pub(crate) fn start(request: &StartRequest) -> io::Result<Starting<'_>> {
         filter: &request.filter,
         stdout_to_stderr: request.stdout_to_stderr,
         interrupts_were_ignored: request.interrupts_were_ignored,
-    };
-    let spawner = std::thread::Builder::new()
-        .stack_size(SPAWNER_STACK_BYTES)
-        .spawn(move || {
-            // The pipe ends the child uses stay open in this process until it has exec'd.
-            let _child_ends = (go_read, report_write);
-            spawn_child(&setup);
-        })?;
-    Ok(Starting {
-        go: Some(go_write),
-        report: Some(report_read),
-        spawner: Some(spawner),
-        request: PhantomData,
-    })
-}
-
-impl<'a> Starting<'a> {
-    /// Waits for the child's start, seizes it and releases it (the request's filter must be
-    /// set by now).
-    pub(crate) fn release(mut self) -> io::Result<Started<'a>> {
-        let (Some(go), Some(report)) = (self.go.take(), self.report.take()) else {
-            return Err(io::Error::other("the command was released twice"));
-        };
-        let mut started = Started {
-            pid: 0,
-            report,
-            spawner: self.spawner.take(),
-            request: PhantomData,
-        };
-        started.pid = match read_message(started.report.as_raw_fd()) {
-            Some((STARTED, pid)) => pid,
-            Some((CLONE_FAILED, errno)) => return Err(io::Error::from_raw_os_error(errno)),
-            _ => {
-                return Err(io::Error::other(
-                    "the command's process ended before it reported its start",
-                ))
-            }
-        };
-        if let Err(err) = seize(started.pid) {
-            kill(started.pid, libc::SIGKILL);
-            reap(started.pid);
-            return Err(err);
-        }
-        // Releasing the child: one byte on the pipe.
-        let byte = [1u8];
-        // SAFETY: `byte` is a valid one-byte buffer; the descriptor is open.
-        let written = unsafe { libc::write(go.as_raw_fd(), byte.as_ptr().cast(), 1) };
-        if written != 1 {
-            let err = io::Error::last_os_error();
-            kill(started.pid, libc::SIGKILL);
-            reap(started.pid);
-            return Err(err);
-        }
-        Ok(started)
-    }
-}
-
-impl Drop for Starting<'_> {
-    /// A child that is never released ends: its release pipe closes, its read sees end of
-    /// file, and it exits; it is reaped, then the spawner is joined.
-    fn drop(&mut self) {
-        drop(self.go.take());
-        if let Some(report) = self.report.take() {
-            if let Some((STARTED, pid)) = read_message(report.as_raw_fd()) {
-                reap(pid);
-            }
-        }
-        if let Some(spawner) = self.spawner.take() {
-            let _ = spawner.join();
-        }
-    }
-}
-
-/// The spawner thread: clones the child and waits (in the kernel) until it has exec'd or
-/// exited.
-fn spawn_child(setup: &ChildSetup) {
-    // Every signal is blocked while the child shares this thread's memory: it inherits the
-    // mask, resets the handlers it inherited, and only then unblocks (as posix_spawn does).
-    // SAFETY: sigfillset fills a signal set owned by this frame; pthread_sigmask changes
-    // this thread's mask only.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
-    }
-    let mut stack = std::mem::MaybeUninit::<[u8; CHILD_STACK_BYTES]>::uninit();
+    });
+    let mut stack = Vec::<u8>::with_capacity(CHILD_STACK_BYTES);
     // The stack grows down from its end, which the ABIs want 16-byte aligned.
     let top = (stack.as_mut_ptr() as usize + CHILD_STACK_BYTES) & !15;
-    // SAFETY: `child_entry` runs on `stack`, which lives in this frame; CLONE_VFORK keeps
-    // this thread inside clone, and so the frame, `stack` and `setup`, alive and untouched
-    // until the child has exec'd or exited. The child shares this thread's TLS (its errno),
-    // which this suspended thread does not use meanwhile.
+    let mut tls = ChildTls::new();
+    // SAFETY: sigfillset fills a signal set owned by this frame; pthread_sigmask changes this
+    // thread's mask only, and is restored below.
+    let previous_mask = unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut previous: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut previous);
+        previous
+    };
+    // Every signal is blocked while the child shares this memory: it inherits the mask,
+    // resets the handlers it inherited, and only then unblocks (as posix_spawn does).
+    // SAFETY: `child_entry` runs on `stack`, with `tls` as its thread pointer, reading
+    // `setup`; `Child` owns all three until the child has exec'd or exited (see its drop).
+    // The child makes raw system calls but for execve, whose only thread-local access (errno,
+    // on failure) lands in `tls`.
     let pid = unsafe {
         libc::clone(
             child_entry,
             top as *mut libc::c_void,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-            setup as *const ChildSetup as *mut libc::c_void,
+            libc::CLONE_VM | libc::CLONE_SETTLS | libc::SIGCHLD,
+            &*setup as *const ChildSetup as *mut libc::c_void,
+            std::ptr::null_mut::<libc::pid_t>(),
+            tls.thread_pointer(),
+            std::ptr::null_mut::<libc::pid_t>(),
         )
     };
+    let clone_error = io::Error::last_os_error();
+    // SAFETY: restores this thread's own mask.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &previous_mask, std::ptr::null_mut()) };
+    // The child has its own copies (or there is no child): closing this process's copies of
+    // the child's ends lets each side see end of file when the other is gone.
+    drop((go_read, report_write));
     if pid < 0 {
-        let errno = io::Error::last_os_error().raw_os_error().unwrap_or(0);
-        send_message(setup.report, CLONE_FAILED, errno);
+        return Err(clone_error);
+    }
+    let child = Child {
+        pid,
+        report: report_read,
+        _stack: stack,
+        _tls: tls,
+        _setup: setup,
+        request: PhantomData,
+    };
+    seize(pid)?;
+    Ok(Starting {
+        child,
+        go: go_write,
+    })
+}
+
+impl<'a> Starting<'a> {
+    /// Releases the child to install the request's filter (set by now) and exec.
+    pub(crate) fn release(self) -> io::Result<Started<'a>> {
+        let byte = [1u8];
+        // SAFETY: `byte` is a valid one-byte buffer; the descriptor is open.
+        let written = unsafe { libc::write(self.go.as_raw_fd(), byte.as_ptr().cast(), 1) };
+        if written != 1 {
+            // Dropping `self` ends the child.
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Started {
+            pid: self.child.pid,
+            child: self.child,
+        })
     }
 }
 
-/// Writes one report message (async-signal-safe: no allocation, one write).
-fn send_message(fd: libc::c_int, code: u8, value: i32) {
-    let value = value.to_ne_bytes();
-    let message = [code, value[0], value[1], value[2], value[3]];
-    // SAFETY: `message` is a valid buffer of its length. A failed write leaves the reader
-    // with end of file, which it reports as such.
-    unsafe { libc::write(fd, message.as_ptr().cast(), message.len()) };
+impl Drop for Child<'_> {
+    /// The child stops using this memory: at once if it has exec'd or exited (the report
+    /// pipe is at end of file), else it is killed, waited for and reaped.
+    fn drop(&mut self) {
+        let mut poll = libc::pollfd {
+            fd: self.report.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd; a zero timeout does not block.
+        let ready = unsafe { libc::poll(&mut poll, 1, 0) };
+        if ready == 1 && poll.revents & libc::POLLHUP != 0 {
+            return;
+        }
+        kill(self.pid, libc::SIGKILL);
+        // Its exit closes its end of the pipe: read (and drop any message) to end of file.
+        while read_message(self.report.as_raw_fd()).is_some() {}
+        reap(self.pid);
+        // Only now are `_stack`, `_tls` and `_setup` unused: the fields drop after this.
+    }
 }
 
 /// Everything the child's side of [`start`] uses, prepared before the clone.
@@ -330,154 +316,321 @@ struct ChildSetup {
     interrupts_were_ignored: [bool; 2],
 }
 
-// SAFETY: the pointers refer to the request's buffers, which `Starting` and then `Started`
-// borrow: `start`'s caller keeps them alive and unchanged (but for the filter, set once
-// through its OnceLock before the release) until they are dropped, and each drop joins the
-// spawner thread first (`Starting`'s after ending the child). Only the spawner and the child
-// read them.
+// SAFETY: the pointers refer to the request's buffers, which `Child` borrows for its whole
+// life: `start`'s caller keeps them alive and unchanged (but for the filter, set once through
+// its OnceLock before the release) until the child has stopped using them, which `Child`'s
+// drop ensures on whichever thread it runs. Only the child reads them.
 unsafe impl Send for ChildSetup {}
 
 /// Where the cloned child starts, on its own stack, in this process's memory.
 extern "C" fn child_entry(setup: *mut libc::c_void) -> libc::c_int {
-    // SAFETY: `spawn_child` passes a pointer to its `ChildSetup`, alive while the spawner is
-    // suspended in clone, that is, for the child's whole life before exec.
+    // SAFETY: `start` passes a pointer to the `ChildSetup` that its `Child` owns, alive until
+    // the child has exec'd or exited.
     let setup = unsafe { &*(setup as *const ChildSetup) };
     child_after_clone(setup)
 }
 
-/// The child's side of [`start`]. Never returns. Only async-signal-safe calls on memory
-/// prepared before the clone: the child shares the tracer's memory, in which other threads
-/// run (and allocate, and take locks) meanwhile.
+/// The kernel's `struct sigaction` (x86_64 and aarch64 share it), for raw `rt_sigaction`.
+#[repr(C)]
+#[derive(Default)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+/// The size of the kernel's signal set, as `rt_sigaction` and `rt_sigprocmask` want it.
+const KERNEL_SIGSET_BYTES: usize = 8;
+
+/// The child's side of [`start`]. Never returns. Only raw system calls on memory prepared
+/// before the clone: the child shares the tracer's memory, in which the tracer's threads run
+/// (and allocate, and take locks) meanwhile, and its thread pointer, so that a libc wrapper
+/// setting `errno` would write the cloning thread's.
 fn child_after_clone(setup: &ChildSetup) -> ! {
     let report = setup.report;
-    let fail = |step: StartStep| -> ! {
-        // SAFETY: __errno_location returns this thread's errno slot (the spawner's, see
-        // `spawn_child`).
-        let errno = unsafe { *libc::__errno_location() };
-        send_message(report, step.code(), errno);
-        // SAFETY: _exit ends this child (its own thread group) at once.
-        unsafe { libc::_exit(127) }
+    let fail = |step: StartStep, result: isize| -> ! {
+        let errno = i32::try_from(-result).unwrap_or(0);
+        let value = errno.to_ne_bytes();
+        let message = [step.code(), value[0], value[1], value[2], value[3]];
+        // SAFETY: `message` is a valid buffer of its length; a failed write leaves the reader
+        // with end of file, which it reports as such. _exit ends this child (its own thread
+        // group) at once, touching nothing of the tracer's.
+        unsafe {
+            raw::syscall(
+                libc::SYS_write,
+                [report as usize, message.as_ptr() as usize, MESSAGE_BYTES, 0],
+            );
+            libc::_exit(127)
+        }
     };
-    // SAFETY: getpid takes no arguments.
-    send_message(report, STARTED, unsafe { libc::getpid() });
     for fd in setup.parent_ends {
         // SAFETY: closing the child's copies of the parent's pipe ends (its descriptor table
-        // is its own), so that the sync read sees end-of-file if the tracer dies before
+        // is its own), so that the release read sees end of file if the tracer dies before
         // releasing the child.
-        unsafe { libc::close(fd) };
+        unsafe { raw::syscall(libc::SYS_close, [fd as usize, 0, 0, 0]) };
     }
     let mut byte = [0u8; 1];
     loop {
         // SAFETY: `byte` is a valid one-byte buffer.
-        let n = unsafe { libc::read(setup.go, byte.as_mut_ptr().cast(), 1) };
+        let n = unsafe {
+            raw::syscall(
+                libc::SYS_read,
+                [setup.go as usize, byte.as_mut_ptr() as usize, 1, 0],
+            )
+        };
         if n == 1 {
             break;
         }
-        // SAFETY: reading this thread's errno.
-        if n < 0 && unsafe { *libc::__errno_location() } == libc::EINTR {
-            continue;
+        if n != -(libc::EINTR as isize) {
+            fail(StartStep::Sync, n.min(0));
         }
-        fail(StartStep::Sync);
     }
     // SAFETY: `filter` points into the request, alive until the child has exec'd (see
-    // `ChildSetup`); OnceLock::get is one atomic load, no lock, no allocation.
+    // `Child`); OnceLock::get is one atomic load, no lock, no allocation.
     let Some(filter) = (unsafe { &*setup.filter }).get() else {
         // Released without a filter: a tracer bug. Fail closed rather than run untraced.
-        // SAFETY: writing this thread's errno slot.
-        unsafe { *libc::__errno_location() = libc::EINVAL };
-        fail(StartStep::Seccomp)
+        fail(StartStep::Seccomp, -(libc::EINVAL as isize))
     };
     let program = libc::sock_fprog {
         len: filter.len() as libc::c_ushort,
         filter: filter.as_ptr() as *mut libc::sock_filter,
     };
-    // SAFETY: sigaction and pthread_sigmask on structures owned by this frame; dup2 on
-    // integers. The handler table is the child's own (no CLONE_SIGHAND).
-    unsafe {
-        let mut default: libc::sigaction = std::mem::zeroed();
-        default.sa_sigaction = libc::SIG_DFL;
-        // A handler of the tracer must not run in the child, in the tracer's memory, in
-        // the moment between unblocking signals and exec: every handled signal gets its
-        // default action, as posix_spawn does.
-        for signal in 1..SIGNAL_COUNT {
-            let mut current: libc::sigaction = std::mem::zeroed();
-            if libc::sigaction(signal, std::ptr::null(), &mut current) == 0
-                && current.sa_sigaction != libc::SIG_DFL
-                && current.sa_sigaction != libc::SIG_IGN
-            {
-                libc::sigaction(signal, &default, std::ptr::null_mut());
-            }
-        }
-        // The Rust runtime ignores SIGPIPE; the command gets the default, as std::process does.
-        libc::sigaction(libc::SIGPIPE, &default, std::ptr::null_mut());
-        // The tracer ignores terminal interrupts while it waits (as system(3) does); the
-        // command gets the dispositions it would have had.
-        for (signal, was_ignored) in [libc::SIGINT, libc::SIGQUIT]
-            .into_iter()
-            .zip(setup.interrupts_were_ignored)
-        {
-            if !was_ignored {
-                libc::sigaction(signal, &default, std::ptr::null_mut());
-            }
-        }
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-        if setup.stdout_to_stderr {
-            libc::dup2(2, 1);
+    let default = KernelSigaction::default(); // SIG_DFL is 0
+    let set_default = |signal: libc::c_int| {
+        // SAFETY: rt_sigaction with a valid action of the kernel's layout; the handler table
+        // is the child's own (no CLONE_SIGHAND).
+        unsafe {
+            raw::syscall(
+                libc::SYS_rt_sigaction,
+                [
+                    signal as usize,
+                    &default as *const KernelSigaction as usize,
+                    0,
+                    KERNEL_SIGSET_BYTES,
+                ],
+            )
+        };
+    };
+    // A handler of the tracer must not run in the child, in the tracer's memory, in the
+    // moment between unblocking signals and exec: every handled signal gets its default
+    // action, as posix_spawn does.
+    for signal in 1..SIGNAL_COUNT {
+        let mut current = KernelSigaction::default();
+        // SAFETY: rt_sigaction filling `current`, of the kernel's layout.
+        let queried = unsafe {
+            raw::syscall(
+                libc::SYS_rt_sigaction,
+                [
+                    signal as usize,
+                    0,
+                    &mut current as *mut KernelSigaction as usize,
+                    KERNEL_SIGSET_BYTES,
+                ],
+            )
+        };
+        if queried == 0 && current.handler != libc::SIG_DFL && current.handler != libc::SIG_IGN {
+            set_default(signal);
         }
     }
+    // The Rust runtime ignores SIGPIPE; the command gets the default, as std::process does.
+    set_default(libc::SIGPIPE);
+    // The tracer ignores terminal interrupts while it waits (as system(3) does); the command
+    // gets the dispositions it would have had.
+    for (signal, was_ignored) in [libc::SIGINT, libc::SIGQUIT]
+        .into_iter()
+        .zip(setup.interrupts_were_ignored)
     {
-        let install = || {
-            // SPEC_ALLOW: without it the kernel turns on its speculation mitigations for a
-            // task that gains a filter, which costs every later syscall of the command (about
-            // 20 ns of a 190 ns getppid here). The filter observes, it does not confine, so
-            // the command keeps the mitigations it would have had untraced.
-            // SAFETY: `program` points to the request's filter array, which outlives this
-            // call.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_seccomp,
-                    libc::SECCOMP_SET_MODE_FILTER,
-                    libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
-                    &program as *const libc::sock_fprog,
-                )
-            }
+        if !was_ignored {
+            set_default(signal);
+        }
+    }
+    let empty: u64 = 0;
+    // SAFETY: rt_sigprocmask with a valid kernel signal set; dup3 on integers.
+    unsafe {
+        raw::syscall(
+            libc::SYS_rt_sigprocmask,
+            [
+                libc::SIG_SETMASK as usize,
+                &empty as *const u64 as usize,
+                0,
+                KERNEL_SIGSET_BYTES,
+            ],
+        );
+        if setup.stdout_to_stderr {
+            raw::syscall(libc::SYS_dup3, [2, 1, 0, 0]);
+        }
+    }
+    // SPEC_ALLOW: without it the kernel turns on its speculation mitigations for a task that
+    // gains a filter, which costs every later syscall of the command (about 20 ns of a 190 ns
+    // getppid here). The filter observes, it does not confine, so the command keeps the
+    // mitigations it would have had untraced.
+    let install = || {
+        // SAFETY: `program` points to the request's filter array, which outlives this call.
+        unsafe {
+            raw::syscall(
+                libc::SYS_seccomp,
+                [
+                    libc::SECCOMP_SET_MODE_FILTER as usize,
+                    libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW as usize,
+                    &program as *const libc::sock_fprog as usize,
+                    0,
+                ],
+            )
+        }
+    };
+    if install() != 0 {
+        // Without CAP_SYS_ADMIN the kernel requires no_new_privs first. Under ptrace a set-uid
+        // program gains nothing anyway, so this changes nothing observable.
+        // SAFETY: prctl with integer arguments.
+        let set = unsafe {
+            raw::syscall(
+                libc::SYS_prctl,
+                [libc::PR_SET_NO_NEW_PRIVS as usize, 1, 0, 0],
+            )
         };
-        if install() != 0 {
-            // Without CAP_SYS_ADMIN the kernel requires no_new_privs first. Under ptrace a
-            // set-uid program gains nothing anyway, so this changes nothing observable.
-            // SAFETY: prctl with integer arguments.
-            if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-                fail(StartStep::NoNewPrivs);
-            }
-            if install() != 0 {
-                fail(StartStep::Seccomp);
-            }
+        if set != 0 {
+            fail(StartStep::NoNewPrivs, set);
+        }
+        let installed = install();
+        if installed != 0 {
+            fail(StartStep::Seccomp, installed);
         }
     }
     // SAFETY: path, argv and envp are NUL-terminated arrays of valid C strings built before
-    // the clone.
-    unsafe { libc::execve(setup.path, setup.argv.as_ptr(), setup.envp.as_ptr()) };
-    fail(StartStep::Exec)
+    // the clone. On failure libc sets errno, which this thread pointer places in `ChildTls`.
+    let errno = unsafe {
+        libc::execve(setup.path, setup.argv.as_ptr(), setup.envp.as_ptr());
+        *libc::__errno_location()
+    };
+    fail(StartStep::Exec, -(errno as isize))
+}
+
+/// The child's thread-local storage: a scratch area around a thread pointer of its own,
+/// reaching as far as the calling thread's `errno` lies from its thread pointer. libc's
+/// `execve` touches thread-local storage only to set `errno` when it fails; with this area
+/// that write lands here, not in the `errno` of the tracer's thread, which runs meanwhile.
+struct ChildTls {
+    area: Vec<u8>,
+    /// The thread pointer's distance from the start of `area`.
+    middle: usize,
+}
+
+impl ChildTls {
+    fn new() -> ChildTls {
+        // SAFETY: __errno_location has no precondition; it returns this thread's errno slot.
+        let errno = unsafe { libc::__errno_location() } as usize;
+        let reach = errno.abs_diff(thread_pointer()) + std::mem::size_of::<libc::c_int>();
+        // The thread pointer 64-byte aligned (as a TCB is), with `reach` bytes each side.
+        let middle = (reach + 63) & !63;
+        let mut area = Vec::<u8>::with_capacity(2 * middle + 64);
+        let offset = area.as_mut_ptr().align_offset(64);
+        let mut tls = ChildTls {
+            area,
+            middle: middle + offset,
+        };
+        // x86_64's TLS ABI keeps the thread pointer itself in the word it points to, which
+        // libc's __errno_location reads.
+        #[cfg(target_arch = "x86_64")]
+        {
+            let pointer = tls.thread_pointer();
+            // SAFETY: `pointer` is 64-byte aligned inside `area`, with at least 64 bytes of
+            // its capacity after it.
+            unsafe { pointer.cast::<usize>().write(pointer as usize) };
+        }
+        tls
+    }
+
+    /// The child's thread pointer, inside `area`.
+    fn thread_pointer(&mut self) -> *mut libc::c_void {
+        self.area.as_mut_ptr().wrapping_add(self.middle).cast()
+    }
+}
+
+/// The calling thread's thread pointer.
+#[cfg(target_arch = "x86_64")]
+fn thread_pointer() -> usize {
+    let pointer: usize;
+    // SAFETY: on x86_64 the word at %fs:0 holds the thread pointer itself (the TLS ABI's
+    // self-pointer); reading it has no side effect.
+    unsafe {
+        std::arch::asm!("mov {}, qword ptr fs:[0]", out(reg) pointer, options(nostack, readonly, preserves_flags));
+    }
+    pointer
+}
+
+/// The calling thread's thread pointer.
+#[cfg(target_arch = "aarch64")]
+fn thread_pointer() -> usize {
+    let pointer: usize;
+    // SAFETY: reading tpidr_el0, the thread pointer register, has no side effect.
+    unsafe {
+        std::arch::asm!("mrs {}, tpidr_el0", out(reg) pointer, options(nostack, nomem, preserves_flags));
+    }
+    pointer
+}
+
+/// System calls without libc: the result, or `-errno`; nothing written anywhere else.
+mod raw {
+    /// Makes system call `number` with up to four arguments (the fifth and sixth are 0:
+    /// some calls, such as `prctl`, check that unused ones are).
+    ///
+    /// # Safety
+    /// The arguments must be what the call expects (valid pointers where it reads or writes).
+    #[cfg(target_arch = "x86_64")]
+    pub(super) unsafe fn syscall(number: libc::c_long, args: [usize; 4]) -> isize {
+        let result: isize;
+        // SAFETY: the x86_64 system call convention; the kernel clobbers rcx and r11 only.
+        unsafe {
+            std::arch::asm!(
+                "syscall",
+                inlateout("rax") number as isize => result,
+                in("rdi") args[0],
+                in("rsi") args[1],
+                in("rdx") args[2],
+                in("r10") args[3],
+                in("r8") 0usize,
+                in("r9") 0usize,
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack),
+            );
+        }
+        result
+    }
+
+    /// Makes system call `number` with up to four arguments (the fifth and sixth are 0:
+    /// some calls, such as `prctl`, check that unused ones are).
+    ///
+    /// # Safety
+    /// The arguments must be what the call expects (valid pointers where it reads or writes).
+    #[cfg(target_arch = "aarch64")]
+    pub(super) unsafe fn syscall(number: libc::c_long, args: [usize; 4]) -> isize {
+        let result: isize;
+        // SAFETY: the aarch64 system call convention (number in x8, result in x0).
+        unsafe {
+            std::arch::asm!(
+                "svc 0",
+                in("x8") number,
+                inlateout("x0") args[0] as isize => result,
+                in("x1") args[1],
+                in("x2") args[2],
+                in("x3") args[3],
+                in("x4") 0usize,
+                in("x5") 0usize,
+                options(nostack),
+            );
+        }
+        result
+    }
 }
 
 impl Started<'_> {
     /// The child's failure report, once the child has exited without exec'ing.
     pub(crate) fn failure(&self) -> Option<(StartStep, io::Error)> {
-        let (code, errno) = read_message(self.report.as_raw_fd())?;
+        let (code, errno) = read_message(self.child.report.as_raw_fd())?;
         let step = StartStep::from_code(code)?;
         Some((step, io::Error::from_raw_os_error(errno)))
-    }
-}
-
-impl Drop for Started<'_> {
-    /// Waits for the spawner thread, which returns once the child has exec'd or exited: the
-    /// trace has ended (or killed the child) by the time a `Started` is dropped.
-    fn drop(&mut self) {
-        if let Some(spawner) = self.spawner.take() {
-            let _ = spawner.join();
-        }
     }
 }
 
@@ -921,6 +1074,37 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_exec_sets_the_childs_errno_not_the_tracers() {
+        let request = request("/proc/self/status");
+        let allow_all = FilterInstruction {
+            code: (libc::BPF_RET | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 0,
+            k: libc::SECCOMP_RET_ALLOW,
+        };
+        let _ = request.filter.set(vec![allow_all]);
+        let starting = start(&request).unwrap_or_else(|e| panic!("{e}"));
+        // Nothing below fails in this thread, so its errno keeps this value unless the child,
+        // whose exec fails with EACCES, writes it.
+        const UNTOUCHED: libc::c_int = 4242;
+        // SAFETY: writing this thread's errno slot.
+        unsafe { *libc::__errno_location() = UNTOUCHED };
+        let started = starting.release().unwrap_or_else(|e| panic!("{e}"));
+        let mut status = 0;
+        // SAFETY: `status` is a valid int for waitpid to fill.
+        let pid = unsafe { libc::waitpid(started.pid, &mut status, libc::__WALL) };
+        // SAFETY: reading this thread's errno slot.
+        let errno = unsafe { *libc::__errno_location() };
+        assert_eq!(pid, started.pid);
+        assert_eq!(
+            errno, UNTOUCHED,
+            "the child wrote the tracer thread's errno"
+        );
+        let failure = started.failure().map(|(step, e)| (step, e.raw_os_error()));
+        assert_eq!(failure, Some((StartStep::Exec, Some(libc::EACCES))));
+    }
+
+    #[test]
     fn a_child_never_released_is_ended() {
         // Leaked so that a drop that hangs can be left behind on its thread.
         let request: &'static StartRequest = Box::leak(Box::new(request("/bin/true")));
@@ -930,7 +1114,7 @@ mod tests {
             drop(starting);
             let _ = done.send(());
         });
-        // The drop ends the child, reaps it and joins the spawner; it must not hang.
+        // The drop ends the child and reaps it; it must not hang.
         let ended = finished.recv_timeout(std::time::Duration::from_secs(10));
         assert!(ended.is_ok(), "dropping an unreleased start hangs");
     }
