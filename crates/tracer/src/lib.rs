@@ -61,6 +61,7 @@ mod error;
 mod filter;
 pub mod learn;
 pub mod maps;
+mod precompiled_filter;
 pub mod procfs;
 mod session;
 mod sys;
