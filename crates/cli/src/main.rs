@@ -47,8 +47,10 @@ enum Command {
 /// them faster than glibc's malloc (JSONL hunt +10-20% events/s, 1 GB EVTX hunt -13% CPU;
 /// bench/hunt.md, session 4). Built with `no_thp`: mimalloc would otherwise ask for transparent
 /// huge pages, and the kernel zeroing a 2 MB page before `main` cost every start (every traced
-/// or sandboxed command, every validation step) about a millisecond. The benchmark harnesses
-/// use it too, so they measure what ships.
+/// or sandboxed command, every validation step) about a millisecond. Version 2 (`v2`): version
+/// 3's set-up (a 1 GiB arena with its bitmaps, a page map) cost every start 0.16-0.20 ms more,
+/// for hunts no faster (bench/trace.md, session 18). The benchmark harnesses use it too, so they
+/// measure what ships.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
