@@ -137,10 +137,12 @@ impl Tracer {
         self.run_with(|| {}, sink)
     }
 
-    /// [`Tracer::run`], calling `on_started` once the command has been released to install its
-    /// filter and exec, before its first event. Work meant to run beside the command (such as
-    /// starting a thread) goes there: started earlier, it would share the cores with the
-    /// tracer's and the command's start-up, which the command waits for.
+    /// [`Tracer::run`], calling `on_started` once the command has made its first stop (its
+    /// exec) and been resumed, before its first event. Work meant to run beside the command
+    /// (such as starting a thread) goes there. Started as soon as the command was released,
+    /// such work took the second core just when the command, ready to install its filter,
+    /// could have used it, and the command then waited for this thread's core; started with
+    /// the trace, it shared the cores with the tracer's own start-up.
     pub fn run_with(
         self,
         on_started: impl FnOnce(),
@@ -175,9 +177,14 @@ impl Tracer {
             call: "clone + PTRACE_SEIZE",
             source,
         };
+        // The tracer's own details, for its command's first events. Read before the command
+        // starts: once released, the command and this thread often share a core (the other
+        // one busy with the rules thread), and whatever this thread does then, the command
+        // waits for.
+        let mut users = procfs::UserNames::default();
+        let tracer = procfs::read_process_and_exe_link(sys::own_pid() as u32, &mut users);
         let starting = sys::start(&request).map_err(start_error)?;
-        // While another thread clones the command: compile its filter (a failure ends the
-        // waiting child).
+        // A failure here ends the waiting child.
         let filter = if self.learn {
             filter::learn_filter()?
         } else {
@@ -186,10 +193,6 @@ impl Tracer {
         // Set only here, so it cannot be set already.
         let _ = request.filter.set(filter);
         let started = starting.release().map_err(start_error)?;
-        on_started();
-        // Read while the command installs its filter and execs: its first event needs it.
-        let mut users = procfs::UserNames::default();
-        let tracer = procfs::read_process_and_exe_link(sys::own_pid() as u32, &mut users);
         let mut learner = self.learn.then(Learner::new);
         let session = Session::new(
             started.pid,
@@ -197,6 +200,7 @@ impl Tracer {
                 learn: learner.as_mut(),
                 resume: Resume::Continue,
                 sink: &mut sink,
+                on_running: Some(Box::new(on_started)),
             },
             users,
             tracer,

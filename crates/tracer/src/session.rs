@@ -115,6 +115,9 @@ pub(crate) struct SessionConfig<'a> {
     pub learn: Option<&'a mut Learner>,
     pub resume: Resume,
     pub sink: &'a mut dyn FnMut(Event),
+    /// Called once, after the first stop (the command's exec) has been handled and the command
+    /// resumed.
+    pub on_running: Option<Box<dyn FnOnce() + 'a>>,
 }
 
 pub(crate) struct Session<'a> {
@@ -192,6 +195,9 @@ impl<'a> Session<'a> {
         })? {
             self.stats.stops += 1;
             self.handle(tid, status)?;
+            if let Some(on_running) = self.config.on_running.take() {
+                on_running();
+            }
         }
         Ok((self.root_exit, self.root_execed, self.stats))
     }

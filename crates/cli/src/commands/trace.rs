@@ -224,13 +224,16 @@ enum RuleState {
 
 /// The rules running on the events and where their alerts go.
 ///
-/// The ruleset compiles on a thread of its own, started once the command has been released
-/// (`Tracer::run_with`), so it runs beside the command rather than beside the start-up that
-/// the command waits for. Measured on 2 cores against starting it with the trace: the command
+/// The ruleset compiles on a thread of its own, started once the command has been resumed
+/// into its exec (`Tracer::run_with`), so it runs beside the command rather than beside the
+/// start-up that the command waits for. Measured on 2 cores against starting it with the trace: the command
 /// exec'd 5.1 ms after trace's own exec instead of 7.6 (median of 20, kernel timestamps), a
 /// 1-call trace took 11.7 ms instead of 12.1 (median of 60), and 1M `getppid()` calls did not
-/// move (1.132x bare against 1.133x, paired, 100 rounds). At nice 19 it starved behind other
-/// processes while the trace waited for it.
+/// move (1.132x bare against 1.133x, paired, 100 rounds). Started as soon as the command was
+/// released, it took the second core just when the command, ready to install its filter,
+/// could have used it: time outside a 1M-call command's loop, over the floor, was 3.79 ms
+/// against 2.51 now (40 rotated rounds; bench/trace.md, session 18). At nice 19 it starved
+/// behind other processes while the trace waited for it.
 ///
 /// Events that come before the rules are queued, and the loader thread evaluates them (and
 /// writes their alerts) as soon as the rules are built. Left to the tracer, they waited for
@@ -322,10 +325,9 @@ impl<W: Write + Send + 'static> Report<W> {
         }
     }
 
-    /// Takes one event from the tracer: queued while the rules load (the command is not held
-    /// up), else evaluated.
+    /// Takes one event from the tracer: queued while the rules load, or before they start
+    /// to (the command is not held up), else evaluated.
     fn event(&mut self, event: Event) {
-        self.start_rules();
         let mut guard = self.shared.lock();
         let Some(state) = guard.as_mut() else {
             return;
@@ -336,7 +338,9 @@ impl<W: Write + Send + 'static> Report<W> {
                 queued.push(event);
                 return;
             }
-            guard = self.shared.wait_for_rules(guard);
+            drop(guard);
+            self.start_rules();
+            guard = self.shared.wait_for_rules(self.shared.lock());
         }
         if let Some(state) = guard.as_mut() {
             state.evaluate(&event);
@@ -580,6 +584,7 @@ mod tests {
             let _ = held.recv();
             true_rule()
         });
+        report.start_rules();
         for image in ["/usr/bin/true", "/usr/bin/false", "/bin/true"] {
             report.event(exec_of(image));
         }
@@ -617,9 +622,10 @@ mod tests {
             true_rule()
         });
         let wait = std::time::Duration::from_millis(50);
+        report.event(exec_of("/bin/sh"));
         assert!(
             loaded.recv_timeout(wait).is_err(),
-            "loading before the start"
+            "loading before the start (an event alone queues)"
         );
         report.start_rules();
         assert!(
