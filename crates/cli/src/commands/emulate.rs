@@ -10,7 +10,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 /// Arguments of `nativeguard emulate`.
-#[derive(clap::Args)]
+#[derive(Debug, clap::Args)]
 pub struct Args {
     /// The emulation: libc-exec, inline-syscall-exec, anon-stub-exec, memfd-exec,
     /// spawn-variants, python-ctypes, ptrace-poke, vm-writev, mprotect-rwx.

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Arguments of `nativeguard sandbox`.
-#[derive(clap::Args)]
+#[derive(Debug, clap::Args)]
 pub struct Args {
     /// Seccomp policy: OCI runtime-spec `linux.seccomp` JSON (Docker's profile format too).
     /// Every errno/kill action is reported by the supervisor before it takes effect.
@@ -45,7 +45,7 @@ pub struct Args {
 }
 
 /// Output format of denial reports.
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Format {
     /// One line per denial.
     Text,

@@ -26,7 +26,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 /// Arguments of `nativeguard trace`.
-#[derive(clap::Args)]
+#[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Output: alerts go to stdout (or --output FILE); while they use stdout, the command's own \
 stdout is sent to stderr so stdout carries only alerts. With --output the command's stdio is \
