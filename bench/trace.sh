@@ -33,19 +33,8 @@ set -euo pipefail
 calls=${1:-1000000}
 runs=${2:-11}
 tenth=$(( calls / 10 ))
-root=$(cd "$(dirname "$0")/.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-cc -O2 -o "$work/getppid" "$root/bench/trace_getppid.c"
-cc -O2 -o "$work/trace_floor" "$root/bench/trace_floor.c"
-if [ -n "${NATIVEGUARD:-}" ]; then
-    ng=$NATIVEGUARD
-else
-    (cd "$root" && cargo build --release -q -p nativeguard)
-    ng="$CARGO_TARGET_DIR/release/nativeguard"
-fi
+# shellcheck source=bench/trace_setup.sh
+. "$(dirname "$0")/trace_setup.sh"
 
 # The same set `nativeguard trace` traps (crates/tracer/src/decode.rs TRAP_LIST), for strace.
 trap_list=execve,execveat,memfd_create,ptrace,process_vm_writev,process_vm_readv,mprotect,pkey_mprotect,mmap,mremap,init_module,finit_module,bpf,open,openat,openat2,personality

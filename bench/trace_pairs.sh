@@ -15,19 +15,8 @@
 set -euo pipefail
 
 rounds=${1:-100}
-root=$(cd "$(dirname "$0")/.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-cc -O2 -o "$work/getppid" "$root/bench/trace_getppid.c"
-cc -O2 -o "$work/trace_floor" "$root/bench/trace_floor.c"
-if [ -n "${NATIVEGUARD:-}" ]; then
-    ng=$NATIVEGUARD
-else
-    (cd "$root" && cargo build --release -q -p nativeguard)
-    ng="$CARGO_TARGET_DIR/release/nativeguard"
-fi
+# shellcheck source=bench/trace_setup.sh
+. "$(dirname "$0")/trace_setup.sh"
 
 labels=(bare floor trace)
 commands=("" "$work/trace_floor" "$ng trace --format jsonl --")

@@ -1,0 +1,16 @@
+# Sourced by bench/trace.sh and bench/trace_pairs.sh: builds the workload (1M getppid()) and
+# the floor into a temporary directory ($work, removed on exit) and picks the nativeguard to
+# time ($ng: $NATIVEGUARD, or a release build made here).
+root=$(cd "$(dirname "$0")/.." && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+cc -O2 -o "$work/getppid" "$root/bench/trace_getppid.c"
+cc -O2 -o "$work/trace_floor" "$root/bench/trace_floor.c"
+if [ -n "${NATIVEGUARD:-}" ]; then
+    ng=$NATIVEGUARD
+else
+    (cd "$root" && cargo build --release -q -p nativeguard)
+    ng="$CARGO_TARGET_DIR/release/nativeguard"
+fi
