@@ -178,9 +178,8 @@ impl Tracer {
             source,
         };
         // The tracer's own details, for its command's first events. Read before the command
-        // starts: once released, the command and this thread often share a core (the other
-        // one busy with the rules thread), and whatever this thread does then, the command
-        // waits for.
+        // starts: once released, the command often runs on this thread's core, and whatever
+        // this thread does then, the command waits for.
         let mut users = procfs::UserNames::default();
         let tracer = procfs::read_process_and_exe_link(sys::own_pid() as u32, &mut users);
         let starting = sys::start(&request).map_err(start_error)?;

@@ -136,7 +136,8 @@ const CHILD_STACK_BYTES: usize = 32 << 10;
 /// `_NSIG` on Linux: signal numbers are below it.
 const SIGNAL_COUNT: libc::c_int = 65;
 
-/// Message codes on the report pipe (one code byte, then a native-endian `i32`).
+/// Bytes of a report message: the failed step's code ([`StartStep::code`]), then its errno as
+/// a native-endian `i32`.
 const MESSAGE_BYTES: usize = 5;
 
 fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
