@@ -114,11 +114,11 @@ pub(crate) struct Started<'a> {
 
 /// A child running in this process's memory until its exec, with what it uses there: its
 /// stack and set-up (owned) and the request (borrowed). Dropped, it makes sure the child runs
-/// there no more: if it has neither exec'd nor exited, it is killed, and waited for.
+/// there no more: unless it has been reaped, it is killed, and waited for.
 struct Child<'a> {
     pid: Pid,
-    /// Read end of the report pipe: end of file once the child has exec'd or exited (its
-    /// write end is close-on-exec and this process holds no copy).
+    /// Read end of the report pipe, on which the child reports the step that failed (its
+    /// write end is close-on-exec).
     report: OwnedFd,
     /// The child's stack (capacity only: the child writes it, Rust never reads it). Held,
     /// not read: it must outlive the child's use of it.
@@ -275,25 +275,37 @@ impl<'a> Starting<'a> {
 }
 
 impl Drop for Child<'_> {
-    /// The child stops using this memory: at once if it has exec'd or exited (the report
-    /// pipe is at end of file), else it is killed, waited for and reaped.
+    /// The child stops using this memory. Once reaped (the trace saw it exit), it is no child
+    /// of this process any more, and its pid may be another process's: nothing to do. Otherwise
+    /// it may still be waiting to exec, in this memory, so it is ended and reaped (after a
+    /// failed trace, a command that did exec is ended too: nothing traced outlives the trace).
+    /// The report pipe cannot tell: a child that another thread clones meanwhile holds a copy of
+    /// its write end until that child execs.
     fn drop(&mut self) {
-        let mut poll = libc::pollfd {
-            fd: self.report.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd; a zero timeout does not block.
-        let ready = unsafe { libc::poll(&mut poll, 1, 0) };
-        if ready == 1 && poll.revents & libc::POLLHUP != 0 {
-            return;
+        if is_unreaped_child(self.pid) {
+            kill(self.pid, libc::SIGKILL);
+            reap(self.pid);
         }
-        kill(self.pid, libc::SIGKILL);
-        // Its exit closes its end of the pipe: read (and drop any message) to end of file.
-        while read_message(self.report.as_raw_fd()).is_some() {}
-        reap(self.pid);
         // Only now are `_stack`, `_tls` and `_setup` unused: the fields drop after this.
     }
+}
+
+/// Whether `pid` is a child of this process that has not been reaped (alive or a zombie): its
+/// pid cannot have been reused.
+fn is_unreaped_child(pid: Pid) -> bool {
+    // SAFETY: an all-zero siginfo_t is a valid value for waitid to fill.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // WNOWAIT leaves a zombie to be reaped; WNOHANG returns at once for a live child.
+    // SAFETY: `info` is a valid siginfo_t for waitid to fill.
+    let rc = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL,
+        )
+    };
+    rc == 0
 }
 
 /// Everything the child's side of [`start`] uses, prepared before the clone.
@@ -1103,6 +1115,21 @@ mod tests {
         );
         let failure = started.failure().map(|(step, e)| (step, e.raw_os_error()));
         assert_eq!(failure, Some((StartStep::Exec, Some(libc::EACCES))));
+    }
+
+    #[test]
+    fn only_an_unreaped_child_counts_as_one() {
+        let mut child = std::process::Command::new("/bin/true")
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let pid = child.id() as Pid;
+        assert!(is_unreaped_child(pid), "a live or exited, unreaped child");
+        let _ = child.wait();
+        assert!(
+            !is_unreaped_child(pid),
+            "a reaped child (its pid may be reused)"
+        );
+        assert!(!is_unreaped_child(1), "init is no child of this process");
     }
 
     #[test]
