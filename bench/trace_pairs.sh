@@ -8,7 +8,8 @@
 # BASELINE=path, another nativeguard, once each, in an order rotated from round to round (no
 # variant always runs first or right after another). For each variant it prints the median of
 # the per-round ratios to bare (bench/trace.sh's "paired") and their geometric mean with a 95%
-# confidence interval (normal approximation on the log ratios).
+# confidence interval (normal approximation on the log ratios). Last, trace over the floor in the
+# same rounds: the tracer's own share, apart from the platform's.
 #
 # Usage: bench/trace_pairs.sh [ROUNDS]   (default 100; about 0.7 s a round)
 # NATIVEGUARD=path/to/nativeguard times that binary instead of building one.
@@ -45,13 +46,19 @@ for variant in "${labels[@]}"; do
         "$(sort -n "$work/$variant" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)] / 1e6}')"
 done
 echo
-for variant in "${labels[@]:1}"; do
-    paste "$work/bare" "$work/$variant" | awk '{printf "%.6f\n", $2 / $1}' | sort -n >"$work/ratios"
-    awk -v label="$variant" '
+# Prints the median and the geometric mean (95% CI) of the per-round ratios $2 / $1.
+ratios() {
+    paste "$work/$1" "$work/$2" | awk '{printf "%.6f\n", $2 / $1}' | sort -n >"$work/ratios"
+    awk -v label="$2 over $1" '
         {r[NR] = $1; x = log($1); s += x; ss += x * x}
         END {
             m = s / NR; se = sqrt((ss - NR * m * m) / (NR - 1) / NR)
-            printf "%-9s over bare: median %.3fx, geometric mean %.3fx (95%% CI %.3f-%.3f), %d rounds\n",
-                label, r[int((NR + 1) / 2)], exp(m), exp(m - 1.96 * se), exp(m + 1.96 * se), NR
+            printf "%-19s median %.3fx, geometric mean %.3fx (95%% CI %.3f-%.3f), %d rounds\n",
+                label ":", r[int((NR + 1) / 2)], exp(m), exp(m - 1.96 * se), exp(m + 1.96 * se), NR
         }' "$work/ratios"
+}
+for variant in "${labels[@]:1}"; do
+    ratios bare "$variant"
 done
+# What the tracer adds to what any seccomp-based tracer pays on this machine at this time.
+ratios floor trace
