@@ -171,6 +171,7 @@ mod tests {
             &[
                 "ng", "trace", "--learn", "p.json", "--output", "o", "--", "x", "--", "y",
             ],
+            &["ng", "trace", "--learn", "p.json", "--merge", "--", "x"],
             &["ng", "sandbox", "--policy", "p.json", "--", "/bin/true"],
             &[
                 "ng",
@@ -203,6 +204,7 @@ mod tests {
             &["ng", "trace"],
             &["ng", "trace", "--format", "yaml", "--", "x"],
             &["ng", "trace", "--min-level", "loud", "--", "x"],
+            &["ng", "trace", "--merge", "--", "x"],
             &["ng", "sandbox", "--", "x"],
             &[
                 "ng",

@@ -47,6 +47,17 @@ fn python() -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
+/// The syscall names an OCI profile allows or constrains, in file order.
+fn names(value: &serde_json::Value) -> Vec<String> {
+    value["syscalls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|rule| rule["names"].as_array().into_iter().flatten())
+        .filter_map(|name| name.as_str().map(str::to_string))
+        .collect()
+}
+
 /// Whether `nativeguard sandbox` is built (it is another engineer's command).
 fn sandbox_missing_reason(root: &Path) -> Option<String> {
     let policy = root.join("allow-all.json");
@@ -112,15 +123,6 @@ fn learned_profile_lets_the_run_pass_and_a_removed_syscall_is_denied_readably() 
     let mut value: serde_json::Value =
         serde_json::from_str(&json).unwrap_or_else(|err| panic!("{err}\n{json}"));
     assert_eq!(value["defaultAction"], "SCMP_ACT_ERRNO");
-    let names = |value: &serde_json::Value| -> Vec<String> {
-        value["syscalls"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|rule| rule["names"].as_array().into_iter().flatten())
-            .filter_map(|name| name.as_str().map(str::to_string))
-            .collect()
-    };
     let learned = names(&value);
     for needed in ["execve", "mkdir", "openat", "read", "write", "exit_group"] {
         assert!(
@@ -262,4 +264,80 @@ fn trace_output_file_is_complete_at_exit() {
             "{format}: {written}"
         );
     }
+}
+
+/// The syscall names a profile file allows or constrains.
+fn profile_names(path: &Path) -> std::collections::BTreeSet<String> {
+    let json = std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{err}"));
+    let value: serde_json::Value =
+        serde_json::from_str(&json).unwrap_or_else(|err| panic!("{err}\n{json}"));
+    names(&value).into_iter().collect()
+}
+
+/// `--learn FILE --merge` adds a run to the profile an earlier run wrote (a missing file starts
+/// an empty one), and refuses, before running anything, a profile `--learn` did not write.
+#[test]
+fn learning_with_merge_adds_runs_to_one_profile() {
+    let temp = tempfile::Builder::new()
+        .prefix("ng-trace-merge-")
+        .tempdir()
+        .unwrap_or_else(|err| panic!("{err}"));
+    let root = temp.path();
+    let profile = root.join("profile.json");
+    let learn = |command: &[&str]| {
+        let output = run(nativeguard()
+            .args(["trace", "--learn"])
+            .arg(&profile)
+            .arg("--merge")
+            .arg("--")
+            .args(command));
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        text(&output.stderr)
+    };
+    // No file yet: the first run starts the profile. `touch` sets times and lists no
+    // directory; `ls` lists one and sets no times.
+    let touched = root.join("touched");
+    learn(&["/usr/bin/touch", &touched.to_string_lossy()]);
+    let first = profile_names(&profile);
+    assert!(first.contains("utimensat"), "{first:?}");
+    assert!(!first.contains("getdents64"), "{first:?}");
+    let said = learn(&["/bin/ls", "/"]);
+    let merged = profile_names(&profile);
+    assert!(merged.contains("getdents64"), "{merged:?}");
+    assert!(
+        merged.contains("utimensat"),
+        "the first run's call was lost: {merged:?}"
+    );
+    assert!(
+        first.is_subset(&merged),
+        "the first run's calls were lost: {:?}",
+        first.difference(&merged).collect::<Vec<_>>()
+    );
+    assert!(
+        said.contains(&format!("({} before this run)", first.len())),
+        "{said}"
+    );
+
+    // A profile --learn did not write: refused with the file's name, and the command never ran.
+    let foreign = root.join("allow-all.json");
+    let foreign_text = r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": []}"#;
+    std::fs::write(&foreign, foreign_text).unwrap_or_else(|err| panic!("{err}"));
+    let marker = root.join("ran");
+    let refused = run(nativeguard()
+        .args(["trace", "--learn"])
+        .arg(&foreign)
+        .args(["--merge", "--", "/usr/bin/touch"])
+        .arg(&marker));
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("allow-all.json"), "{stderr}");
+    assert!(stderr.contains("default action"), "{stderr}");
+    assert!(!marker.exists(), "the command ran");
+    assert_eq!(
+        std::fs::read_to_string(&foreign).unwrap_or_default(),
+        foreign_text
+    );
+    // --merge means nothing without --learn.
+    let alone = run(nativeguard().args(["trace", "--merge", "--", "/bin/true"]));
+    assert_eq!(alone.status.code(), Some(2), "{}", text(&alone.stderr));
 }

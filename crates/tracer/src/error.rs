@@ -56,6 +56,12 @@ pub enum Error {
         /// The system error.
         source: io::Error,
     },
+    /// A profile to add a run to is not one `--learn` wrote.
+    #[error("cannot add to this profile: {message}")]
+    Merge {
+        /// Why.
+        message: String,
+    },
     /// The learned profile could not be turned into a policy.
     #[error("cannot write the learned profile: {message}")]
     Learn {

@@ -12,6 +12,9 @@
 //! - `clone3`: its flags live in memory a filter cannot read, so it gets ENOSYS (libc then
 //!   falls back to `clone`, whose flags are checked) and its flags are allowed on `clone`.
 //! - Only the ABIs the run used are listed; names are sorted so the output is deterministic.
+//!
+//! Several runs make one profile when each run starts from the profile the previous one wrote
+//! ([`Learner::from_policy`], `--learn FILE --merge`): what any of them used is allowed.
 
 use nativeguard_seccomp::{Action, CmpOp, Policy, Rule};
 use nativeguard_syscalls::Arch;
@@ -122,6 +125,95 @@ impl Learner {
                 self.calls.entry(name.to_string()).or_insert(Usage::Any);
             }
         }
+    }
+
+    /// A learner holding what an earlier `--learn` run wrote, so that the next run adds to it
+    /// (`nativeguard trace --learn FILE --merge`). Only the shapes [`Learner::to_policy`]
+    /// writes are read back; anything else (another default action, a rule of another shape,
+    /// an action other than allow) is refused with the rule's place, because merging it could
+    /// silently widen or narrow what the profile meant.
+    pub fn from_policy(policy: &Policy) -> Result<Learner, crate::Error> {
+        let refuse = |why: String| crate::Error::Merge { message: why };
+        if policy.default_action != Action::Errno(ENOSYS) {
+            return Err(refuse(format!(
+                "its default action is {:?}, not the ENOSYS errno --learn writes",
+                policy.default_action
+            )));
+        }
+        if !policy.flags.is_empty() || policy.listener_path.is_some() {
+            return Err(refuse(
+                "it sets filter flags or a listener, which --learn never writes".to_string(),
+            ));
+        }
+        let mut learner = Learner {
+            arches: policy.arches.iter().copied().collect(),
+            ..Learner::default()
+        };
+        for (index, rule) in policy.rules.iter().enumerate() {
+            let place = |why: &str| {
+                refuse(format!(
+                    "syscalls[{index}] ({}): {why}",
+                    rule.names.join(", ")
+                ))
+            };
+            match (
+                rule.action,
+                rule.conditions.as_slice(),
+                rule.names.as_slice(),
+            ) {
+                // Allowed with any arguments: wider than any other rule for the name.
+                (Action::Allow, [], names) => {
+                    for name in names {
+                        learner.calls.insert(name.clone(), Usage::Any);
+                    }
+                }
+                (Action::Allow, [condition], [name])
+                    if value_argument(name) == Some(condition.index) =>
+                {
+                    if condition.op != CmpOp::Eq {
+                        return Err(place("a value rule must compare with equality"));
+                    }
+                    let usage =
+                        learner
+                            .calls
+                            .entry(name.clone())
+                            .or_insert_with(|| Usage::Values {
+                                index: condition.index,
+                                values: BTreeSet::new(),
+                            });
+                    if let Usage::Values { values, .. } = usage {
+                        values.insert(condition.value);
+                    }
+                }
+                (Action::Allow, [condition], [name]) if name == "clone" || name == "unshare" => {
+                    let refused = condition.value;
+                    if condition.index != 0
+                        || condition.op != CmpOp::MaskedEq
+                        || condition.value_two != 0
+                        || refused & !CLONE_NAMESPACE_FLAGS != 0
+                    {
+                        return Err(place("not the namespace-flags rule --learn writes"));
+                    }
+                    let namespaces = CLONE_NAMESPACE_FLAGS & !refused;
+                    match learner
+                        .calls
+                        .entry(name.clone())
+                        .or_insert(Usage::CloneFlags { namespaces: 0 })
+                    {
+                        Usage::CloneFlags { namespaces: seen } => *seen |= namespaces,
+                        // Allowed with any flags by an earlier rule: stays so.
+                        Usage::Any => {}
+                        Usage::Values { .. } => return Err(place("not a rule --learn writes")),
+                    }
+                }
+                // clone3's namespaces were folded into clone's rule when it was written.
+                (Action::Errno(ENOSYS), [], [name]) if name == "clone3" => {
+                    learner.clone3_namespaces = Some(0);
+                }
+                _ => return Err(place("not a rule --learn writes")),
+            }
+        }
+        Ok(learner)
     }
 
     /// Syscall numbers the run made that have no name in the tables (they cannot be allowed
@@ -321,6 +413,124 @@ mod tests {
         assert!(json.contains("SCMP_ARCH_X86"), "{json}");
         let program = compile(&parsed, &parsed.arches, &CompileOptions::default());
         assert!(program.is_ok(), "{program:?}");
+    }
+
+    /// A learner that has seen one of each shape the profile can hold.
+    fn every_shape() -> Learner {
+        let mut learner = Learner::new();
+        let x = Arch::X86_64;
+        let mut clone3_flags = |_: u64, buf: &mut [u8]| {
+            buf.copy_from_slice(&0x0400_0000u64.to_ne_bytes()); // CLONE_NEWUTS
+            8
+        };
+        learner.record(x, Some("read"), 0, &[0; 6], &mut no_memory);
+        learner.record(x, Some("socket"), 41, &[2, 1, 0, 0, 0, 0], &mut no_memory);
+        learner.record(x, Some("socket"), 41, &[10, 1, 0, 0, 0, 0], &mut no_memory);
+        learner.record(x, Some("prctl"), 157, &[15, 0, 0, 0, 0, 0], &mut no_memory);
+        learner.record(
+            x,
+            Some("unshare"),
+            272,
+            &[0x0002_0000, 0, 0, 0, 0, 0],
+            &mut no_memory,
+        );
+        learner.record(
+            x,
+            Some("clone"),
+            56,
+            &[0x0120_0011, 0, 0, 0, 0, 0],
+            &mut no_memory,
+        );
+        learner.record(
+            x,
+            Some("clone3"),
+            435,
+            &[0x1000, 88, 0, 0, 0, 0],
+            &mut clone3_flags,
+        );
+        learner.record(Arch::I386, Some("write"), 4, &[0; 6], &mut no_memory);
+        learner
+    }
+
+    #[test]
+    fn a_written_profile_reads_back_as_the_same_profile() {
+        use nativeguard_seccomp::ResolveOptions;
+        let learner = every_shape();
+        let json = learner.to_oci_json().unwrap_or_else(|e| panic!("{e}"));
+        let parsed = Policy::from_oci_json(&json, &ResolveOptions::default())
+            .unwrap_or_else(|e| panic!("{e}\n{json}"));
+        let read_back = Learner::from_policy(&parsed).unwrap_or_else(|e| panic!("{e}\n{json}"));
+        assert_eq!(read_back.to_policy(), learner.to_policy());
+        assert_eq!(read_back.len(), learner.len());
+    }
+
+    #[test]
+    fn a_second_run_adds_to_the_first_runs_profile() {
+        let x = Arch::X86_64;
+        let mut first = Learner::new();
+        first.record(x, Some("read"), 0, &[0; 6], &mut no_memory);
+        first.record(x, Some("socket"), 41, &[2, 1, 0, 0, 0, 0], &mut no_memory);
+        first.record(
+            x,
+            Some("clone"),
+            56,
+            &[0x2000_0000, 0, 0, 0, 0, 0],
+            &mut no_memory,
+        );
+        let mut second = Learner::from_policy(&first.to_policy()).unwrap_or_else(|e| panic!("{e}"));
+        second.record(x, Some("write"), 1, &[0; 6], &mut no_memory);
+        second.record(x, Some("socket"), 41, &[1, 1, 0, 0, 0, 0], &mut no_memory);
+        second.record(
+            x,
+            Some("clone"),
+            56,
+            &[0x0002_0000, 0, 0, 0, 0, 0],
+            &mut no_memory,
+        );
+        let policy = second.to_policy();
+        assert_eq!(
+            policy.rules[0].names,
+            vec!["read".to_string(), "write".to_string()]
+        );
+        let clone = policy.rules.iter().find(|r| r.names == ["clone"]);
+        // Both runs' namespaces (NEWPID, then NEWNS) are allowed, no other.
+        assert_eq!(
+            clone.map(|r| r.conditions[0].value),
+            Some(CLONE_NAMESPACE_FLAGS & !(0x2000_0000 | 0x0002_0000))
+        );
+        let families: Vec<u64> = policy
+            .rules
+            .iter()
+            .filter(|r| r.names == ["socket"])
+            .map(|r| r.conditions[0].value)
+            .collect();
+        assert_eq!(families, vec![1, 2]);
+    }
+
+    #[test]
+    fn a_profile_not_written_by_learn_is_refused_with_its_place() {
+        let mut policy = every_shape().to_policy();
+        policy.default_action = Action::Errno(1);
+        let refused = Learner::from_policy(&policy).map(|l| l.len());
+        assert!(
+            matches!(&refused, Err(crate::Error::Merge { message }) if message.contains("default action")),
+            "{refused:?}"
+        );
+        let mut policy = every_shape().to_policy();
+        let index = policy.rules.len();
+        policy.rules.push(Rule::new(&["ptrace"], Action::Trace(7)));
+        let refused = Learner::from_policy(&policy).map(|l| l.len());
+        let expected = format!("syscalls[{index}] (ptrace)");
+        assert!(
+            matches!(&refused, Err(crate::Error::Merge { message }) if message.contains(&expected)),
+            "{refused:?}"
+        );
+        // A socket rule that is not an equality would be read as one: refused.
+        let mut policy = every_shape().to_policy();
+        policy
+            .rules
+            .push(Rule::new(&["socket"], Action::Allow).with(0, CmpOp::Ge, 2, 0));
+        assert!(Learner::from_policy(&policy).is_err());
     }
 
     #[test]

@@ -16,8 +16,9 @@ use crate::output::{Format, Printer};
 use crate::rule_loading::load_rules;
 use anyhow::Context;
 use nativeguard_event::{linux, Event};
+use nativeguard_seccomp::{Policy, ResolveOptions};
 use nativeguard_sigma::{Detection, Engine, Level, Pipeline, RuleSet, RuleSetBuilder};
-use nativeguard_tracer::{ChildExit, Tracer};
+use nativeguard_tracer::{ChildExit, Learner, Tracer};
 use std::cell::RefCell;
 use std::ffi::OsString;
 use std::io::Write;
@@ -59,6 +60,11 @@ pub struct Args {
     /// argument). Usable with `nativeguard sandbox --policy`.
     #[arg(long, value_name = "OUT.json")]
     learn: Option<PathBuf>,
+    /// With --learn: add this run to the profile already in OUT.json (one an earlier --learn
+    /// wrote) instead of replacing it, so that several runs make one profile. A missing file
+    /// starts an empty one.
+    #[arg(long, requires = "learn")]
+    merge: bool,
     /// The command to trace, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     command: Vec<OsString>,
@@ -114,8 +120,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.min_level,
         args.events,
     ));
-    let traced = Tracer::new(args.command.iter().cloned())
-        .learn(args.learn.is_some())
+    let mut tracer = Tracer::new(args.command.iter().cloned()).learn(args.learn.is_some());
+    let mut learned_before = 0;
+    if let (Some(path), true) = (&args.learn, args.merge) {
+        // Read before the command runs: a profile that cannot be added to fails the trace
+        // before anything happens.
+        if let Some(earlier) = read_learned_profile(path)? {
+            learned_before = earlier.len();
+            tracer = tracer.learn_onto(earlier);
+        }
+    }
+    let traced = tracer
         .command_stdout_to_stderr(args.output.is_none())
         .run_with(
             || report.borrow_mut().start_rules(),
@@ -131,7 +146,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     finished?;
 
     if let (Some(path), Some(learned)) = (&args.learn, &result.learned) {
-        write_profile(path, learned)?;
+        write_profile(path, learned, args.merge.then_some(learned_before))?;
         if !result.exit.success() {
             eprintln!(
                 "nativeguard trace: note: the command did not succeed; the profile lets this \
@@ -449,12 +464,31 @@ impl<W: Write> ReportState<W> {
     }
 }
 
-/// Writes the learned profile and says what it holds.
-fn write_profile(path: &Path, learned: &nativeguard_tracer::Learner) -> anyhow::Result<()> {
+/// The profile an earlier `--learn` wrote to `path`, to add this run to; `None` when there is
+/// no such file yet.
+fn read_learned_profile(path: &Path) -> anyhow::Result<Option<Learner>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let policy = Policy::from_oci_json(&text, &ResolveOptions::default())
+        .with_context(|| format!("{}", path.display()))?;
+    let learned = Learner::from_policy(&policy).with_context(|| format!("{}", path.display()))?;
+    Ok(Some(learned))
+}
+
+/// Writes the learned profile and says what it holds (and, when adding to an earlier profile,
+/// how many syscalls that one held).
+fn write_profile(path: &Path, learned: &Learner, held_before: Option<usize>) -> anyhow::Result<()> {
     std::fs::write(path, learned.to_oci_json()?)
         .with_context(|| format!("cannot write the profile to {}", path.display()))?;
+    let before = match held_before {
+        Some(count) => format!(" ({count} before this run)"),
+        None => String::new(),
+    };
     eprintln!(
-        "nativeguard trace: learned {} syscalls; profile written to {}",
+        "nativeguard trace: learned {} syscalls{before}; profile written to {}",
         learned.len(),
         path.display()
     );
