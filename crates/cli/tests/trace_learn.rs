@@ -314,7 +314,7 @@ fn learning_with_merge_adds_runs_to_one_profile() {
         first.difference(&merged).collect::<Vec<_>>()
     );
     assert!(
-        said.contains(&format!("({} before this run)", first.len())),
+        said.contains(&format!("({} in the profile before this run)", first.len())),
         "{said}"
     );
 
@@ -340,4 +340,62 @@ fn learning_with_merge_adds_runs_to_one_profile() {
     // --merge means nothing without --learn.
     let alone = run(nativeguard().args(["trace", "--merge", "--", "/bin/true"]));
     assert_eq!(alone.status.code(), Some(2), "{}", text(&alone.stderr));
+}
+
+/// Runs learning into one profile at the same time each add their calls: none is lost to
+/// another's write (the file is read, merged and written under a lock).
+#[test]
+fn concurrent_merges_lose_no_run() {
+    let temp = tempfile::Builder::new()
+        .prefix("ng-trace-merge-parallel-")
+        .tempdir()
+        .unwrap_or_else(|err| panic!("{err}"));
+    let root = temp.path();
+    let profile = root.join("profile.json");
+    let dir = |name: &str| root.join(name).to_string_lossy().into_owned();
+    // Each command makes one call none of the others makes.
+    let commands: Vec<(Vec<String>, &str)> = vec![
+        (vec!["/usr/bin/touch".into(), dir("t")], "utimensat"),
+        (vec!["/bin/ls".into(), "/".into()], "getdents64"),
+        (vec!["/bin/mkdir".into(), dir("m")], "mkdir"),
+        (
+            vec!["/bin/ln".into(), "-s".into(), "x".into(), dir("l")],
+            "symlinkat",
+        ),
+    ];
+    let children: Vec<_> = commands
+        .iter()
+        .chain(commands.iter())
+        .enumerate()
+        .map(|(index, (command, _))| {
+            let mut command = command.clone();
+            if index >= commands.len() {
+                // The second round: other paths, so that each command succeeds again.
+                if let Some(last) = command.last_mut() {
+                    if last.starts_with(&*root.to_string_lossy()) {
+                        last.push('2');
+                    }
+                }
+            }
+            nativeguard()
+                .args(["trace", "--learn"])
+                .arg(&profile)
+                .args(["--merge", "--"])
+                .args(&command)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap_or_else(|err| panic!("{err}"))
+        })
+        .collect();
+    for child in children {
+        let output = child
+            .wait_with_output()
+            .unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    }
+    let learned = profile_names(&profile);
+    for (_, call) in &commands {
+        assert!(learned.contains(*call), "{call} lost: {learned:?}");
+    }
 }

@@ -13,8 +13,9 @@
 //!   falls back to `clone`, whose flags are checked) and its flags are allowed on `clone`.
 //! - Only the ABIs the run used are listed; names are sorted so the output is deterministic.
 //!
-//! Several runs make one profile when each run starts from the profile the previous one wrote
-//! ([`Learner::from_policy`], `--learn FILE --merge`): what any of them used is allowed.
+//! Several runs make one profile when each run is added to the profile the others wrote
+//! ([`Learner::from_policy`], [`Learner::absorb`]; `--learn FILE --merge`): what any of them
+//! used is allowed.
 
 use nativeguard_seccomp::{Action, CmpOp, Policy, Rule};
 use nativeguard_syscalls::Arch;
@@ -127,8 +128,8 @@ impl Learner {
         }
     }
 
-    /// A learner holding what an earlier `--learn` run wrote, so that the next run adds to it
-    /// (`nativeguard trace --learn FILE --merge`). Only the shapes [`Learner::to_policy`]
+    /// A learner holding what an earlier `--learn` run wrote, so that the next run can be
+    /// added to it (`nativeguard trace --learn FILE --merge`). Only the shapes [`Learner::to_policy`]
     /// writes are read back; anything else (another default action, a rule of another shape,
     /// an action other than allow) is refused with the rule's place, because merging it could
     /// silently widen or narrow what the profile meant.
@@ -214,6 +215,35 @@ impl Learner {
             }
         }
         Ok(learner)
+    }
+
+    /// Adds what `other` holds: a call either allows stays allowed, with the values and
+    /// namespaces of both (used to merge runs that wrote one profile concurrently).
+    pub fn absorb(&mut self, other: Learner) {
+        self.arches.extend(other.arches);
+        self.unnamed.extend(other.unnamed);
+        if let Some(namespaces) = other.clone3_namespaces {
+            *self.clone3_namespaces.get_or_insert(0) |= namespaces;
+        }
+        for (name, usage) in other.calls {
+            let Some(mine) = self.calls.get_mut(&name) else {
+                self.calls.insert(name, usage);
+                continue;
+            };
+            match (mine, usage) {
+                (Usage::Any, _) => {}
+                (mine, Usage::Any) => *mine = Usage::Any,
+                (Usage::Values { values, .. }, Usage::Values { values: more, .. }) => {
+                    values.extend(more);
+                }
+                (Usage::CloneFlags { namespaces }, Usage::CloneFlags { namespaces: more }) => {
+                    *namespaces |= more;
+                }
+                // Two shapes for one name cannot come from --learn; allowing any arguments
+                // is what both together would need.
+                (mine, _) => *mine = Usage::Any,
+            }
+        }
     }
 
     /// Syscall numbers the run made that have no name in the tables (they cannot be allowed
@@ -505,6 +535,69 @@ mod tests {
             .map(|r| r.conditions[0].value)
             .collect();
         assert_eq!(families, vec![1, 2]);
+    }
+
+    #[test]
+    fn absorbing_another_learner_unions_both_runs() {
+        let x = Arch::X86_64;
+        let mut first = Learner::new();
+        first.record(x, Some("read"), 0, &[0; 6], &mut no_memory);
+        first.record(x, Some("socket"), 41, &[2, 1, 0, 0, 0, 0], &mut no_memory);
+        first.record(
+            x,
+            Some("unshare"),
+            272,
+            &[0x0002_0000, 0, 0, 0, 0, 0],
+            &mut no_memory,
+        );
+        let mut second = Learner::new();
+        second.record(x, Some("write"), 1, &[0; 6], &mut no_memory);
+        second.record(x, Some("socket"), 41, &[1, 1, 0, 0, 0, 0], &mut no_memory);
+        second.record(
+            x,
+            Some("unshare"),
+            272,
+            &[0x4000_0000, 0, 0, 0, 0, 0],
+            &mut no_memory,
+        );
+        second.record(Arch::I386, Some("read"), 3, &[0; 6], &mut no_memory);
+        let mut both = first.clone();
+        both.absorb(second.clone());
+        // The same as one learner that saw both runs.
+        let mut one = first;
+        for (arch, name, number, arg) in [
+            (x, "write", 1, 0),
+            (x, "socket", 41, 1),
+            (x, "unshare", 272, 0x4000_0000),
+            (Arch::I386, "read", 3, 0),
+        ] {
+            one.record(
+                arch,
+                Some(name),
+                number,
+                &[arg, 1, 0, 0, 0, 0],
+                &mut no_memory,
+            );
+        }
+        assert_eq!(both.to_policy(), one.to_policy());
+        // Allow-any wins over a value rule, whichever side holds it.
+        let mut any = Learner::from_policy(&Policy {
+            rules: vec![Rule::new(&["socket"], Action::Allow)],
+            ..both.to_policy()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        any.absorb(both.clone());
+        both.absorb(any.clone());
+        for learner in [any, both] {
+            let socket = learner
+                .to_policy()
+                .rules
+                .into_iter()
+                .filter(|r| r.names.contains(&"socket".to_string()))
+                .collect::<Vec<_>>();
+            assert_eq!(socket.len(), 1, "{socket:?}");
+            assert!(socket[0].conditions.is_empty(), "{socket:?}");
+        }
     }
 
     #[test]

@@ -83,8 +83,7 @@ use sys::Resume;
 #[derive(Debug, Clone)]
 pub struct Tracer {
     command: Vec<OsString>,
-    /// What the learning starts from, when learning.
-    learn: Option<Learner>,
+    learn: bool,
     command_stdout_to_stderr: bool,
 }
 
@@ -108,21 +107,14 @@ impl Tracer {
     {
         Tracer {
             command: command.into_iter().map(Into::into).collect(),
-            learn: None,
+            learn: false,
             command_stdout_to_stderr: false,
         }
     }
 
     /// Stop on every system call and learn a profile (slower: every call stops).
     pub fn learn(mut self, learn: bool) -> Tracer {
-        self.learn = learn.then(Learner::new);
-        self
-    }
-
-    /// Learn as [`Tracer::learn`] does, adding to what `learned` already holds (an earlier
-    /// run's profile, read back with [`Learner::from_policy`]).
-    pub fn learn_onto(mut self, learned: Learner) -> Tracer {
-        self.learn = Some(learned);
+        self.learn = learn;
         self
     }
 
@@ -192,7 +184,7 @@ impl Tracer {
         let tracer = procfs::read_process_and_exe_link(sys::own_pid() as u32, &mut users);
         let starting = sys::start(&request).map_err(start_error)?;
         // A failure here ends the waiting child.
-        let filter = if self.learn.is_some() {
+        let filter = if self.learn {
             filter::learn_filter()?
         } else {
             filter::detection_filter()?
@@ -200,7 +192,7 @@ impl Tracer {
         // Set only here, so it cannot be set already.
         let _ = request.filter.set(filter);
         let started = starting.release().map_err(start_error)?;
-        let mut learner = self.learn;
+        let mut learner = self.learn.then(Learner::new);
         let session = Session::new(
             started.pid,
             SessionConfig {

@@ -21,7 +21,8 @@ use nativeguard_sigma::{Detection, Engine, Level, Pipeline, RuleSet, RuleSetBuil
 use nativeguard_tracer::{ChildExit, Learner, Tracer};
 use std::cell::RefCell;
 use std::ffi::OsString;
-use std::io::Write;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -120,17 +121,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.min_level,
         args.events,
     ));
-    let mut tracer = Tracer::new(args.command.iter().cloned()).learn(args.learn.is_some());
-    let mut learned_before = 0;
     if let (Some(path), true) = (&args.learn, args.merge) {
-        // Read before the command runs: a profile that cannot be added to fails the trace
-        // before anything happens.
-        if let Some(earlier) = read_learned_profile(path)? {
-            learned_before = earlier.len();
-            tracer = tracer.learn_onto(earlier);
-        }
+        // Checked before the command runs: a profile that cannot be added to fails the trace
+        // before anything happens. The run is added to what the file holds when it ends.
+        check_learned_profile(path)?;
     }
-    let traced = tracer
+    let traced = Tracer::new(args.command.iter().cloned())
+        .learn(args.learn.is_some())
         .command_stdout_to_stderr(args.output.is_none())
         .run_with(
             || report.borrow_mut().start_rules(),
@@ -145,8 +142,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let result = traced.context("trace failed")?;
     finished?;
 
-    if let (Some(path), Some(learned)) = (&args.learn, &result.learned) {
-        write_profile(path, learned, args.merge.then_some(learned_before))?;
+    if let (Some(path), Some(learned)) = (&args.learn, result.learned) {
+        write_profile(path, learned, args.merge)?;
         if !result.exit.success() {
             eprintln!(
                 "nativeguard trace: note: the command did not succeed; the profile lets this \
@@ -464,27 +461,66 @@ impl<W: Write> ReportState<W> {
     }
 }
 
-/// The profile an earlier `--learn` wrote to `path`, to add this run to; `None` when there is
-/// no such file yet.
-fn read_learned_profile(path: &Path) -> anyhow::Result<Option<Learner>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+/// Whether a run can be added to `path`: it is missing, empty, or a profile an earlier
+/// `--learn` wrote. Read under a shared lock, so that a concurrent `--merge` run's write is
+/// never seen half done.
+fn check_learned_profile(path: &Path) -> anyhow::Result<()> {
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(error) => return Err(error).with_context(|| format!("cannot read {}", path.display())),
     };
+    file.lock_shared()
+        .with_context(|| format!("cannot lock {}", path.display()))?;
+    learned_in(&mut file, path).map(drop)
+}
+
+/// What `file` (open at its start) holds: `None` when empty, an error naming `path` when it is
+/// not a profile `--learn` wrote.
+fn learned_in(file: &mut File, path: &Path) -> anyhow::Result<Option<Learner>> {
+    let mut text = String::new();
+    file.read_to_string(&mut text)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
     let policy = Policy::from_oci_json(&text, &ResolveOptions::default())
         .with_context(|| format!("{}", path.display()))?;
     let learned = Learner::from_policy(&policy).with_context(|| format!("{}", path.display()))?;
     Ok(Some(learned))
 }
 
-/// Writes the learned profile and says what it holds (and, when adding to an earlier profile,
-/// how many syscalls that one held).
-fn write_profile(path: &Path, learned: &Learner, held_before: Option<usize>) -> anyhow::Result<()> {
-    std::fs::write(path, learned.to_oci_json()?)
-        .with_context(|| format!("cannot write the profile to {}", path.display()))?;
+/// Writes the learned profile and says what it holds. With `merge`, the run is added to what
+/// the file holds now, under an exclusive lock: runs learning into one file at the same time
+/// each add their calls, and none is lost.
+fn write_profile(path: &Path, mut learned: Learner, merge: bool) -> anyhow::Result<()> {
+    let written = |error| {
+        anyhow::Error::new(error).context(format!("cannot write the profile to {}", path.display()))
+    };
+    let mut held_before = None;
+    if merge {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(written)?;
+        file.lock().map_err(written)?;
+        let current = learned_in(&mut file, path)?;
+        held_before = Some(current.as_ref().map_or(0, Learner::len));
+        if let Some(current) = current {
+            learned.absorb(current);
+        }
+        let json = learned.to_oci_json()?;
+        file.set_len(0).map_err(written)?;
+        file.seek(SeekFrom::Start(0)).map_err(written)?;
+        file.write_all(json.as_bytes()).map_err(written)?;
+    } else {
+        std::fs::write(path, learned.to_oci_json()?).map_err(written)?;
+    }
     let before = match held_before {
-        Some(count) => format!(" ({count} before this run)"),
+        Some(count) => format!(" ({count} in the profile before this run)"),
         None => String::new(),
     };
     eprintln!(
