@@ -38,7 +38,8 @@ not be traced.
 Only the sensitive calls stop the command (exec, memfd_create, ptrace, process_vm_*, \
 PROT_EXEC mmap/mprotect, module and BPF loads, opens for writing, personality); the seccomp \
 filter lets every other call through in the kernel. The command runs with no_new_privs \
-unless trace runs as root. A command that itself uses ptrace on its children cannot: a \
+unless trace runs as root; without root, set-uid, set-gid and file-capability programs run \
+without those privileges, and trace names the ones it saw. A command that itself uses ptrace on its children cannot: a \
 process has one tracer.")]
 pub struct Args {
     /// Sigma rule file or directory (repeatable); replaces the embedded Linux ruleset.
@@ -126,12 +127,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         // before anything happens. The run is added to what the file holds when it ends.
         check_learned_profile(path)?;
     }
+    // Without root, a traced exec gains no privileges: the programs that would have are named
+    // at the end, since the run may have failed for that alone.
+    // SAFETY: geteuid and getegid have no preconditions.
+    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let mut executed = std::collections::BTreeSet::new();
     let traced = Tracer::new(args.command.iter().cloned())
         .learn(args.learn.is_some())
         .command_stdout_to_stderr(args.output.is_none())
         .run_with(
             || report.borrow_mut().start_rules(),
-            |event| report.borrow_mut().event(event),
+            |event| {
+                if euid != 0
+                    && event.get_str("EventType") == Some(linux::event_type::PROCESS_CREATION)
+                {
+                    if let Some(image) = event.get_str("Image") {
+                        executed.insert(image.to_string());
+                    }
+                }
+                report.borrow_mut().event(event)
+            },
         );
     // Events already seen are evaluated and written even when the trace failed (an exec
     // failure still has its execve event).
@@ -148,6 +163,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             eprintln!(
                 "nativeguard trace: note: the command did not succeed; the profile lets this \
                  failing run pass"
+            );
+        }
+    }
+    for image in &executed {
+        if let Some(privilege) = privilege_ignored_under_trace(Path::new(image), euid, egid) {
+            eprintln!(
+                "nativeguard trace: note: {image} is {privilege}, which an exec traced \
+                 without root does not honour (ptrace, no_new_privs): it ran with your \
+                 privileges, and may have failed where an untraced run would not"
             );
         }
     }
@@ -168,6 +192,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         exit_code::CHILD_FAILED
     })
+}
+
+/// What `path` would grant when executed by user `uid` and group `gid` that an exec under a
+/// tracer without root does not: set-uid or set-gid to another user or group, or file
+/// capabilities. `None` when nothing (or the file is gone).
+fn privilege_ignored_under_trace(path: &Path, uid: u32, gid: u32) -> Option<&'static str> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.mode() & libc::S_ISUID != 0 && meta.uid() != uid {
+        return Some("set-uid");
+    }
+    if meta.mode() & libc::S_ISGID != 0 && meta.gid() != gid {
+        return Some("set-gid");
+    }
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: both strings are NUL-terminated; a null buffer of size 0 asks for the size only.
+    let size = unsafe {
+        libc::getxattr(
+            c_path.as_ptr(),
+            c"security.capability".as_ptr(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    (size > 0).then_some("given file capabilities")
 }
 
 /// Loads the embedded Linux ruleset (on the loader thread) and prepares it for the first
@@ -546,6 +595,64 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         args: Args,
+    }
+
+    #[test]
+    fn set_id_bits_and_file_capabilities_are_named_for_others_only() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let program = dir.path().join("program");
+        std::fs::write(&program, b"#!/bin/sh\n").unwrap_or_else(|e| panic!("{e}"));
+        let meta = std::fs::metadata(&program).unwrap_or_else(|e| panic!("{e}"));
+        let (owner, group) = (meta.uid(), meta.gid());
+        let (other_user, other_group) = (owner.wrapping_add(1), group.wrapping_add(1));
+        let set_mode = |mode: u32| {
+            std::fs::set_permissions(&program, std::fs::Permissions::from_mode(mode))
+                .unwrap_or_else(|e| panic!("{e}"));
+        };
+        let note = |uid, gid| privilege_ignored_under_trace(&program, uid, gid);
+        set_mode(0o755);
+        assert_eq!(note(other_user, other_group), None);
+        set_mode(0o4755);
+        assert_eq!(note(other_user, other_group), Some("set-uid"));
+        // Set-uid to oneself grants nothing.
+        assert_eq!(note(owner, other_group), None);
+        set_mode(0o2755);
+        assert_eq!(note(other_user, other_group), Some("set-gid"));
+        assert_eq!(note(other_user, group), None);
+        assert_eq!(
+            privilege_ignored_under_trace(&dir.path().join("gone"), 0, 0),
+            None
+        );
+        // File capabilities: CAP_NET_RAW permitted and effective (struct vfs_cap_data, v2).
+        set_mode(0o755);
+        let mut caps = Vec::new();
+        for word in [0x0200_0001u32, 1 << 13, 0, 0, 0] {
+            caps.extend_from_slice(&word.to_le_bytes());
+        }
+        let c_path = std::ffi::CString::new(program.as_os_str().as_encoded_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+        // SAFETY: NUL-terminated strings and a buffer of the given length.
+        let set = unsafe {
+            libc::setxattr(
+                c_path.as_ptr(),
+                c"security.capability".as_ptr(),
+                caps.as_ptr().cast(),
+                caps.len(),
+                0,
+            )
+        };
+        if set != 0 {
+            eprintln!(
+                "skipped the file-capabilities case: setxattr(security.capability) failed: {}",
+                std::io::Error::last_os_error()
+            );
+            return;
+        }
+        assert_eq!(
+            note(other_user, other_group),
+            Some("given file capabilities")
+        );
     }
 
     #[test]
