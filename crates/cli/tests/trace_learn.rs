@@ -399,3 +399,37 @@ fn concurrent_merges_lose_no_run() {
         assert!(learned.contains(*call), "{call} lost: {learned:?}");
     }
 }
+
+/// A command that ptrace-attaches its own child cannot under trace (its child is already
+/// traced): trace says so, instead of leaving the EPERM unexplained.
+#[test]
+fn a_ptrace_refused_because_of_the_trace_is_explained() {
+    let binary = env!("CARGO_BIN_EXE_nativeguard");
+    let output = run(nativeguard().args([
+        "trace",
+        "--format",
+        "jsonl",
+        "--",
+        binary,
+        "emulate",
+        "ptrace-poke",
+    ]));
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(6), "{stderr}");
+    assert!(
+        stderr.contains("blocked: ptrace(PTRACE_ATTACH): EPERM"),
+        "{stderr}"
+    );
+    let note = stderr
+        .lines()
+        .find(|line| line.starts_with("nativeguard trace: note: PTRACE_ATTACH by pid "))
+        .unwrap_or_else(|| panic!("no note on the refused attach:\n{stderr}"));
+    assert!(note.contains("a process has one tracer"), "{note}");
+    // A command that does not trace anything gets no such note.
+    let plain = run(nativeguard().args(["trace", "--format", "jsonl", "--", "/bin/true"]));
+    assert!(
+        !text(&plain.stderr).contains("note:"),
+        "{}",
+        text(&plain.stderr)
+    );
+}

@@ -15,7 +15,7 @@ use crate::exit_code;
 use crate::output::{Format, Printer};
 use crate::rule_loading::load_rules;
 use anyhow::Context;
-use nativeguard_event::{linux, Event};
+use nativeguard_event::{linux, Event, Value};
 use nativeguard_seccomp::{Policy, ResolveOptions};
 use nativeguard_sigma::{Detection, Engine, Level, Pipeline, RuleSet, RuleSetBuilder};
 use nativeguard_tracer::{ChildExit, Learner, Tracer};
@@ -132,6 +132,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // SAFETY: geteuid and getegid have no preconditions.
     let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
     let mut executed = std::collections::BTreeSet::new();
+    let mut refused_tracing = None;
     let traced = Tracer::new(args.command.iter().cloned())
         .learn(args.learn.is_some())
         .command_stdout_to_stderr(args.output.is_none())
@@ -144,6 +145,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     if let Some(image) = event.get_str("Image") {
                         executed.insert(image.to_string());
                     }
+                }
+                if refused_tracing.is_none() {
+                    refused_tracing = tracing_refused_by_this_trace(&event);
                 }
                 report.borrow_mut().event(event)
             },
@@ -165,6 +169,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                  failing run pass"
             );
         }
+    }
+    if let Some(call) = refused_tracing {
+        eprintln!(
+            "nativeguard trace: note: {call} failed with EPERM because trace already traces \
+             that process (a process has one tracer): the command did not run as it would \
+             untraced; `nativeguard monitor` (root) sees it without a tracer"
+        );
     }
     for image in &executed {
         if let Some(privilege) = privilege_ignored_under_trace(Path::new(image), euid, egid) {
@@ -192,6 +203,33 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         exit_code::CHILD_FAILED
     })
+}
+
+/// The command's own ptrace call that failed only because this trace is its target's tracer:
+/// `PTRACE_TRACEME` by a traced process, or `PTRACE_ATTACH`/`PTRACE_SEIZE` on a descendant
+/// (every descendant of the command is traced), refused with EPERM. Described as
+/// `REQUEST by pid P`.
+fn tracing_refused_by_this_trace(event: &Event) -> Option<String> {
+    if event.get_str("SYSCALL") != Some("ptrace") {
+        return None;
+    }
+    let eperm = -i64::from(libc::EPERM);
+    if event.get("exit").and_then(|v| v.as_i64()) != Some(eperm) {
+        return None;
+    }
+    let request = event.get_str("PtraceRequest")?;
+    let on_a_tracee = match request {
+        "PTRACE_TRACEME" => true,
+        "PTRACE_ATTACH" | "PTRACE_SEIZE" => {
+            matches!(event.get("TargetIsChild"), Some(Value::Bool(true)))
+        }
+        _ => false,
+    };
+    let pid = event
+        .get("ProcessId")
+        .and_then(|v| v.as_i64())
+        .unwrap_or_default();
+    on_a_tracee.then(|| format!("{request} by pid {pid}"))
 }
 
 /// What `path` would grant when executed by user `uid` and group `gid` that an exec under a
@@ -595,6 +633,31 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         args: Args,
+    }
+
+    #[test]
+    fn only_ptrace_refused_for_our_own_tracing_is_noted() {
+        let call = |request: &str, exit: i64, target_is_child: bool| {
+            let mut event = Event::new();
+            event.insert("SYSCALL", "ptrace");
+            event.insert("PtraceRequest", request);
+            event.insert("exit", exit);
+            event.insert("TargetIsChild", target_is_child);
+            event.insert("ProcessId", 42u32);
+            tracing_refused_by_this_trace(&event)
+        };
+        let eperm = -i64::from(libc::EPERM);
+        assert_eq!(
+            call("PTRACE_ATTACH", eperm, true).as_deref(),
+            Some("PTRACE_ATTACH by pid 42")
+        );
+        assert!(call("PTRACE_SEIZE", eperm, true).is_some());
+        assert!(call("PTRACE_TRACEME", eperm, false).is_some());
+        // Another process's: refused for reasons of its own (Yama, another user).
+        assert_eq!(call("PTRACE_ATTACH", eperm, false), None);
+        assert_eq!(call("PTRACE_ATTACH", 0, true), None);
+        assert_eq!(call("PTRACE_ATTACH", -i64::from(libc::ESRCH), true), None);
+        assert_eq!(call("PTRACE_POKEDATA", eperm, true), None);
     }
 
     #[test]
