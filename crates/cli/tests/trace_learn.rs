@@ -179,6 +179,11 @@ fn learned_profile_lets_the_run_pass_and_a_removed_syscall_is_denied_readably() 
         denial.contains("sub"),
         "the denial shows the path argument: {denial}"
     );
+    // The profile is a learned one: the sandbox says how to add a run to it.
+    assert!(
+        stderr.contains(&format!("trace --learn {} --merge", reduced.display())),
+        "{stderr}"
+    );
     eprintln!("denial as reported: {denial}");
 }
 

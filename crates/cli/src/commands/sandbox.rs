@@ -18,6 +18,8 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Arguments of `nativeguard sandbox`.
 #[derive(Debug, clap::Args)]
@@ -135,6 +137,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Some((parse_landlock_spec(path, &text)?, path.clone()))
         }
     };
+    // A profile `trace --learn` wrote lets only what the runs it learned from did: when it
+    // denies something, say how to add a run that should pass.
+    let learned = nativeguard_tracer::Learner::from_policy(&policy).is_ok();
     let config = SandboxConfig {
         policy,
         policy_path: args.policy.clone(),
@@ -153,8 +158,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for note in sandbox.notes() {
         eprintln!("nativeguard sandbox: note: {note}");
     }
+    let seccomp_denials = Arc::new(AtomicU64::new(0));
+    let counted = Arc::clone(&seccomp_denials);
     let format = args.format;
     let sink = Box::new(move |denial: &Denial| {
+        if denial.layer == Layer::Seccomp {
+            counted.fetch_add(1, Ordering::Relaxed);
+        }
         let line = match format {
             Format::Text => text_line(denial),
             Format::Json => json_line(denial),
@@ -169,6 +179,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         for note in &outcome.notes {
             eprintln!("nativeguard sandbox: note: {note}");
         }
+    }
+    let denied = seccomp_denials.load(Ordering::Relaxed);
+    if learned && denied > 0 {
+        eprintln!(
+            "nativeguard sandbox: note: {denied} call(s) denied by {}, a profile learned by \
+             `nativeguard trace --learn`; if this run should pass, `nativeguard trace --learn \
+             {} --merge -- COMMAND` adds what it needs",
+            args.policy.display(),
+            args.policy.display()
+        );
     }
     match outcome {
         Ok(outcome) if outcome.status.success() => Ok(exit_code::SUCCESS.into()),
