@@ -445,6 +445,12 @@ mod tests {
         assert!(program.is_ok(), "{program:?}");
     }
 
+    /// Records one call of `name` on `arch` whose first argument is `arg0`: the only argument
+    /// the learner reads, but for clone3's flags, which are in memory.
+    fn saw(learner: &mut Learner, arch: Arch, name: &str, arg0: u64) {
+        learner.record(arch, Some(name), 0, &[arg0, 0, 0, 0, 0, 0], &mut no_memory);
+    }
+
     /// A learner that has seen one of each shape the profile can hold.
     fn every_shape() -> Learner {
         let mut learner = Learner::new();
@@ -453,24 +459,12 @@ mod tests {
             buf.copy_from_slice(&0x0400_0000u64.to_ne_bytes()); // CLONE_NEWUTS
             8
         };
-        learner.record(x, Some("read"), 0, &[0; 6], &mut no_memory);
-        learner.record(x, Some("socket"), 41, &[2, 1, 0, 0, 0, 0], &mut no_memory);
-        learner.record(x, Some("socket"), 41, &[10, 1, 0, 0, 0, 0], &mut no_memory);
-        learner.record(x, Some("prctl"), 157, &[15, 0, 0, 0, 0, 0], &mut no_memory);
-        learner.record(
-            x,
-            Some("unshare"),
-            272,
-            &[0x0002_0000, 0, 0, 0, 0, 0],
-            &mut no_memory,
-        );
-        learner.record(
-            x,
-            Some("clone"),
-            56,
-            &[0x0120_0011, 0, 0, 0, 0, 0],
-            &mut no_memory,
-        );
+        saw(&mut learner, x, "read", 0);
+        saw(&mut learner, x, "socket", 2);
+        saw(&mut learner, x, "socket", 10);
+        saw(&mut learner, x, "prctl", 15);
+        saw(&mut learner, x, "unshare", 0x0002_0000);
+        saw(&mut learner, x, "clone", 0x0120_0011);
         learner.record(
             x,
             Some("clone3"),
@@ -478,7 +472,7 @@ mod tests {
             &[0x1000, 88, 0, 0, 0, 0],
             &mut clone3_flags,
         );
-        learner.record(Arch::I386, Some("write"), 4, &[0; 6], &mut no_memory);
+        saw(&mut learner, Arch::I386, "write", 0);
         learner
     }
 
@@ -498,25 +492,13 @@ mod tests {
     fn a_second_run_adds_to_the_first_runs_profile() {
         let x = Arch::X86_64;
         let mut first = Learner::new();
-        first.record(x, Some("read"), 0, &[0; 6], &mut no_memory);
-        first.record(x, Some("socket"), 41, &[2, 1, 0, 0, 0, 0], &mut no_memory);
-        first.record(
-            x,
-            Some("clone"),
-            56,
-            &[0x2000_0000, 0, 0, 0, 0, 0],
-            &mut no_memory,
-        );
+        saw(&mut first, x, "read", 0);
+        saw(&mut first, x, "socket", 2);
+        saw(&mut first, x, "clone", 0x2000_0000);
         let mut second = Learner::from_policy(&first.to_policy()).unwrap_or_else(|e| panic!("{e}"));
-        second.record(x, Some("write"), 1, &[0; 6], &mut no_memory);
-        second.record(x, Some("socket"), 41, &[1, 1, 0, 0, 0, 0], &mut no_memory);
-        second.record(
-            x,
-            Some("clone"),
-            56,
-            &[0x0002_0000, 0, 0, 0, 0, 0],
-            &mut no_memory,
-        );
+        saw(&mut second, x, "write", 0);
+        saw(&mut second, x, "socket", 1);
+        saw(&mut second, x, "clone", 0x0002_0000);
         let policy = second.to_policy();
         assert_eq!(
             policy.rules[0].names,
@@ -541,43 +523,25 @@ mod tests {
     fn absorbing_another_learner_unions_both_runs() {
         let x = Arch::X86_64;
         let mut first = Learner::new();
-        first.record(x, Some("read"), 0, &[0; 6], &mut no_memory);
-        first.record(x, Some("socket"), 41, &[2, 1, 0, 0, 0, 0], &mut no_memory);
-        first.record(
-            x,
-            Some("unshare"),
-            272,
-            &[0x0002_0000, 0, 0, 0, 0, 0],
-            &mut no_memory,
-        );
+        saw(&mut first, x, "read", 0);
+        saw(&mut first, x, "socket", 2);
+        saw(&mut first, x, "unshare", 0x0002_0000);
         let mut second = Learner::new();
-        second.record(x, Some("write"), 1, &[0; 6], &mut no_memory);
-        second.record(x, Some("socket"), 41, &[1, 1, 0, 0, 0, 0], &mut no_memory);
-        second.record(
-            x,
-            Some("unshare"),
-            272,
-            &[0x4000_0000, 0, 0, 0, 0, 0],
-            &mut no_memory,
-        );
-        second.record(Arch::I386, Some("read"), 3, &[0; 6], &mut no_memory);
+        saw(&mut second, x, "write", 0);
+        saw(&mut second, x, "socket", 1);
+        saw(&mut second, x, "unshare", 0x4000_0000);
+        saw(&mut second, Arch::I386, "read", 0);
         let mut both = first.clone();
         both.absorb(second.clone());
         // The same as one learner that saw both runs.
         let mut one = first;
-        for (arch, name, number, arg) in [
-            (x, "write", 1, 0),
-            (x, "socket", 41, 1),
-            (x, "unshare", 272, 0x4000_0000),
-            (Arch::I386, "read", 3, 0),
+        for (arch, name, arg0) in [
+            (x, "write", 0),
+            (x, "socket", 1),
+            (x, "unshare", 0x4000_0000),
+            (Arch::I386, "read", 0),
         ] {
-            one.record(
-                arch,
-                Some(name),
-                number,
-                &[arg, 1, 0, 0, 0, 0],
-                &mut no_memory,
-            );
+            saw(&mut one, arch, name, arg0);
         }
         assert_eq!(both.to_policy(), one.to_policy());
         // Allow-any wins over a value rule, whichever side holds it.
