@@ -131,6 +131,8 @@ pub(crate) struct Session<'a> {
     mappings: MappingLookup,
     source: Arc<str>,
     stats: TraceStats,
+    /// Events of the stop being handled, for the sink once the tracee has been resumed.
+    emitted: Vec<Event>,
 }
 
 impl<'a> Session<'a> {
@@ -163,6 +165,7 @@ impl<'a> Session<'a> {
             mappings: MappingLookup::default(),
             source: Arc::from("trace"),
             stats: TraceStats::default(),
+            emitted: Vec::new(),
         };
         session.threads.insert(
             root,
@@ -194,7 +197,9 @@ impl<'a> Session<'a> {
             source,
         })? {
             self.stats.stops += 1;
-            self.handle(tid, status)?;
+            let handled = self.handle(tid, status);
+            self.deliver();
+            handled?;
             if let Some(on_running) = self.config.on_running.take() {
                 on_running();
             }
@@ -575,7 +580,15 @@ impl<'a> Session<'a> {
             source: Some(self.source.clone()),
             record_id: Some(self.stats.events),
         };
-        (self.config.sink)(event);
+        self.emitted.push(event);
+    }
+
+    /// Hands the last stop's events to the sink, once the stopped tracee has been resumed:
+    /// it runs while the sink evaluates and writes them, instead of waiting for that.
+    fn deliver(&mut self) {
+        for event in self.emitted.drain(..) {
+            (self.config.sink)(event);
+        }
     }
 }
 
