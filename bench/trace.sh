@@ -183,6 +183,15 @@ printf 'outside the loop, ms (fixed costs): bare %.2f, floor %.2f, trace %.2f; p
     "$(median <"$work/outbare")" "$(median <"$work/outfloor")" "$(median <"$work/outtrace")" \
     "$(paste "$work/outfloor" "$work/outbare" | awk '{print $1 - $2}' | median)" \
     "$(paste "$work/outtrace" "$work/outbare" | awk '{print $1 - $2}' | median)"
+# What 1.10x leaves for fixed costs once the platform's per-call extra (the floor's: any seccomp
+# filter's, which trace's equals) is paid: 10% of the bare run minus that extra over N calls.
+# When it is below the floor's own fixed cost, no seccomp-based tracer can meet the target.
+floor_call=$(paste "$work/callfloor" "$work/callbare" | awk '{print $1 - $2}' | median)
+bare_ms=$(median <"$work/wallbare" | awk '{print $1 / 1e6}')
+printf 'for 1.10x bare at this per-call floor (+%.1f ns x %d calls): at most +%.2f ms outside the loop; floor +%.2f, trace +%.2f\n' \
+    "$floor_call" "$calls" "$(echo "0.10 * $bare_ms - $floor_call * $calls / 1000000" | bc -l)" \
+    "$(paste "$work/outfloor" "$work/outbare" | awk '{print $1 - $2}' | median)" \
+    "$(paste "$work/outtrace" "$work/outbare" | awk '{print $1 - $2}' | median)"
 
 # Where a 1-call trace's time goes, from the kernel's own timestamps (perf's sched tracepoints;
 # root only): from trace's exec to the command's exec (trace's start-up: its own program, the
