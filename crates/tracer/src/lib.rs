@@ -126,8 +126,9 @@ impl Tracer {
     }
 
     /// Runs the command to completion (until it and every descendant have exited), passing
-    /// each event to `sink` as it happens. While it runs, the calling process ignores SIGINT
-    /// and SIGQUIT (as `system(3)` does): a Ctrl-C reaches the command, which decides.
+    /// each event to `sink` as it happens, once the thread that made it has been resumed.
+    /// While it runs, the calling process ignores SIGINT and SIGQUIT (as `system(3)` does): a
+    /// Ctrl-C reaches the command, which decides.
     ///
     /// The trace waits for any child of the calling process (ptrace reports a new tracee as
     /// one before the tracer has seen its fork): a child the caller started before, and has
