@@ -36,9 +36,6 @@ tenth=$(( calls / 10 ))
 # shellcheck source=bench/trace_setup.sh
 . "$(dirname "$0")/trace_setup.sh"
 
-# The same set `nativeguard trace` traps (crates/tracer/src/decode.rs TRAP_LIST), for strace.
-trap_list=execve,execveat,memfd_create,ptrace,process_vm_writev,process_vm_readv,mprotect,pkey_mprotect,mmap,mremap,init_module,finit_module,bpf,open,openat,openat2,personality
-
 # Wall time in nanoseconds of one run of a command.
 elapsed() {
     local start end

@@ -5,13 +5,14 @@
 # strays by about 10% here).
 #
 # Each round runs bare, the floor (bench/trace_floor.c), `nativeguard trace` and, with
-# BASELINE=path, another nativeguard, once each, in an order rotated from round to round (no
+# BASELINE=path, another nativeguard, and `strace -f --seccomp-bpf` with the same trap list
+# (when installed; STRACE=0 skips it), once each, in an order rotated from round to round (no
 # variant always runs first or right after another). For each variant it prints the median of
 # the per-round ratios to bare (bench/trace.sh's "paired") and their geometric mean with a 95%
 # confidence interval (normal approximation on the log ratios). Last, trace over the floor in the
 # same rounds: the tracer's own share, apart from the platform's.
 #
-# Usage: bench/trace_pairs.sh [ROUNDS]   (default 100; about 0.7 s a round)
+# Usage: bench/trace_pairs.sh [ROUNDS]   (default 100; about 0.9 s a round)
 # NATIVEGUARD=path/to/nativeguard times that binary instead of building one.
 set -euo pipefail
 
@@ -24,6 +25,10 @@ commands=("" "$work/trace_floor" "$ng trace --format jsonl --")
 if [ -n "${BASELINE:-}" ]; then
     labels+=(baseline)
     commands+=("$BASELINE trace --format jsonl --")
+fi
+if [ "${STRACE:-1}" != 0 ] && command -v strace >/dev/null; then
+    labels+=(strace)
+    commands+=("strace -f --seccomp-bpf -e trace=$trap_list -o /dev/null")
 fi
 count=${#labels[@]}
 
@@ -62,3 +67,8 @@ for variant in "${labels[@]:1}"; do
 done
 # What the tracer adds to what any seccomp-based tracer pays on this machine at this time.
 ratios floor trace
+# Against the tracer the issue names, stopping for the same calls (and, lacking argument
+# conditions, for every mmap, mprotect and open too).
+if [[ " ${labels[*]} " == *" strace "* ]]; then
+    ratios strace trace
+fi

@@ -14,3 +14,7 @@ else
     (cd "$root" && cargo build --release -q -p nativeguard)
     ng="$CARGO_TARGET_DIR/release/nativeguard"
 fi
+
+# The x86_64 calls `nativeguard trace` traps (crates/tracer/src/decode.rs TRAP_LIST), for
+# `strace --seccomp-bpf -e trace=...`: the same stops, so that the two compare as tracers.
+trap_list=execve,execveat,memfd_create,ptrace,process_vm_writev,process_vm_readv,mprotect,pkey_mprotect,mmap,mremap,init_module,finit_module,bpf,open,openat,openat2,creat,personality
