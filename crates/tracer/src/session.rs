@@ -505,9 +505,6 @@ impl<'a> Session<'a> {
         let Some(process) = self.processes.get_mut(&tgid) else {
             return default;
         };
-        let (origin, origin_path) = self
-            .mappings
-            .classify(process, tgid, address, true, keep_file);
         let mut tracee = LiveTracee {
             tid,
             tgid,
@@ -523,6 +520,12 @@ impl<'a> Session<'a> {
         if !decoded.report && !call.is_exec() && !decoded.check_opened {
             return default;
         }
+        // The caller's mapping is looked up only for a call that is reported: most stops are a
+        // loader's executable mapping of a library, which is not, and the lookup opens the
+        // process's maps file. The call has not run yet: the mappings are those it was made in.
+        let (origin, origin_path) = self
+            .mappings
+            .classify(process, tgid, address, true, keep_file);
         if origin == SyscallOrigin::MainBinary {
             // The direct-syscall rule needs to know the program normally uses libc.
             let linkage = *process
@@ -774,10 +777,12 @@ mod tests {
 
     #[test]
     fn open_maps_files_are_bounded() {
-        // More live processes than MAX_OPEN_MAPS_FILES, each making PROT_EXEC mmaps (its
-        // loader's) while the others still live.
+        // More live processes than MAX_OPEN_MAPS_FILES, each looking up its caller's mapping
+        // (an open for writing is checked when it returns, so its origin is taken at entry)
+        // while the others still live: a subshell that truncates /dev/null, then waits.
         let processes = MAX_OPEN_MAPS_FILES + 64;
-        let script = format!("for i in $(seq {processes}); do sleep 2 & done; wait");
+        let script =
+            format!("for i in $(seq {processes}); do (: >/dev/null; sleep 2; :) & done; wait");
         let before = open_descriptors();
         let mut most = before;
         let mut sleeps = 0;
