@@ -67,6 +67,9 @@ for variant in "${labels[@]:1}"; do
 done
 # What the tracer adds to what any seccomp-based tracer pays on this machine at this time.
 ratios floor trace
+if [ -n "${BASELINE:-}" ]; then
+    ratios baseline trace
+fi
 # Against the tracer the issue names, stopping for the same calls (and, lacking argument
 # conditions, for every mmap, mprotect and open too).
 if [[ " ${labels[*]} " == *" strace "* ]]; then
